@@ -1,0 +1,18 @@
+//! The vocabulary every Tollgate gate speaks.
+//!
+//! **Architecture invariant:** this crate holds only shared types (findings, gate reports,
+//! artifacts and digests, the `tollgate.toml` configuration) and the renderers that turn gate
+//! reports into text. It knows nothing about any particular gate and never prints.
+
+pub mod artifact;
+pub mod config;
+pub mod finding;
+pub mod render;
+pub mod report;
+pub mod time_source;
+
+pub use artifact::{Artifact, Digest, DigestAlgorithm};
+pub use config::{Config, ConfigError};
+pub use finding::{Finding, Location, Severity};
+pub use render::ReportFormat;
+pub use report::{GateInput, GateReport, Verdict};

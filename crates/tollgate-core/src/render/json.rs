@@ -1,0 +1,7 @@
+//! Placeholder until the json renderer lands.
+
+use crate::report::GateReport;
+
+pub(crate) fn render(reports: &[GateReport]) -> String {
+    serde_json::to_string_pretty(reports).unwrap_or_default()
+}

@@ -1,0 +1,2 @@
+//! Benchmarks land with the cataloguers.
+fn main() {}

@@ -1,0 +1,18 @@
+//! Software bills of materials for source trees.
+//!
+//! Three steps, each its own module: [`catalog`] reads lockfiles into an [`Inventory`],
+//! [`format`] writes an inventory as CycloneDX or SPDX JSON, and [`diff`] compares two SBOMs
+//! and reports the changes as a `GateReport`.
+//!
+//! **Architecture invariant:** nothing here touches the network or prints; reading the local
+//! Cargo registry cache for licence metadata is the only I/O outside the scanned tree.
+
+pub mod catalog;
+pub mod error;
+pub mod model;
+
+pub use error::SbomError;
+pub use model::{
+    Component, ComponentKind, DependencyKind, Distribution, Ecosystem, Hash, HashAlgorithm,
+    Inventory, Scope,
+};
