@@ -1,13 +1,463 @@
-//! Cargo.lock (being written).
+//! Cargo workspaces: the resolved graph from `Cargo.lock`, facts from the manifests.
+//!
+//! `Cargo.lock` is resolved for every feature and every platform, so its graph is the one
+//! `cargo metadata --all-features` reports. Manifests add what the lockfile lacks: licences,
+//! authors, repositories, and whether each edge is a normal, build or dev dependency. Workspace
+//! members and path dependencies are read from the tree; registry crates from Cargo's own
+//! unpacked sources (`$CARGO_HOME/registry/src`). A crate whose sources are not unpacked there
+//! is still listed, with what the lockfile says, and a warning is logged.
 
-use crate::{Inventory, SbomError};
-use std::path::Path;
+mod manifest;
 
-/// Catalogues one Cargo workspace.
+use crate::catalog::purl;
+use crate::catalog::source::SourceFile;
+use crate::error::Place;
+use crate::{
+    Component, ComponentKind, DependencyKind, Ecosystem, Hash, HashAlgorithm, Inventory, SbomError,
+    Scope,
+};
+use manifest::Manifest;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Catalogues the Cargo workspace whose lockfile is `lockfile` (its `Cargo.toml` sits beside it).
 pub fn catalog(
-    _root: &Path,
+    root: &Path,
     lockfile: &Path,
-    _cargo_home: Option<&Path>,
+    cargo_home: Option<&Path>,
 ) -> Result<Inventory, SbomError> {
-    Err(SbomError::malformed(crate::error::Place::file(lockfile), "cataloguer not written yet"))
+    let lock_source = SourceFile::read(root, lockfile)?;
+    let lock = parse_lockfile(&lock_source)?;
+    let workspace_dir = lockfile.parent().unwrap_or(Path::new("."));
+    let mut inventory = Inventory::default();
+    inventory.inputs.insert(lock_source.relative.clone(), lock_source.digest.clone());
+
+    let local = LocalManifests::discover(root, workspace_dir)?;
+    let registry = RegistrySources::new(cargo_home);
+    if let Some((relative, digest)) = local.inputs.get(&workspace_dir.join("Cargo.toml")) {
+        inventory.inputs.insert(relative.clone(), digest.clone());
+    }
+
+    // One node per lockfile package; `ids` maps the lockfile's identity to our index.
+    let mut nodes: Vec<Node> = Vec::with_capacity(lock.packages.len());
+    let mut ids: HashMap<(String, String, Option<String>), usize> = HashMap::new();
+    for package in &lock.packages {
+        let name = package.name.as_str().to_owned();
+        let version = package.version.to_string();
+        let source = package.source.as_ref().map(|s| s.to_string());
+        let manifest = match &package.source {
+            None => {
+                let manifest = local.find(&name, &version, &lock_source)?;
+                if let Some((relative, digest)) =
+                    manifest.local.as_ref().and_then(|p| local.inputs.get(p))
+                {
+                    inventory.inputs.insert(relative.clone(), digest.clone());
+                }
+                Some(manifest)
+            }
+            Some(s) if s.is_registry() || s.is_remote_registry() => {
+                registry.manifest(&name, &version)
+            }
+            Some(_) => None,
+        };
+        ids.insert((name.clone(), version.clone(), source.clone()), nodes.len());
+        nodes.push(Node { package, manifest, source });
+    }
+
+    // Edges with their kinds, taken from the requiring package's manifest.
+    let mut edges: Vec<Vec<(usize, BTreeSet<DependencyKind>)>> = vec![Vec::new(); nodes.len()];
+    for (from, node) in nodes.iter().enumerate() {
+        for dep in &node.package.dependencies {
+            let key = (
+                dep.name.as_str().to_owned(),
+                dep.version.to_string(),
+                dep.source.as_ref().map(|s| s.to_string()),
+            );
+            let to = *ids.get(&key).ok_or_else(|| {
+                SbomError::malformed(
+                    lock_source.at_line(find_package_line(
+                        &lock_source.text,
+                        &node.package.name.as_str(),
+                        &node.package.version.to_string(),
+                    )),
+                    format!(
+                        "{} {} depends on {} {}, which the lockfile does not list",
+                        node.package.name, node.package.version, dep.name, dep.version
+                    ),
+                )
+            })?;
+            let kinds = node
+                .manifest
+                .as_ref()
+                .map(|m| m.kinds_of(dep.name.as_str()))
+                .filter(|k| !k.is_empty())
+                .unwrap_or_else(|| BTreeSet::from([DependencyKind::Normal]));
+            edges[from].push((to, kinds));
+        }
+        if let Some(manifest) = node.manifest.as_ref().filter(|m| m.local.is_some()) {
+            check_in_sync(manifest, node, &nodes, &edges[from])?;
+        }
+    }
+
+    let members: Vec<usize> = (0..nodes.len())
+        .filter(|&i| nodes[i].manifest.as_ref().is_some_and(|m| m.is_member))
+        .collect();
+    let reach = reachability(&members, &edges, nodes.len());
+
+    let refs: Vec<String> = nodes.iter().map(|n| package_purl(n)).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        let mut component = to_component(node, &refs[i], reach[i]);
+        component.found_in.insert(lock_source.relative.clone());
+        inventory.add(component);
+    }
+    for (from, out) in edges.iter().enumerate() {
+        for (to, _) in out {
+            inventory.depend(&refs[from], &refs[*to]);
+        }
+    }
+    if registry.missing.get() > 0 {
+        tracing::warn!(
+            missing = registry.missing.get(),
+            "crate sources not unpacked in the Cargo registry; licences and authors omitted for them (run `cargo fetch`)"
+        );
+    }
+    inventory.normalize();
+    Ok(inventory)
 }
+
+/// One lockfile package and its manifest, when we have it.
+struct Node<'a> {
+    package: &'a cargo_lock::Package,
+    manifest: Option<Manifest>,
+    source: Option<String>,
+}
+
+fn parse_lockfile(source: &SourceFile) -> Result<cargo_lock::Lockfile, SbomError> {
+    // Syntax first, with toml's spans, so a truncated file names its line.
+    let table: toml::Table = toml::from_str(&source.text)
+        .map_err(|e| SbomError::toml(&source.path, &source.text, &e))?;
+    if let Some(version) = table.get("version") {
+        let supported = matches!(version.as_integer(), Some(1..=4));
+        if !supported {
+            let line = source
+                .text
+                .lines()
+                .position(|l| l.trim_start().starts_with("version"))
+                .unwrap_or(0)
+                + 1;
+            return Err(SbomError::UnsupportedVersion {
+                place: source.at_line(line),
+                what: "Cargo.lock",
+                version: version.to_string(),
+                supported: "1, 2, 3, 4",
+            });
+        }
+    }
+    source
+        .text
+        .parse::<cargo_lock::Lockfile>()
+        .map_err(|e| SbomError::malformed(Place::file(&source.path), e.to_string()))
+}
+
+/// 1-based line of the `[[package]]` entry for `name` `version` (1 when not found).
+fn find_package_line(text: &str, name: &str, version: &str) -> usize {
+    let wanted_name = format!("name = \"{name}\"");
+    let wanted_version = format!("version = \"{version}\"");
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, pair) in lines.windows(2).enumerate() {
+        if pair[0].trim() == wanted_name && pair[1].trim() == wanted_version {
+            return i + 1;
+        }
+    }
+    1
+}
+
+/// Manifests of the workspace's path packages, found by walking the workspace directory.
+struct LocalManifests {
+    /// `(name, version) -> manifest paths` for every package manifest in the tree.
+    by_identity: HashMap<(String, String), Vec<PathBuf>>,
+    /// `name -> versions` seen, for telling "wrong version" from "missing".
+    versions_by_name: HashMap<String, Vec<(String, PathBuf)>>,
+    manifests: HashMap<PathBuf, Manifest>,
+    /// Manifest path -> (name relative to the scanned root, SHA-256), for gate inputs.
+    inputs: HashMap<PathBuf, (String, tollgate_core::Digest)>,
+}
+
+impl LocalManifests {
+    fn discover(root: &Path, workspace_dir: &Path) -> Result<LocalManifests, SbomError> {
+        let root_path = workspace_dir.join("Cargo.toml");
+        let root_file = SourceFile::read(root, &root_path).map_err(|e| match e {
+            SbomError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+                SbomError::OutOfSync {
+                    place: Place::file(workspace_dir.join("Cargo.lock")),
+                    manifest: path,
+                    message: "no Cargo.toml beside Cargo.lock".into(),
+                }
+            }
+            other => other,
+        })?;
+        let root_manifest = Manifest::parse(&root_file, None)?;
+        let workspace = root_manifest.workspace.clone();
+        let excluded: Vec<PathBuf> = workspace
+            .as_ref()
+            .map(|w| w.exclude.iter().map(|e| workspace_dir.join(e)).collect())
+            .unwrap_or_default();
+
+        let mut this = LocalManifests {
+            by_identity: HashMap::new(),
+            versions_by_name: HashMap::new(),
+            manifests: HashMap::new(),
+            inputs: HashMap::new(),
+        };
+        this.inputs
+            .insert(root_path.clone(), (root_file.relative.clone(), root_file.digest.clone()));
+        let walker = ignore::WalkBuilder::new(workspace_dir)
+            .hidden(true)
+            .git_ignore(true)
+            .git_global(false)
+            .require_git(false)
+            .filter_entry(|e| e.file_name() != "target" && e.file_name() != "node_modules")
+            .build();
+        for entry in walker {
+            let Ok(entry) = entry else { continue };
+            if entry.file_name() != "Cargo.toml" || !entry.file_type().is_some_and(|t| t.is_file())
+            {
+                continue;
+            }
+            let path = entry.into_path();
+            let manifest = if path == root_path {
+                root_manifest.clone()
+            } else {
+                let file = SourceFile::read(root, &path)?;
+                this.inputs.insert(path.clone(), (file.relative.clone(), file.digest.clone()));
+                match Manifest::parse(&file, workspace.as_ref()) {
+                    Ok(m) => m,
+                    // A broken manifest elsewhere in the tree (a fixture, say) only matters if the
+                    // lockfile needs it; `find` reports it then.
+                    Err(e) => {
+                        tracing::debug!(error = %e, "skipping unreadable manifest");
+                        continue;
+                    }
+                }
+            };
+            let Some(package) = &manifest.package else { continue };
+            let in_workspace =
+                path.starts_with(workspace_dir) && !excluded.iter().any(|x| path.starts_with(x));
+            let mut manifest = manifest.clone();
+            manifest.is_member = in_workspace;
+            manifest.local = Some(path.clone());
+            this.by_identity
+                .entry((package.name.clone(), package.version.clone()))
+                .or_default()
+                .push(path.clone());
+            this.versions_by_name
+                .entry(package.name.clone())
+                .or_default()
+                .push((package.version.clone(), path.clone()));
+            this.manifests.insert(path, manifest);
+        }
+        for paths in this.by_identity.values_mut() {
+            // Prefer the shallowest manifest when a name and version appear twice (a fixture copy).
+            paths.sort_by_key(|p| (p.components().count(), p.clone()));
+        }
+        Ok(this)
+    }
+
+    fn find(&self, name: &str, version: &str, lock: &SourceFile) -> Result<Manifest, SbomError> {
+        if let Some(path) =
+            self.by_identity.get(&(name.to_owned(), version.to_owned())).and_then(|p| p.first())
+        {
+            return Ok(self.manifests[path].clone());
+        }
+        let line = find_package_line(&lock.text, name, version);
+        match self.versions_by_name.get(name).and_then(|v| v.first()) {
+            Some((other, path)) => Err(SbomError::OutOfSync {
+                place: lock.at_line(line),
+                manifest: path.clone(),
+                message: format!(
+                    "Cargo.lock has {name} {version}, the manifest says version {other} (run `cargo update -w`)"
+                ),
+            }),
+            None => Err(SbomError::OutOfSync {
+                place: lock.at_line(line),
+                manifest: lock.path.with_file_name("Cargo.toml"),
+                message: format!(
+                    "Cargo.lock lists path package {name} {version}, but no Cargo.toml in the workspace declares it"
+                ),
+            }),
+        }
+    }
+}
+
+/// Unpacked registry sources under `$CARGO_HOME/registry/src/<index>/<name>-<version>/`.
+struct RegistrySources {
+    index_dirs: Vec<PathBuf>,
+    missing: std::cell::Cell<usize>,
+}
+
+impl RegistrySources {
+    fn new(cargo_home: Option<&Path>) -> RegistrySources {
+        let home = cargo_home
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("CARGO_HOME").map(PathBuf::from))
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+        let mut index_dirs: Vec<PathBuf> = home
+            .and_then(|h| std::fs::read_dir(h.join("registry/src")).ok())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        index_dirs.sort();
+        RegistrySources { index_dirs, missing: std::cell::Cell::new(0) }
+    }
+
+    fn manifest(&self, name: &str, version: &str) -> Option<Manifest> {
+        let dir_name = format!("{name}-{version}");
+        for dir in &self.index_dirs {
+            let path = dir.join(&dir_name).join("Cargo.toml");
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                // Registry manifests are normalised by `cargo publish`: no workspace inheritance.
+                match Manifest::parse_text(&path, &text, None) {
+                    Ok(m) => return Some(m),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read registry manifest");
+                        return None;
+                    }
+                }
+            }
+        }
+        self.missing.set(self.missing.get() + 1);
+        None
+    }
+}
+
+/// A workspace member's manifest must declare nothing the lockfile lacks.
+fn check_in_sync(
+    manifest: &Manifest,
+    node: &Node<'_>,
+    nodes: &[Node<'_>],
+    out: &[(usize, BTreeSet<DependencyKind>)],
+) -> Result<(), SbomError> {
+    let locked: BTreeSet<&str> =
+        out.iter().map(|(to, _)| nodes[*to].package.name.as_str()).collect();
+    for declared in manifest.declared.iter() {
+        if !locked.contains(declared.package.as_str()) {
+            let path = manifest.local.clone().unwrap_or_default();
+            return Err(SbomError::OutOfSync {
+                place: Place::line(&path, declared.line),
+                manifest: path.clone(),
+                message: format!(
+                    "{} declares dependency `{}`, but Cargo.lock does not resolve it for {} {} (run `cargo update -w`)",
+                    path.display(),
+                    declared.package,
+                    node.package.name,
+                    node.package.version
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// For each node, the mildest way it is reached from a member: `Normal` through normal edges
+/// only, `Build` when a build edge is needed, `Dev` when a dev edge is; `None` if unreachable.
+fn reachability(
+    members: &[usize],
+    edges: &[Vec<(usize, BTreeSet<DependencyKind>)>],
+    n: usize,
+) -> Vec<Option<DependencyKind>> {
+    let mut reached: Vec<Option<DependencyKind>> = vec![None; n];
+    for level in [DependencyKind::Normal, DependencyKind::Build, DependencyKind::Dev] {
+        let mut stack: Vec<usize> = members.to_vec();
+        let mut seen = vec![false; n];
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            if reached[i].is_none() {
+                reached[i] = Some(level);
+            }
+            for (to, kinds) in &edges[i] {
+                // An edge usable at this level: its mildest kind is no harsher than the level.
+                if kinds.iter().next().is_some_and(|k| *k <= level) && !seen[*to] {
+                    stack.push(*to);
+                }
+            }
+        }
+    }
+    reached
+}
+
+fn package_purl(node: &Node<'_>) -> String {
+    let name = node.package.name.as_str();
+    let version = node.package.version.to_string();
+    match &node.package.source {
+        Some(s) if s.is_default_registry() => purl("cargo", None, name, &version, &[]),
+        Some(s) if s.is_git() => {
+            let vcs = format!(
+                "git+{}{}",
+                s.url(),
+                s.precise().map(|p| format!("@{p}")).unwrap_or_default()
+            );
+            purl("cargo", None, name, &version, &[("vcs_url", &vcs)])
+        }
+        Some(s) if s.is_registry() || s.is_remote_registry() => {
+            purl("cargo", None, name, &version, &[("repository_url", s.url().as_str())])
+        }
+        _ => purl("cargo", None, name, &version, &[]),
+    }
+}
+
+fn to_component(node: &Node<'_>, bom_ref: &str, reach: Option<DependencyKind>) -> Component {
+    let name = node.package.name.as_str();
+    let version = node.package.version.to_string();
+    let mut c = Component::new(Ecosystem::Cargo, None, name, &version, bom_ref);
+    let is_member = node.manifest.as_ref().is_some_and(|m| m.is_member);
+    if is_member {
+        c.kind = ComponentKind::Application;
+        c.properties.insert("tollgate:cargo:workspace-member".into(), "true".into());
+    }
+    c.scope = match reach {
+        Some(DependencyKind::Normal) => Scope::Required,
+        Some(_) | None => Scope::Excluded,
+    };
+    if !is_member {
+        let kind = match reach {
+            Some(DependencyKind::Normal) => "normal",
+            Some(DependencyKind::Build) => "build",
+            Some(DependencyKind::Dev) => "dev",
+            None => "unreachable",
+        };
+        c.properties.insert("tollgate:cargo:dependency-kind".into(), kind.into());
+    }
+    if let Some(checksum) = &node.package.checksum {
+        c.hashes.push(Hash { algorithm: HashAlgorithm::Sha256, hex: checksum.to_string() });
+    }
+    c.source = node.source.clone();
+    if let Some(pkg) = node.manifest.as_ref().and_then(|m| m.package.as_ref()) {
+        c.license = pkg.license.as_deref().map(normalize_license);
+        if c.license.is_none()
+            && let Some(file) = &pkg.license_file
+        {
+            c.properties.insert("tollgate:cargo:license-file".into(), file.clone());
+        }
+        c.authors = pkg.authors.clone();
+        c.description =
+            pkg.description.as_deref().map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "));
+        c.repository = pkg.repository.clone();
+        c.homepage = pkg.homepage.clone();
+    }
+    c
+}
+
+/// Cargo's licence field as an SPDX expression (`MIT/Apache-2.0` -> `MIT OR Apache-2.0`).
+/// Text that is not an SPDX expression is kept as written.
+pub fn normalize_license(raw: &str) -> String {
+    match spdx::Expression::canonicalize(raw) {
+        Ok(Some(canonical)) => canonical,
+        _ => raw.trim().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
