@@ -8,8 +8,11 @@
 //! Cargo registry cache for licence metadata is the only I/O outside the scanned tree.
 
 pub mod catalog;
+pub mod diff;
 pub mod error;
+pub mod format;
 pub mod model;
+pub mod read;
 
 pub use error::SbomError;
 pub use model::{
