@@ -60,6 +60,9 @@ impl Default for ReleaseConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SbomConfig {
+    /// Name of the SBOM's subject when the tree has several roots (default: the directory name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Globs (relative to the scanned root) of lockfiles never catalogued, on top of `.gitignore`.
     pub exclude: Vec<String>,
     /// Directory holding the committed baseline SBOMs (`cyclonedx.json`, `spdx.json`).
@@ -71,6 +74,7 @@ pub struct SbomConfig {
 impl Default for SbomConfig {
     fn default() -> Self {
         SbomConfig {
+            name: None,
             exclude: vec![
                 "**/node_modules/**".into(),
                 "**/target/**".into(),

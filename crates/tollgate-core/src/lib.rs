@@ -7,6 +7,7 @@
 pub mod artifact;
 pub mod config;
 pub mod finding;
+pub mod fs;
 pub mod render;
 pub mod report;
 pub mod time_source;

@@ -1,0 +1,83 @@
+//! `tollgate release`: every stage that exists, one run directory, one go / no-go.
+
+use crate::cli::ReleaseArgs;
+use crate::progress::Progress;
+use anyhow::Context;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use tollgate_core::{Config, GateReport, ReportFormat, Verdict, time_source};
+
+/// The stages, in the order they run. Later issues add theirs here.
+const STAGES: &[&str] = &["sbom"];
+
+pub fn run(args: &ReleaseArgs) -> anyhow::Result<Verdict> {
+    let config = Config::load(&args.root)?;
+    let now = time_source::now()?;
+    let timestamp = time_source::rfc3339(now);
+    let out_dir = args.out.clone().unwrap_or_else(|| args.root.join(&config.release.out_dir));
+    let run_id = run_id(&out_dir, &timestamp);
+    let run_dir = out_dir.join(&run_id);
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("{}: cannot create", run_dir.display()))?;
+
+    let progress = Progress::new();
+    let mut reports: Vec<GateReport> = Vec::new();
+    for stage in STAGES {
+        let bar = progress.start(stage);
+        let result = match *stage {
+            "sbom" => super::sbom::release_stage(&args.root, &run_dir, &config, timestamp.clone()),
+            other => Err(anyhow::anyhow!("unknown stage {other}")),
+        };
+        let report = match result {
+            Ok(report) => report,
+            Err(e) => {
+                bar.fail();
+                return Err(e.context(format!("release stage `{stage}`")));
+            }
+        };
+        let json = serde_json::to_string_pretty(&report)? + "\n";
+        crate::output::emit(Some(&run_dir.join(format!("{stage}.json"))), &json)?;
+        bar.finish(report.verdict, report.duration_ms);
+        reports.push(report);
+    }
+
+    let verdict = Verdict::all(reports.iter().map(|r| &r.verdict));
+    let summary = json!({
+        "runId": run_id,
+        "started": timestamp,
+        "verdict": if verdict == Verdict::Pass { "go" } else { "no-go" },
+        "stages": reports.iter().map(|r| json!({
+            "gate": r.gate,
+            "verdict": r.verdict,
+            "errors": r.count(tollgate_core::Severity::Error),
+            "warnings": r.count(tollgate_core::Severity::Warning),
+            "info": r.count(tollgate_core::Severity::Info),
+            "report": format!("{}.json", r.gate),
+        })).collect::<Vec<_>>(),
+    });
+    crate::output::emit(
+        Some(&run_dir.join("release.json")),
+        &(serde_json::to_string_pretty(&summary)? + "\n"),
+    )?;
+
+    let mut text = ReportFormat::Human.render(&reports);
+    text.push_str(&format!(
+        "\nrelease {run_id}: {}\nevidence: {}\n",
+        if verdict == Verdict::Pass { "GO" } else { "NO-GO" },
+        run_dir.display()
+    ));
+    crate::output::emit(None, &text)?;
+    Ok(verdict)
+}
+
+/// `20240501T120000Z`, with `-2`, `-3`… when that directory already exists.
+fn run_id(out_dir: &Path, timestamp: &str) -> String {
+    let base: String = timestamp.chars().filter(|c| *c != '-' && *c != ':').collect();
+    let mut id = base.clone();
+    let mut n = 1;
+    while PathBuf::from(out_dir).join(&id).exists() {
+        n += 1;
+        id = format!("{base}-{n}");
+    }
+    id
+}
