@@ -72,7 +72,9 @@ pub fn parse(path: &Path, text: &str) -> Result<SbomDocument, SbomError> {
 
 fn read_cyclonedx(path: &Path, doc: &Value) -> Result<SbomDocument, SbomError> {
     let mut entries = Vec::new();
-    if let Some(subject) = doc.pointer("/metadata/component") {
+    // The subject counts as a component only when it is a package (has a purl); a synthetic
+    // subject naming the scanned directory is not something that can be added or removed.
+    if let Some(subject) = doc.pointer("/metadata/component").filter(|c| c.get("purl").is_some()) {
         entries.push(cyclonedx_entry(path, subject, "/metadata/component".into())?);
     }
     if let Some(components) = doc.get("components") {

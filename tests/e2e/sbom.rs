@@ -1,0 +1,311 @@
+//! `tollgate sbom`: conformance, agreement with `cargo metadata`, determinism, bad input,
+//! diff and the committed baseline.
+
+use crate::support::{copy_tree, fixture, python, repo_root, run, text, tollgate};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tollgate_sbom::catalog::{self, CatalogOptions};
+
+/// Every fixture tree the cataloguers ship, plus this repository.
+fn trees() -> Vec<PathBuf> {
+    let dir = repo_root().join("crates/tollgate-sbom/tests/fixtures");
+    let mut trees: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    trees.sort();
+    trees.push(repo_root());
+    trees
+}
+
+fn generate(tree: &Path, out: &Path, args: &[&str]) {
+    let output = run(tollgate(tree).arg("sbom").arg(".").args(args).arg("--output").arg(out));
+    assert!(output.status.success(), "{}: {}", tree.display(), text(&output));
+}
+
+fn validate(kind_and_version: &[&str], files: &[PathBuf]) {
+    let output = run(Command::new(python())
+        .arg(repo_root().join("tests/validators/validate_sbom.py"))
+        .args(kind_and_version)
+        .args(files));
+    assert!(output.status.success(), "validator rejected output:\n{}", text(&output));
+    let ok_lines =
+        String::from_utf8_lossy(&output.stdout).lines().filter(|l| l.starts_with("ok ")).count();
+    assert_eq!(ok_lines, files.len(), "{}", text(&output));
+}
+
+/// CycloneDX 1.5, 1.6 and 1.7 against the official schemas (strict) via cyclonedx-python-lib,
+/// and SPDX 2.3 via spdx-tools' parser and validator, for every fixture tree and this repo.
+#[test]
+fn every_output_passes_independent_validators() {
+    let out = tempfile::tempdir().unwrap();
+    let trees = trees();
+    assert!(trees.len() >= 2, "no fixture trees found");
+    for version in ["1.5", "1.6", "1.7"] {
+        let mut files = Vec::new();
+        for (i, tree) in trees.iter().enumerate() {
+            let file = out.path().join(format!("{i}-cdx-{version}.json"));
+            generate(tree, &file, &["--spec-version", version]);
+            files.push(file);
+        }
+        validate(&["cyclonedx", version], &files);
+    }
+    let mut files = Vec::new();
+    for (i, tree) in trees.iter().enumerate() {
+        let file = out.path().join(format!("{i}-spdx.json"));
+        generate(tree, &file, &["--format", "spdx-json"]);
+        files.push(file);
+    }
+    validate(&["spdx"], &files);
+}
+
+/// The Cargo components and dependency edges of this workspace are exactly what
+/// `cargo metadata --all-features` resolves (Cargo.lock is resolved for all features).
+#[test]
+fn cargo_graph_equals_cargo_metadata() {
+    let root = repo_root();
+    let inventory =
+        catalog::catalog_paths(&root, &[root.join("Cargo.lock")], &CatalogOptions::default())
+            .unwrap();
+    let ours: BTreeSet<(String, String)> =
+        inventory.components.values().map(|c| (c.name.clone(), c.version.clone())).collect();
+    let name_of = |bom_ref: &str| {
+        let c = inventory.get(bom_ref).unwrap();
+        (c.name.clone(), c.version.clone())
+    };
+    let our_edges: BTreeSet<((String, String), (String, String))> = inventory
+        .dependencies
+        .iter()
+        .flat_map(|(from, tos)| tos.iter().map(move |to| (from.clone(), to.clone())))
+        .map(|(from, to)| (name_of(&from), name_of(&to)))
+        .collect();
+
+    let output = run(Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
+        .current_dir(&root)
+        .args(["metadata", "--format-version", "1", "--all-features", "--locked"]));
+    assert!(output.status.success(), "{}", text(&output));
+    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut by_id = std::collections::BTreeMap::new();
+    for p in metadata["packages"].as_array().unwrap() {
+        let key =
+            (p["name"].as_str().unwrap().to_owned(), p["version"].as_str().unwrap().to_owned());
+        by_id.insert(p["id"].as_str().unwrap().to_owned(), key);
+    }
+    let theirs: BTreeSet<(String, String)> = by_id.values().cloned().collect();
+    let mut their_edges = BTreeSet::new();
+    for node in metadata["resolve"]["nodes"].as_array().unwrap() {
+        let from = by_id[node["id"].as_str().unwrap()].clone();
+        for dep in node["deps"].as_array().unwrap() {
+            their_edges.insert((from.clone(), by_id[dep["pkg"].as_str().unwrap()].clone()));
+        }
+    }
+    assert_eq!(ours, theirs, "components differ from cargo metadata");
+    assert_eq!(our_edges, their_edges, "dependency edges differ from cargo metadata");
+    assert!(ours.len() > 50, "suspiciously few packages: {}", ours.len());
+}
+
+/// Same inputs and SOURCE_DATE_EPOCH: byte-identical. Another time: only the timestamp moves.
+#[test]
+fn output_is_deterministic() {
+    let tree = fixture("tollgate-sbom", "cargo-workspace");
+    let out = tempfile::tempdir().unwrap();
+    for format in ["cyclonedx-json", "spdx-json"] {
+        let a = out.path().join(format!("a-{format}.json"));
+        let b = out.path().join(format!("b-{format}.json"));
+        generate(&tree, &a, &["--format", format]);
+        generate(&tree, &b, &["--format", format]);
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            "{format} differs between runs"
+        );
+        let c = out.path().join(format!("c-{format}.json"));
+        let output = run(tollgate(&tree)
+            .env("SOURCE_DATE_EPOCH", "1800000000")
+            .args(["sbom", ".", "--format", format, "--output"])
+            .arg(&c));
+        assert!(output.status.success(), "{}", text(&output));
+        let (a, c) = (std::fs::read_to_string(&a).unwrap(), std::fs::read_to_string(&c).unwrap());
+        let changed: Vec<(&str, &str)> = a.lines().zip(c.lines()).filter(|(x, y)| x != y).collect();
+        assert_eq!(
+            changed.len(),
+            1,
+            "{format}: expected only the timestamp to change: {changed:?}"
+        );
+        assert!(changed[0].0.contains("2023-11-14T22:13:20Z"), "{changed:?}");
+    }
+}
+
+fn fixture_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("tollgate-sbom", "cargo-workspace"), dir.path());
+    dir
+}
+
+fn assert_input_error(dir: &Path, expected: &str) {
+    let out = dir.join("out.json");
+    let output = run(tollgate(dir).args(["sbom", ".", "--output"]).arg(&out));
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(expected), "expected {expected:?} in\n{}", text(&output));
+    assert!(!out.exists(), "an output file was written despite the error");
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tollgate-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn truncated_lockfile_is_an_input_error_naming_file_and_line() {
+    let dir = fixture_copy();
+    let lock = dir.path().join("Cargo.lock");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, &text[..text.len() / 2]).unwrap();
+    assert_input_error(dir.path(), "Cargo.lock:");
+}
+
+#[test]
+fn unknown_lockfile_version_is_an_input_error() {
+    let dir = fixture_copy();
+    let lock = dir.path().join("Cargo.lock");
+    let text = std::fs::read_to_string(&lock).unwrap().replace("version = 4", "version = 7");
+    std::fs::write(&lock, text).unwrap();
+    assert_input_error(dir.path(), "unsupported Cargo.lock version 7");
+}
+
+#[test]
+fn lockfile_disagreeing_with_manifest_is_an_input_error() {
+    let dir = fixture_copy();
+    let manifest = dir.path().join("app/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("ryu = \"1\"", "ryu = \"1\"\nanyhow = \"1\"");
+    std::fs::write(&manifest, text).unwrap();
+    assert_input_error(dir.path(), "declares dependency `anyhow`");
+}
+
+#[test]
+fn missing_path_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(tollgate(dir.path()).args(["sbom", "nowhere"]));
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let output = run(tollgate(dir.path()).args(["sbom", "."]));
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no supported lockfile found"));
+}
+
+/// Builds OLD from the fixture and NEW by editing a copy: one upgrade, one licence change,
+/// one removal, one addition.
+fn old_and_new(dir: &Path) -> (PathBuf, PathBuf) {
+    let old = dir.join("old.json");
+    generate(&fixture("tollgate-sbom", "cargo-workspace"), &old, &[]);
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&old).unwrap()).unwrap();
+    let components = doc["components"].as_array_mut().unwrap();
+    for c in components.iter_mut() {
+        match c["name"].as_str().unwrap() {
+            "ryu" => {
+                c["version"] = "1.0.24".into();
+                c["purl"] = "pkg:cargo/ryu@1.0.24".into();
+            }
+            "itoa" => c["licenses"] = serde_json::json!([{ "expression": "GPL-3.0-only" }]),
+            _ => {}
+        }
+    }
+    components.retain(|c| c["name"] != "static_assertions");
+    components.push(serde_json::json!({ "type": "library", "name": "zerocopy", "version": "0.8.0", "purl": "pkg:cargo/zerocopy@0.8.0", "bom-ref": "pkg:cargo/zerocopy@0.8.0" }));
+    let new = dir.join("new.json");
+    std::fs::write(&new, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    (old, new)
+}
+
+#[test]
+fn diff_reports_each_change_and_config_decides_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = old_and_new(dir.path());
+    let output = run(tollgate(dir.path()).args(["sbom", "diff"]).arg(&old).arg(&new));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "cargo/ryu upgraded from 1.0.23 to 1.0.24",
+        "cargo/itoa 1.0.19: licence changed from MIT OR Apache-2.0 to GPL-3.0-only",
+        "cargo/static_assertions 1.1.0 removed",
+        "cargo/zerocopy 0.8.0 added",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?}:\n{}", text(&output));
+    }
+
+    std::fs::write(dir.path().join("tollgate.toml"), "[sbom.diff]\nadded = \"error\"\n").unwrap();
+    let sarif = dir.path().join("diff.sarif");
+    let output = run(tollgate(dir.path())
+        .args(["sbom", "diff", "--report-format", "sarif", "--report"])
+        .arg(&sarif)
+        .arg(&old)
+        .arg(&new));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let sarif: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    let added = results.iter().find(|r| r["ruleId"] == "sbom-diff/component-added").unwrap();
+    assert_eq!(added["level"], "error");
+}
+
+#[test]
+fn diff_of_spdx_and_cyclonedx_from_the_same_tree_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = fixture("tollgate-sbom", "cargo-workspace");
+    let (cdx, spdx) = (dir.path().join("a.cdx.json"), dir.path().join("a.spdx.json"));
+    generate(&tree, &cdx, &[]);
+    generate(&tree, &spdx, &["--format", "spdx-json"]);
+    let output = run(tollgate(dir.path())
+        .args(["sbom", "diff", "--report-format", "json"])
+        .arg(&cdx)
+        .arg(&spdx));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["reports"][0]["findings"].as_array().unwrap().len(), 0, "{}", text(&output));
+}
+
+#[test]
+fn diff_of_malformed_sbom_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, _) = old_and_new(dir.path());
+    let broken = dir.path().join("broken.json");
+    let text_ = std::fs::read_to_string(&old).unwrap();
+    std::fs::write(&broken, &text_[..text_.len() / 3]).unwrap();
+    let output = run(tollgate(dir.path()).args(["sbom", "diff"]).arg(&old).arg(&broken));
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("broken.json:"), "{}", text(&output));
+}
+
+/// The committed `sbom/` baseline of this repository is what `tollgate sbom baseline` would
+/// write now. When this fails, run `cargo xtask sbom baseline` and commit `sbom/`.
+#[test]
+fn committed_baseline_is_current() {
+    let output = run(tollgate(&repo_root()).args(["sbom", "baseline", "--check"]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
+
+#[test]
+fn stale_baseline_fails_with_the_refresh_command() {
+    let dir = fixture_copy();
+    let output = run(tollgate(dir.path()).args(["sbom", "baseline"]));
+    assert!(output.status.success(), "{}", text(&output));
+    let output = run(tollgate(dir.path()).args(["sbom", "baseline", "--check"]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    // A dependency bump the baseline does not know about.
+    let lock = dir.path().join("Cargo.lock");
+    let text_ = std::fs::read_to_string(&lock).unwrap().replace("1.0.23", "1.0.22");
+    std::fs::write(&lock, text_).unwrap();
+    let output = run(tollgate(dir.path()).args(["sbom", "baseline", "--check"]));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("sbom/cyclonedx.json is stale"), "{stderr}");
+    assert!(stderr.contains("cargo/ryu downgraded from 1.0.23 to 1.0.22"), "{stderr}");
+    assert!(stderr.contains("cargo xtask sbom baseline"), "{stderr}");
+}
