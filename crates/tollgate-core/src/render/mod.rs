@@ -7,6 +7,8 @@ mod json;
 mod junit;
 mod markdown;
 mod sarif;
+#[cfg(test)]
+mod test_fixtures;
 
 use crate::report::GateReport;
 use serde::{Deserialize, Serialize};
