@@ -26,15 +26,44 @@ fn generate(tree: &Path, out: &Path, args: &[&str]) {
     assert!(output.status.success(), "{}: {}", tree.display(), text(&output));
 }
 
-fn validate(kind_and_version: &[&str], files: &[PathBuf]) {
-    let output = run(Command::new(python())
+/// Runs the independent validators on `files` and returns their output.
+fn validator(args: &[&str], files: &[PathBuf]) -> std::process::Output {
+    run(Command::new(python())
         .arg(repo_root().join("tests/validators/validate_sbom.py"))
-        .args(kind_and_version)
-        .args(files));
+        .args(args)
+        .args(files))
+}
+
+/// Every file passes every validator (SPDX has two: spdx-tools and the official JSON schema).
+fn validate(args: &[&str], files: &[PathBuf]) {
+    let output = validator(args, files);
     assert!(output.status.success(), "validator rejected output:\n{}", text(&output));
+    let checks = if args[0] == "spdx" { 2 } else { 1 };
     let ok_lines =
         String::from_utf8_lossy(&output.stdout).lines().filter(|l| l.starts_with("ok ")).count();
-    assert_eq!(ok_lines, files.len(), "{}", text(&output));
+    assert_eq!(ok_lines, files.len() * checks, "{}", text(&output));
+}
+
+/// The validators are live: documents broken in ways the standards forbid are rejected.
+#[test]
+fn independent_validators_reject_broken_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = fixture("tollgate-sbom", "cargo-workspace");
+    let (cdx, spdx) = (dir.path().join("cdx.json"), dir.path().join("spdx.json"));
+    generate(&tree, &cdx, &[]);
+    generate(&tree, &spdx, &["--format", "spdx-json"]);
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&cdx).unwrap()).unwrap();
+    doc["components"][0]["hashes"] =
+        serde_json::json!([{ "alg": "SHA-256", "content": "not-hex" }]);
+    std::fs::write(&cdx, doc.to_string()).unwrap();
+    let output = validator(&["cyclonedx", "1.6"], &[cdx]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&spdx).unwrap()).unwrap();
+    doc["packages"][0].as_object_mut().unwrap().remove("SPDXID");
+    std::fs::write(&spdx, doc.to_string()).unwrap();
+    let output = validator(&["spdx"], &[spdx]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("SPDXID"), "{}", text(&output));
 }
 
 /// CycloneDX 1.5, 1.6 and 1.7 against the official schemas (strict) via cyclonedx-python-lib,
@@ -253,6 +282,10 @@ fn diff_reports_each_change_and_config_decides_failure() {
     assert_eq!(results.len(), 4);
     let added = results.iter().find(|r| r["ruleId"] == "sbom-diff/component-added").unwrap();
     assert_eq!(added["level"], "error");
+    // The SARIF is valid against the official SARIF 2.1.0 schema.
+    let schema = repo_root().join("crates/tollgate-core/tests/schemas/sarif-2.1.0-rtm.5.json");
+    let output = validator(&["schema", schema.to_str().unwrap()], &[dir.path().join("diff.sarif")]);
+    assert!(output.status.success(), "{}", text(&output));
 }
 
 #[test]

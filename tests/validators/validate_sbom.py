@@ -1,7 +1,9 @@
 """Validate SBOMs with other people's implementations.
 
 Usage: validate_sbom.py cyclonedx SPEC_VERSION FILE...   (cyclonedx-python-lib, strict JSON schema)
-       validate_sbom.py spdx FILE...                      (spdx-tools parser + validator)
+       validate_sbom.py spdx FILE...                      (spdx-tools parser + validator, and the
+                                                           official SPDX 2.3 JSON schema)
+       validate_sbom.py schema SCHEMA_FILE FILE...        (any JSON schema, e.g. SARIF 2.1.0)
 
 Prints one line per file and exits 1 if any file is invalid. Run by the Rust end-to-end tests
 with the virtualenv that `cargo xtask test` creates under target/.
@@ -25,6 +27,33 @@ def validate_cyclonedx(version: str, paths: list[str]) -> int:
             failures += 1
             print(f"INVALID {path}: {error}")
     return failures
+
+
+def validate_schema(schema: dict, label: str, paths: list[str]) -> int:
+    import json
+
+    import jsonschema
+
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    failures = 0
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            errors = sorted(validator.iter_errors(json.load(f)), key=lambda e: list(e.absolute_path))
+        if errors:
+            failures += 1
+            for e in errors[:20]:
+                print(f"INVALID {path}: {e.message} at /{'/'.join(map(str, e.absolute_path))}")
+        else:
+            print(f"ok {path} ({label})")
+    return failures
+
+
+def spdx_schema() -> dict:
+    import json
+    from importlib.resources import files
+
+    return json.loads(files("lib4sbom").joinpath("schemas/spdx/2.3-schema.json").read_text())
 
 
 def validate_spdx(paths: list[str]) -> int:
@@ -55,6 +84,13 @@ def main() -> int:
         failures = validate_cyclonedx(rest[0], rest[1:])
     elif kind == "spdx":
         failures = validate_spdx(rest)
+        failures += validate_schema(spdx_schema(), "SPDX 2.3 JSON schema", rest)
+    elif kind == "schema":
+        import json
+
+        with open(rest[0], encoding="utf-8") as f:
+            schema = json.load(f)
+        failures = validate_schema(schema, rest[0].rsplit("/", 1)[-1], rest[1:])
     else:
         print(f"unknown kind {kind}")
         return 2
