@@ -153,7 +153,7 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
         return x.cmp(&y).then_with(|| a.cmp(b));
     }
     let split = |v: &str| -> Vec<(u64, String)> {
-        v.split(|c: char| c == '.' || c == '-' || c == '+')
+        v.split(['.', '-', '+'])
             .map(|s| (s.parse::<u64>().unwrap_or(0), s.to_owned()))
             .collect()
     };

@@ -133,10 +133,30 @@ impl SbomError {
     }
 }
 
-/// Parsers append " at line X column Y"; the place already says it.
+/// Parsers add " at line X column Y" (serde_yaml also ", while parsing …"); the place
+/// already says where, so drop the position and keep the rest.
 fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
+    let Some(start) = message.find(" at line ") else { return message.to_owned() };
+    let digits = |c: char| c.is_ascii_digit();
+    let rest = message[start + " at line ".len()..].trim_start_matches(digits);
+    let rest = rest.strip_prefix(" column ").unwrap_or(rest).trim_start_matches(digits);
+    format!("{}{rest}", &message[..start])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_position;
+
+    #[test]
+    fn positions_are_stripped_but_context_kept() {
+        assert_eq!(
+            strip_position("EOF while parsing a value at line 3 column 1"),
+            "EOF while parsing a value"
+        );
+        assert_eq!(
+            strip_position("did not find expected key at line 2 column 5, while parsing a mapping"),
+            "did not find expected key, while parsing a mapping"
+        );
+        assert_eq!(strip_position("plain"), "plain");
     }
 }

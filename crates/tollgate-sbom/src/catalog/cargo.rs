@@ -77,7 +77,7 @@ pub fn catalog(
                 SbomError::malformed(
                     lock_source.at_line(find_package_line(
                         &lock_source.text,
-                        &node.package.name.as_str(),
+                        node.package.name.as_str(),
                         &node.package.version.to_string(),
                     )),
                     format!(
@@ -331,7 +331,10 @@ impl RegistrySources {
     }
 }
 
-/// A workspace member's manifest must declare nothing the lockfile lacks.
+/// A path package's manifest must declare nothing the lockfile lacks. Cargo resolves workspace
+/// members with all features and their dev-dependencies, but other path packages (an excluded
+/// directory, say) only as dependencies: their dev-dependencies, and optional dependencies no
+/// feature enables, are rightly absent from `Cargo.lock`.
 fn check_in_sync(
     manifest: &Manifest,
     node: &Node<'_>,
@@ -341,6 +344,9 @@ fn check_in_sync(
     let locked: BTreeSet<&str> =
         out.iter().map(|(to, _)| nodes[*to].package.name.as_str()).collect();
     for declared in manifest.declared.iter() {
+        if !manifest.is_member && (declared.optional || declared.kind == DependencyKind::Dev) {
+            continue;
+        }
         if !locked.contains(declared.package.as_str()) {
             let path = manifest.local.clone().unwrap_or_default();
             return Err(SbomError::OutOfSync {
@@ -461,3 +467,48 @@ pub fn normalize_license(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod path_package_tests {
+    use super::*;
+
+    /// What `cargo generate-lockfile` (1.95) writes for a member that depends on an excluded
+    /// path package with an optional dependency no feature enables and a dev-dependency.
+    #[test]
+    fn excluded_path_package_need_not_lock_its_dev_and_unused_optional_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            ("Cargo.toml", "[workspace]\nmembers = [\"app\"]\nexclude = [\"vendor\"]\n"),
+            (
+                "app/Cargo.toml",
+                "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\na = { path = \"../vendor/a\" }\n",
+            ),
+            (
+                "vendor/a/Cargo.toml",
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\n\n[dependencies]\nb = { path = \"../b\", optional = true }\n\n[dev-dependencies]\nc = { path = \"../c\" }\n",
+            ),
+            ("vendor/b/Cargo.toml", "[package]\nname = \"b\"\nversion = \"0.1.0\"\n"),
+            ("vendor/c/Cargo.toml", "[package]\nname = \"c\"\nversion = \"0.1.0\"\n"),
+            (
+                "Cargo.lock",
+                "version = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"a\",\n]\n",
+            ),
+        ];
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let lock = dir.path().join("Cargo.lock");
+        let inv = catalog(dir.path(), &lock, None).unwrap();
+        assert_eq!(inv.components.len(), 2);
+
+        // A member, by contrast, is resolved with all features and its dev-dependencies.
+        let app = dir.path().join("app/Cargo.toml");
+        let text = std::fs::read_to_string(&app).unwrap();
+        std::fs::write(&app, text + "\n[dev-dependencies]\nc = { path = \"../vendor/c\" }\n")
+            .unwrap();
+        let err = catalog(dir.path(), &lock, None).unwrap_err();
+        assert!(matches!(err, SbomError::OutOfSync { .. }), "{err}");
+    }
+}

@@ -71,7 +71,9 @@ pub fn purl(
         if let Some(ns) = namespace {
             p.with_namespace(ns).ok()?;
         }
-        p.with_version(version).ok()?;
+        if !version.is_empty() {
+            p.with_version(version).ok()?;
+        }
         let mut q: Vec<_> = qualifiers.to_vec();
         q.sort();
         for (k, v) in q {
@@ -80,7 +82,10 @@ pub fn purl(
         Some(p.to_string())
     })();
     // packageurl rejects only names that cannot be expressed; fall back to a percent-encoded form.
-    built.unwrap_or_else(|| format!("pkg:{purl_type}/{}@{}", encode(name), encode(version)))
+    built.unwrap_or_else(|| match version {
+        "" => format!("pkg:{purl_type}/{}", encode(name)),
+        v => format!("pkg:{purl_type}/{}@{}", encode(name), encode(v)),
+    })
 }
 
 fn encode(s: &str) -> String {
@@ -126,6 +131,7 @@ mod tests {
             purl("npm", Some("@babel"), "core", "7.0.0", &[]),
             "pkg:npm/%40babel/core@7.0.0"
         );
+        assert_eq!(purl("pypi", None, "requests", "", &[]), "pkg:pypi/requests");
         assert_eq!(
             purl("cargo", None, "serde", "1.0.0", &[("z", "1"), ("a", "2")]),
             "pkg:cargo/serde@1.0.0?a=2&z=1"

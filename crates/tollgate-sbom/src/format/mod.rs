@@ -69,12 +69,13 @@ impl FromStr for SbomFormat {
 }
 
 /// CycloneDX specification versions Tollgate writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 pub enum CycloneDxVersion {
     /// 1.5.
     #[serde(rename = "1.5")]
     V1_5,
     /// 1.6 (the default).
+    #[default]
     #[serde(rename = "1.6")]
     V1_6,
     /// 1.7.
@@ -90,12 +91,6 @@ impl CycloneDxVersion {
             CycloneDxVersion::V1_6 => "1.6",
             CycloneDxVersion::V1_7 => "1.7",
         }
-    }
-}
-
-impl Default for CycloneDxVersion {
-    fn default() -> Self {
-        CycloneDxVersion::V1_6
     }
 }
 
