@@ -52,6 +52,10 @@ pub(super) struct Declared {
     pub package: String,
     /// 1-based line of the declaration.
     pub line: usize,
+    /// The table it is declared in.
+    pub kind: DependencyKind,
+    /// Declared `optional = true` (locked only when some feature enables it).
+    pub optional: bool,
 }
 
 const TABLES: [(&str, DependencyKind); 5] = [
@@ -93,10 +97,18 @@ impl Manifest {
                 let Some(deps) = t.get(table_name).and_then(Value::as_table) else { continue };
                 for (key, spec) in deps {
                     let package = actual_name(key, spec, inherit_from);
+                    let optional = spec
+                        .as_table()
+                        .and_then(|t| t.get("optional"))
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                     manifest.kinds.entry(package.clone()).or_default().insert(kind);
-                    manifest
-                        .declared
-                        .push(Declared { line: line_of_dependency(text, key), package });
+                    manifest.declared.push(Declared {
+                        line: line_of_dependency(text, key),
+                        package,
+                        kind,
+                        optional,
+                    });
                 }
             }
         };
