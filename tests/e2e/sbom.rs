@@ -342,3 +342,36 @@ fn stale_baseline_fails_with_the_refresh_command() {
     assert!(stderr.contains("cargo/ryu downgraded from 1.0.23 to 1.0.22"), "{stderr}");
     assert!(stderr.contains("cargo xtask sbom baseline"), "{stderr}");
 }
+
+/// Explicit lockfiles from different trees are catalogued together, named from the working
+/// directory.
+#[test]
+fn explicit_lockfiles_are_merged() {
+    let root = repo_root();
+    let output = run(tollgate(&root).args([
+        "sbom",
+        "crates/tollgate-sbom/tests/fixtures/cargo-workspace/Cargo.lock",
+        "crates/tollgate-sbom/tests/fixtures/npm-lock-v3/package-lock.json",
+    ]));
+    assert!(output.status.success(), "{}", text(&output));
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let purls: Vec<&str> =
+        doc["components"].as_array().unwrap().iter().filter_map(|c| c["purl"].as_str()).collect();
+    assert!(purls.iter().any(|p| p.starts_with("pkg:cargo/ryu@")), "{purls:?}");
+    assert!(purls.iter().any(|p| p.starts_with("pkg:npm/")), "{purls:?}");
+    let found_in: BTreeSet<&str> = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["properties"].as_array().into_iter().flatten())
+        .filter(|p| p["name"] == "tollgate:found-in")
+        .filter_map(|p| p["value"].as_str())
+        .collect();
+    assert_eq!(
+        found_in,
+        BTreeSet::from([
+            "crates/tollgate-sbom/tests/fixtures/cargo-workspace/Cargo.lock",
+            "crates/tollgate-sbom/tests/fixtures/npm-lock-v3/package-lock.json",
+        ])
+    );
+}

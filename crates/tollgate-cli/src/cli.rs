@@ -67,9 +67,9 @@ pub struct SbomArgs {
 /// `tollgate sbom [PATH]` options.
 #[derive(Debug, Args)]
 pub struct SbomGenerateArgs {
-    /// Directory to scan (honouring .gitignore), or one lockfile.
+    /// A directory to scan (honouring .gitignore), or one or more lockfiles.
     #[arg(default_value = ".")]
-    pub path: PathBuf,
+    pub paths: Vec<PathBuf>,
     /// Output format.
     #[arg(long, default_value = "cyclonedx-json", value_parser = parse_sbom_format)]
     pub format: SbomFormat,
@@ -155,7 +155,7 @@ mod tests {
             Cli::try_parse_from(["tollgate", "sbom", "some/dir", "--format", "spdx-json"]).unwrap();
         let Command::Sbom(args) = cli.command else { panic!("not sbom") };
         assert!(args.command.is_none());
-        assert_eq!(args.generate.path, PathBuf::from("some/dir"));
+        assert_eq!(args.generate.paths, [PathBuf::from("some/dir")]);
         assert_eq!(args.generate.format, SbomFormat::SpdxJson);
         let cli = Cli::try_parse_from([
             "tollgate",

@@ -27,15 +27,30 @@ pub struct Scan {
     pub info: DocumentInfo,
 }
 
-/// Catalogues `path`: a directory (walked) or a single lockfile.
-pub fn scan(path: &Path, timestamp: String) -> anyhow::Result<Scan> {
-    let (root, files) = if path.is_file() {
-        let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        (root.to_path_buf(), Some(vec![path.to_path_buf()]))
-    } else if path.is_dir() {
-        (path.to_path_buf(), None)
-    } else {
-        anyhow::bail!("{}: no such file or directory", path.display());
+/// Catalogues a directory (walked).
+pub fn scan(root: &Path, timestamp: String) -> anyhow::Result<Scan> {
+    scan_paths(&[root.to_path_buf()], timestamp)
+}
+
+/// Catalogues one directory (walked), or lockfiles: one (named relative to its directory) or
+/// several (named relative to the working directory).
+pub fn scan_paths(paths: &[PathBuf], timestamp: String) -> anyhow::Result<Scan> {
+    for path in paths {
+        anyhow::ensure!(path.exists(), "{}: no such file or directory", path.display());
+    }
+    let (root, files) = match paths {
+        [dir] if dir.is_dir() => (dir.clone(), None),
+        [file] => {
+            let root =
+                file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            (root.to_path_buf(), Some(paths.to_vec()))
+        }
+        _ => {
+            if let Some(dir) = paths.iter().find(|p| p.is_dir()) {
+                anyhow::bail!("{}: give one directory, or only lockfiles", dir.display());
+            }
+            (PathBuf::from("."), Some(paths.to_vec()))
+        }
     };
     let config = Config::load(&root)?;
     let options = CatalogOptions { exclude: config.sbom.exclude.clone(), cargo_home: None };
@@ -57,7 +72,7 @@ fn directory_name(root: &Path) -> String {
 }
 
 fn generate_command(args: &SbomGenerateArgs) -> anyhow::Result<Verdict> {
-    let scan = scan(&args.path, time_source::rfc3339(time_source::now()?))?;
+    let scan = scan_paths(&args.paths, time_source::rfc3339(time_source::now()?))?;
     let text = format::render(&scan.inventory, args.format, args.spec_version, &scan.info);
     crate::output::emit(args.output.as_deref(), &text)?;
     Ok(Verdict::Pass)
