@@ -153,9 +153,7 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
         return x.cmp(&y).then_with(|| a.cmp(b));
     }
     let split = |v: &str| -> Vec<(u64, String)> {
-        v.split(['.', '-', '+'])
-            .map(|s| (s.parse::<u64>().unwrap_or(0), s.to_owned()))
-            .collect()
+        v.split(['.', '-', '+']).map(|s| (s.parse::<u64>().unwrap_or(0), s.to_owned())).collect()
     };
     let (sa, sb) = (split(a), split(b));
     for (x, y) in sa.iter().zip(sb.iter()) {
