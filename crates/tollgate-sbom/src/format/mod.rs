@@ -69,7 +69,9 @@ impl FromStr for SbomFormat {
 }
 
 /// CycloneDX specification versions Tollgate writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub enum CycloneDxVersion {
     /// 1.5.
     #[serde(rename = "1.5")]
