@@ -6,5 +6,6 @@
 
 mod support;
 
+mod attest;
 mod release;
 mod sbom;

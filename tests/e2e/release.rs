@@ -118,4 +118,133 @@ fn release_of_this_repository_is_go() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let run_dir = only_run_dir(out.path());
     assert!(run_dir.join("sbom/spdx.json").exists());
+    // This repository is a git checkout: the provenance records the commit it was built from.
+    let bundle = read_json(&run_dir.join("attest/provenance.sigstore.json"));
+    let payload = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        bundle["dsseEnvelope"]["payload"].as_str().unwrap(),
+    )
+    .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    let commits: Vec<&str> = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["digest"]["gitCommit"].as_str())
+        .collect();
+    assert_eq!(commits.len(), 1, "{statement:#}");
+    assert!(commits[0].len() == 40 && commits[0].bytes().all(|b| b.is_ascii_hexdigit()));
+    let found = rules(&read_json(&run_dir.join("attest.json")));
+    assert!(!found.iter().any(|(rule, _)| rule == "attest/no-source"), "{found:?}");
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn rules(report: &Value) -> Vec<(String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (f["rule"].as_str().unwrap().to_owned(), f["severity"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// `tollgate verify` on a run directory's provenance bundle over its SBOMs.
+fn verify_run(dir: &Path, run_dir: &Path, public: &Path) -> std::process::Output {
+    run(tollgate(dir)
+        .args(["verify", "--key"])
+        .arg(public)
+        .arg("--bundle")
+        .arg(run_dir.join("attest/provenance.sigstore.json"))
+        .arg(run_dir.join("sbom")))
+}
+
+/// With no key configured, the `attest` stage signs the SBOMs' provenance with an ephemeral key,
+/// writes its public key into the run directory and says so in a warning; the bundle verifies
+/// with that public key, over the SBOM files on disk.
+#[test]
+fn release_attests_with_a_labelled_ephemeral_key_by_default() {
+    let dir = fixture_copy();
+    let output = run(tollgate(dir.path()).args(["release", "--out", "out"]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("EPHEMERAL KEY"), "{}", text(&output));
+    let run_dir = only_run_dir(&dir.path().join("out"));
+    let summary = read_json(&run_dir.join("release.json"));
+    let gates: Vec<&str> =
+        summary["stages"].as_array().unwrap().iter().map(|s| s["gate"].as_str().unwrap()).collect();
+    assert_eq!(gates, ["sbom", "attest"]);
+    let report = read_json(&run_dir.join("attest.json"));
+    assert_eq!(report["gate"], "attest");
+    assert_eq!(report["verdict"], "pass");
+    let found = rules(&report);
+    assert!(found.contains(&("attest/ephemeral-key".into(), "warning".into())), "{found:?}");
+    assert!(found.contains(&("attest/signed".into(), "info".into())), "{found:?}");
+    let inputs: Vec<&str> =
+        report["inputs"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(inputs, ["sbom/cyclonedx.json", "sbom/spdx.json"]);
+
+    let public = run_dir.join("attest/ephemeral.pub");
+    assert!(std::fs::read_to_string(&public).unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
+    let output = verify_run(dir.path(), &run_dir, &public);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    // The subjects are the SBOMs: change one and the provenance no longer verifies.
+    std::fs::write(run_dir.join("sbom/spdx.json"), "{}").unwrap();
+    let output = verify_run(dir.path(), &run_dir, &public);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("subject \"spdx.json\""));
+}
+
+/// `--key` (or `[attest] key`) signs with the team's key: no ephemeral key, and the bundle
+/// verifies with the matching public key only. `[attest] ephemeral_key = "error"` makes a run
+/// without a key no-go; an unreadable key is an input error.
+#[test]
+fn release_signs_with_the_configured_key() {
+    let dir = fixture_copy();
+    let output = run(tollgate(dir.path()).args(["keys", "generate", "--output-dir", "keys"]));
+    assert!(output.status.success(), "{}", text(&output));
+    let output = run(tollgate(dir.path()).args(["keys", "generate", "--output-dir", "other"]));
+    assert!(output.status.success(), "{}", text(&output));
+
+    let output =
+        run(tollgate(dir.path()).args(["release", "--out", "out", "--key", "keys/tollgate.key"]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let run_dir = only_run_dir(&dir.path().join("out"));
+    let found = rules(&read_json(&run_dir.join("attest.json")));
+    // The fixture copy is not a git checkout, so no source commit is recorded (a warning).
+    assert_eq!(
+        found,
+        [
+            ("attest/no-source".to_owned(), "warning".to_owned()),
+            ("attest/signed".to_owned(), "info".to_owned())
+        ]
+    );
+    assert!(!run_dir.join("attest/ephemeral.pub").exists());
+    let output = verify_run(dir.path(), &run_dir, &dir.path().join("keys/tollgate.pub"));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let output = verify_run(dir.path(), &run_dir, &dir.path().join("other/tollgate.pub"));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+
+    // The same key from tollgate.toml.
+    std::fs::write(dir.path().join("tollgate.toml"), "[attest]\nkey = \"keys/tollgate.key\"\n")
+        .unwrap();
+    let output = run(tollgate(dir.path()).args(["release", "--out", "out2"]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let run_dir = only_run_dir(&dir.path().join("out2"));
+    let output = verify_run(dir.path(), &run_dir, &dir.path().join("keys/tollgate.pub"));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+
+    // Teams that require a real key make the ephemeral one an error.
+    std::fs::write(dir.path().join("tollgate.toml"), "[attest]\nephemeral_key = \"error\"\n")
+        .unwrap();
+    let output = run(tollgate(dir.path()).args(["release", "--out", "out3"]));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("NO-GO"), "{}", text(&output));
+
+    let output = run(tollgate(dir.path()).args(["release", "--out", "out4", "--key", "nope.key"]));
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nope.key"), "{}", text(&output));
 }

@@ -7,9 +7,15 @@
 //! - [`dsse`]: DSSE envelopes (PAE exactly as the spec defines it), signing and verifying.
 //! - [`bundle`]: Sigstore bundle v0.3 JSON around an envelope or a blob signature.
 //! - [`verify`]: signature, key, payload type, subject digests on disk, and policy.
-//! - [`keyless`]: OIDC -> Fulcio -> Rekor signing behind one interface (the `sigstore` crate).
+//! - [`keyless`]: OIDC -> Fulcio -> Rekor signing behind one interface; everything up to the
+//!   network is built and tested, and this build has no HTTPS client (it says so as
+//!   [`AttestError::KeylessUnavailable`]).
+//! - [`subject`]: subjects for files and directories, hashed once per file (SHA-256 and SHA-512
+//!   together) on every core.
 //!
-//! **Architecture invariant:** no printing; key material never appears in errors or logs.
+//! **Architecture invariant:** no printing; key material never appears in errors, logs or
+//! `Debug` output. **API boundary:** no network access anywhere in this crate; the one place
+//! that would need it ([`keyless::HttpTransport`]) takes it from the caller.
 
 pub mod bundle;
 pub mod ci;

@@ -28,6 +28,17 @@ pub enum Command {
     Config(ConfigCommand),
     /// Generate an SBOM for a source tree, or compare SBOMs.
     Sbom(SbomArgs),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Signed attestations about artifacts (SLSA provenance).
+    #[command(subcommand)]
+    Attest(AttestCommand),
+    /// Sign a file: a Sigstore bundle v0.3 holding a message signature.
+    Sign(SignArgs),
+    /// Verify a Sigstore bundle or DSSE envelope: signature, key, payload type, every subject's
+    /// digest against the files on disk, and a policy. Exit 1 when verification fails.
+    Verify(VerifyArgs),
 }
 
 /// `tollgate release`.
@@ -39,6 +50,10 @@ pub struct ReleaseArgs {
     /// Where run directories go (default: `[release] out_dir`, target/tollgate).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Private key (PKCS#8 PEM or cosign's encrypted format) for the `attest` stage (default:
+    /// `[attest] key`; without one, an ephemeral key is generated and labelled as such).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
 }
 
 /// `tollgate config …`.
@@ -116,6 +131,148 @@ pub struct SbomBaselineArgs {
     pub check: bool,
 }
 
+/// `tollgate keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Write a new key pair: DIR/tollgate.key (PKCS#8 PEM, mode 0600) and DIR/tollgate.pub.
+    /// Refuses to overwrite; never prints the private key.
+    Generate(KeysGenerateArgs),
+}
+
+/// `tollgate keys generate --output-dir DIR`.
+#[derive(Debug, Args)]
+pub struct KeysGenerateArgs {
+    /// Directory for tollgate.key and tollgate.pub (created if missing).
+    #[arg(long)]
+    pub output_dir: PathBuf,
+    /// Signature algorithm.
+    #[arg(long, value_enum, default_value_t = KeyAlgorithmArg::EcdsaP256)]
+    pub algorithm: KeyAlgorithmArg,
+}
+
+/// `--algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyAlgorithmArg {
+    /// ECDSA on NIST P-256 with SHA-256 (what cosign uses).
+    EcdsaP256,
+    /// Ed25519.
+    Ed25519,
+}
+
+/// `tollgate attest …`.
+#[derive(Debug, Subcommand)]
+pub enum AttestCommand {
+    /// Sign SLSA Provenance v1 over ARTIFACT... (files or directories): an in-toto Statement
+    /// in a DSSE envelope, written as a Sigstore bundle v0.3 (or the bare envelope).
+    Provenance(AttestProvenanceArgs),
+}
+
+/// How to sign: a key file, or keyless (OIDC -> Fulcio -> Rekor).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SigningKeyArgs {
+    /// Private key: PKCS#8 PEM or cosign's encrypted key (password from TOLLGATE_KEY_PASSWORD
+    /// or COSIGN_PASSWORD).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Sign keyless: an OIDC identity token exchanged for a Fulcio certificate, logged in Rekor.
+    #[arg(long)]
+    pub keyless: bool,
+}
+
+/// `tollgate attest provenance --key KEY --output FILE ARTIFACT...`.
+#[derive(Debug, Args)]
+pub struct AttestProvenanceArgs {
+    /// The signing key.
+    #[command(flatten)]
+    pub signing: SigningKeyArgs,
+    /// Write the bundle (or envelope) here, atomically.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Output format: a Sigstore bundle v0.3 (default) or the bare DSSE envelope.
+    #[arg(long, value_enum, default_value_t = EnvelopeFormat::Bundle)]
+    pub envelope: EnvelopeFormat,
+    /// The source repository whose commit the provenance records.
+    #[arg(long, default_value = ".")]
+    pub source: PathBuf,
+    /// Files, or directories of files, to attest (each file becomes a subject).
+    #[arg(required = true)]
+    pub artifacts: Vec<PathBuf>,
+}
+
+/// `--envelope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EnvelopeFormat {
+    /// Sigstore bundle v0.3 JSON (application/vnd.dev.sigstore.bundle.v0.3+json).
+    Bundle,
+    /// The bare DSSE envelope.
+    Dsse,
+}
+
+/// `tollgate sign --key KEY --output FILE BLOB`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The signing key.
+    #[command(flatten)]
+    pub signing: SigningKeyArgs,
+    /// Write the bundle here, atomically.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// The file to sign.
+    pub blob: PathBuf,
+}
+
+/// `tollgate verify --key PUB --bundle FILE [policy] ARTIFACT...`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Public key (PEM, SubjectPublicKeyInfo) the signature must verify with.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Sigstore bundle (attestation or blob signature) or bare DSSE envelope.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Accepted builder id (repeat for several); the provenance must name one of them.
+    #[arg(long = "builder-id", value_name = "ID")]
+    pub builder_ids: Vec<String>,
+    /// The source repository the provenance must record.
+    #[arg(long, value_name = "URL")]
+    pub source_repo: Option<String>,
+    /// The source ref (e.g. refs/tags/v1.2.0) the provenance must record.
+    #[arg(long, value_name = "REF")]
+    pub source_ref: Option<String>,
+    /// Reject attestations older than this: a number with s, m, h, d or w (30d, 12h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_age: Option<std::time::Duration>,
+    /// The artifacts (files or directories) whose digests must match the subjects; for a blob
+    /// signature, the one signed file.
+    #[arg(required = true)]
+    pub artifacts: Vec<PathBuf>,
+}
+
+/// `30d`, `12h`, `45m`, `90s`, `2w`: a positive whole number and a unit.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit (s, m, h, d, w), e.g. 30d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?}; use s, m, h, d or w")),
+    };
+    if n == 0 {
+        return Err(format!("{s:?}: the maximum age must be positive"));
+    }
+    n.checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{s:?}: too large"))
+}
+
 /// `--report-format` and `--report`, shared by every gate command.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -172,6 +329,88 @@ mod tests {
             panic!("not diff")
         };
         assert_eq!(d.report.report_format, ReportFormat::Sarif);
+    }
+
+    #[test]
+    fn attest_sign_and_verify_grammar() {
+        let cli = Cli::try_parse_from([
+            "tollgate",
+            "attest",
+            "provenance",
+            "--key",
+            "k.key",
+            "--envelope",
+            "dsse",
+            "--output",
+            "out.json",
+            "a",
+            "b",
+        ])
+        .unwrap();
+        let Command::Attest(AttestCommand::Provenance(a)) = cli.command else { panic!("attest") };
+        assert_eq!(a.signing.key.as_deref(), Some(std::path::Path::new("k.key")));
+        assert!(!a.signing.keyless);
+        assert_eq!(a.envelope, EnvelopeFormat::Dsse);
+        assert_eq!(a.artifacts, [PathBuf::from("a"), PathBuf::from("b")]);
+        // The default output is a bundle.
+        let cli =
+            Cli::try_parse_from(["tollgate", "attest", "provenance", "--keyless", "-o", "o", "a"])
+                .unwrap();
+        let Command::Attest(AttestCommand::Provenance(a)) = cli.command else { panic!("attest") };
+        assert_eq!(a.envelope, EnvelopeFormat::Bundle);
+        assert!(a.signing.keyless);
+
+        let cli = Cli::try_parse_from([
+            "tollgate",
+            "verify",
+            "--key",
+            "k.pub",
+            "--bundle",
+            "b.json",
+            "--builder-id",
+            "one",
+            "--builder-id",
+            "two",
+            "--source-repo",
+            "https://example.com/r",
+            "--max-age",
+            "30d",
+            "art",
+        ])
+        .unwrap();
+        let Command::Verify(v) = cli.command else { panic!("verify") };
+        assert_eq!(v.builder_ids, ["one", "two"]);
+        assert_eq!(v.source_repo.as_deref(), Some("https://example.com/r"));
+        assert_eq!(v.max_age, Some(std::time::Duration::from_secs(30 * 86_400)));
+
+        let cli =
+            Cli::try_parse_from(["tollgate", "keys", "generate", "--output-dir", "d"]).unwrap();
+        let Command::Keys(KeysCommand::Generate(g)) = cli.command else { panic!("keys") };
+        assert_eq!(g.algorithm, KeyAlgorithmArg::EcdsaP256);
+    }
+
+    #[test]
+    fn signing_needs_exactly_one_of_key_and_keyless() {
+        for args in [
+            &["tollgate", "sign", "--output", "o", "blob"][..],
+            &["tollgate", "sign", "--key", "k", "--keyless", "--output", "o", "blob"],
+            &["tollgate", "attest", "provenance", "--key", "k", "--output", "o"],
+            &["tollgate", "verify", "--key", "k", "--bundle", "b"],
+            &["tollgate", "keys", "generate", "--output-dir", "d", "--algorithm", "rsa"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("12h"), Ok(std::time::Duration::from_secs(12 * 3600)));
+        assert_eq!(parse_duration("90s"), Ok(std::time::Duration::from_secs(90)));
+        assert_eq!(parse_duration("2w"), Ok(std::time::Duration::from_secs(14 * 86_400)));
+        for bad in ["", "d", "30", "30y", "-1d", "0d", "1.5h", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct Config {
     pub release: ReleaseConfig,
     /// `[sbom]`: software bills of materials.
     pub sbom: SbomConfig,
+    /// `[attest]`: signed provenance in the release run.
+    pub attest: AttestConfig,
 }
 
 /// `[release]` settings.
@@ -84,6 +86,27 @@ impl Default for SbomConfig {
             baseline_dir: PathBuf::from("sbom"),
             diff: SbomDiffConfig::default(),
         }
+    }
+}
+
+/// `[attest]` settings: how the release `attest` stage signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttestConfig {
+    /// Private key (PKCS#8 PEM or cosign's encrypted format, relative to the root) that signs
+    /// the release provenance; `tollgate release --key` overrides it. Unset: an ephemeral key is
+    /// generated for the run and reported with the `ephemeral_key` severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// Severity of the finding that the provenance was signed with an ephemeral key.
+    pub ephemeral_key: Severity,
+    /// Findings at or above this severity fail the stage.
+    pub fail_on: Severity,
+}
+
+impl Default for AttestConfig {
+    fn default() -> Self {
+        AttestConfig { key: None, ephemeral_key: Severity::Warning, fail_on: Severity::Error }
     }
 }
 
@@ -191,6 +214,25 @@ mod tests {
         let err =
             Config::parse(Path::new("t.toml"), "[sbom.diff]\nadded = \"fatal\"\n").unwrap_err();
         assert!(err.to_string().contains("t.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn attest_defaults_and_overrides() {
+        let cfg = Config::default();
+        assert_eq!(cfg.attest.key, None);
+        assert_eq!(cfg.attest.ephemeral_key, Severity::Warning);
+        assert_eq!(cfg.attest.fail_on, Severity::Error);
+        let cfg = Config::parse(
+            Path::new("t.toml"),
+            "[attest]\nkey = \"keys/release.key\"\nephemeral_key = \"error\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.attest.key, Some(PathBuf::from("keys/release.key")));
+        assert_eq!(cfg.attest.ephemeral_key, Severity::Error);
+        assert_eq!(cfg.attest.fail_on, Severity::Error);
+        assert_eq!(Config::parse(Path::new("t"), &cfg.to_toml()).unwrap(), cfg);
+        let err = Config::parse(Path::new("t.toml"), "[attest]\nkeyfile = \"k\"\n").unwrap_err();
+        assert!(err.to_string().starts_with("t.toml:2:"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use tollgate_core::{Config, GateReport, ReportFormat, Verdict, time_source};
 
 /// The stages, in the order they run. Later issues add theirs here.
-const STAGES: &[&str] = &["sbom"];
+const STAGES: &[&str] = &["sbom", "attest"];
 
 pub fn run(args: &ReleaseArgs) -> anyhow::Result<Verdict> {
     let config = Config::load(&args.root)?;
@@ -26,6 +26,13 @@ pub fn run(args: &ReleaseArgs) -> anyhow::Result<Verdict> {
         let bar = progress.start(stage);
         let result = match *stage {
             "sbom" => super::sbom::release_stage(&args.root, &run_dir, &config, timestamp.clone()),
+            "attest" => super::attest::release_stage(
+                &args.root,
+                &run_dir,
+                &config,
+                args.key.as_deref(),
+                timestamp.clone(),
+            ),
             other => Err(anyhow::anyhow!("unknown stage {other}")),
         };
         let report = match result {
