@@ -19,6 +19,7 @@ use crate::{
 use manifest::Manifest;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Catalogues the Cargo workspace whose lockfile is `lockfile` (its `Cargo.toml` sits beside it).
 pub fn catalog(
@@ -133,7 +134,12 @@ struct Node<'a> {
 }
 
 fn parse_lockfile(source: &SourceFile) -> Result<cargo_lock::Lockfile, SbomError> {
-    // Syntax first, with toml's spans, so a truncated file names its line.
+    // A good lockfile takes one parse (cargo-lock accepts versions 1 to 4 only, as we do).
+    if let Ok(lock) = source.text.parse::<cargo_lock::Lockfile>() {
+        return Ok(lock);
+    }
+    // A bad one is parsed again for the most useful error. Syntax first, with toml's spans, so
+    // a truncated file names its line.
     let table: toml::Table = toml::from_str(&source.text)
         .map_err(|e| SbomError::toml(&source.path, &source.text, &e))?;
     if let Some(version) = table.get("version") {
@@ -170,6 +176,22 @@ fn find_package_line(text: &str, name: &str, version: &str) -> usize {
         }
     }
     1
+}
+
+/// A `Cargo.toml` the walk found.
+struct Found {
+    path: PathBuf,
+    /// `None` for the workspace root's manifest (read already); else the file, or why it cannot
+    /// be read.
+    read: Option<Result<FoundManifest, SbomError>>,
+}
+
+/// A manifest other than the workspace root's: its name relative to the scanned root, its
+/// digest, and the manifest (or why it does not parse).
+struct FoundManifest {
+    relative: String,
+    digest: tollgate_core::Digest,
+    parsed: Result<Manifest, SbomError>,
 }
 
 /// Manifests of the workspace's path packages, found by walking the workspace directory.
@@ -211,49 +233,72 @@ impl LocalManifests {
         };
         this.inputs
             .insert(root_path.clone(), (root_file.relative.clone(), root_file.digest.clone()));
-        let walker = ignore::WalkBuilder::new(workspace_dir)
+        // Walk, read and parse on every core: a large workspace has thousands of manifests.
+        // Results are put in path order afterwards, so the outcome does not depend on threads.
+        let found: Mutex<Vec<Found>> = Mutex::new(Vec::new());
+        ignore::WalkBuilder::new(workspace_dir)
             .hidden(true)
             .git_ignore(true)
             .git_global(false)
             .require_git(false)
             .filter_entry(|e| e.file_name() != "target" && e.file_name() != "node_modules")
-            .build();
-        for entry in walker {
-            let Ok(entry) = entry else { continue };
-            if entry.file_name() != "Cargo.toml" || !entry.file_type().is_some_and(|t| t.is_file())
-            {
-                continue;
-            }
-            let path = entry.into_path();
-            let manifest = if path == root_path {
-                root_manifest.clone()
-            } else {
-                let file = SourceFile::read(root, &path)?;
-                this.inputs.insert(path.clone(), (file.relative.clone(), file.digest.clone()));
-                match Manifest::parse(&file, workspace.as_ref()) {
-                    Ok(m) => m,
-                    // A broken manifest elsewhere in the tree (a fixture, say) only matters if the
-                    // lockfile needs it; `find` reports it then.
-                    Err(e) => {
-                        tracing::debug!(error = %e, "skipping unreadable manifest");
-                        continue;
+            .build_parallel()
+            .run(|| {
+                let (found, root_path, workspace) = (&found, &root_path, workspace.as_ref());
+                Box::new(move |entry| {
+                    let Ok(entry) = entry else { return ignore::WalkState::Continue };
+                    if entry.file_name() != "Cargo.toml"
+                        || !entry.file_type().is_some_and(|t| t.is_file())
+                    {
+                        return ignore::WalkState::Continue;
+                    }
+                    let path = entry.into_path();
+                    let read = if &path == root_path {
+                        None
+                    } else {
+                        Some(SourceFile::read(root, &path).map(|file| FoundManifest {
+                            parsed: Manifest::parse(&file, workspace),
+                            relative: file.relative,
+                            digest: file.digest,
+                        }))
+                    };
+                    found.lock().unwrap_or_else(|e| e.into_inner()).push(Found { path, read });
+                    ignore::WalkState::Continue
+                })
+            });
+        let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        for Found { path, read } in found {
+            let manifest = match read {
+                None => root_manifest.clone(),
+                Some(read) => {
+                    let read = read?;
+                    this.inputs.insert(path.clone(), (read.relative, read.digest));
+                    match read.parsed {
+                        Ok(m) => m,
+                        // A broken manifest elsewhere in the tree (a fixture, say) only matters if
+                        // the lockfile needs it; `find` reports it then.
+                        Err(e) => {
+                            tracing::debug!(error = %e, "skipping unreadable manifest");
+                            continue;
+                        }
                     }
                 }
             };
-            let Some(package) = &manifest.package else { continue };
-            let in_workspace =
+            let Some((name, version)) =
+                manifest.package.as_ref().map(|p| (p.name.clone(), p.version.clone()))
+            else {
+                continue;
+            };
+            let mut manifest = manifest;
+            manifest.is_member =
                 path.starts_with(workspace_dir) && !excluded.iter().any(|x| path.starts_with(x));
-            let mut manifest = manifest.clone();
-            manifest.is_member = in_workspace;
             manifest.local = Some(path.clone());
-            this.by_identity
-                .entry((package.name.clone(), package.version.clone()))
-                .or_default()
-                .push(path.clone());
             this.versions_by_name
-                .entry(package.name.clone())
+                .entry(name.clone())
                 .or_default()
-                .push((package.version.clone(), path.clone()));
+                .push((version.clone(), path.clone()));
+            this.by_identity.entry((name, version)).or_default().push(path.clone());
             this.manifests.insert(path, manifest);
         }
         for paths in this.by_identity.values_mut() {

@@ -139,15 +139,16 @@ pub fn render(
     }
 }
 
-/// Pretty JSON with a trailing newline (keys are already sorted by `serde_json::Map`).
-fn to_pretty(value: &serde_json::Value) -> String {
+/// Pretty JSON with a trailing newline (keys are already sorted: by `serde_json::Map`, or by
+/// the field order of the typed documents).
+fn to_pretty<T: Serialize + ?Sized>(value: &T) -> String {
     let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
     text.push('\n');
     text
 }
 
 /// A UUIDv5 naming this exact content (serial numbers and document namespaces).
-fn content_uuid(value: &serde_json::Value) -> uuid::Uuid {
+fn content_uuid<T: Serialize + ?Sized>(value: &T) -> uuid::Uuid {
     // Namespace: UUIDv5 of the URL namespace for "https://tollgate.dev/sbom".
     let namespace = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"https://tollgate.dev/sbom");
     let canonical = serde_json::to_vec(value).unwrap_or_default();

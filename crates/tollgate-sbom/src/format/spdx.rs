@@ -1,23 +1,27 @@
 //! SPDX 2.3 JSON.
+//!
+//! Written through typed structs that borrow from the inventory, fields declared in sorted key
+//! order (see `cyclonedx.rs`).
 
 use super::{DocumentInfo, content_uuid, is_spdx_expression, to_pretty};
 use crate::{Component, ComponentKind, HashAlgorithm, Inventory};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Renders `inventory` as an SPDX 2.3 JSON document.
 pub fn render(inventory: &Inventory, info: &DocumentInfo) -> String {
     let ids: BTreeMap<&str, String> =
         inventory.components.values().map(|c| (c.bom_ref.as_str(), spdx_id(c))).collect();
-    let mut extracted: BTreeMap<String, String> = BTreeMap::new();
-    let packages: Vec<Value> = inventory
+    let mut extracted: BTreeMap<String, &str> = BTreeMap::new();
+    let packages: Vec<Package<'_>> = inventory
         .components
         .values()
         .map(|c| package(c, &ids[c.bom_ref.as_str()], &mut extracted))
         .collect();
 
-    let mut relationships: Vec<Value> = Vec::new();
+    let mut relationships: Vec<Relationship<'_>> = Vec::new();
     let described: Vec<&str> = if inventory.roots.is_empty() {
         ids.values().map(String::as_str).collect()
     } else {
@@ -34,93 +38,187 @@ pub fn render(inventory: &Inventory, info: &DocumentInfo) -> String {
         }
     }
 
-    let mut document = json!({
-        "spdxVersion": "SPDX-2.3",
-        "dataLicense": "CC0-1.0",
-        "SPDXID": "SPDXRef-DOCUMENT",
-        "name": info.subject,
-        "creationInfo": {
-            "creators": [format!("Tool: tollgate-{}", info.tool_version)],
+    let mut document = Document {
+        spdx_id: "SPDXRef-DOCUMENT",
+        creation_info: CreationInfo {
+            created: None,
+            creators: [format!("Tool: tollgate-{}", info.tool_version)],
         },
-        "packages": packages,
-        "relationships": relationships,
-    });
-    if !extracted.is_empty() {
-        let infos: Vec<Value> = extracted
-            .into_iter()
-            .map(|(id, text)| json!({ "licenseId": id, "extractedText": text, "name": text }))
-            .collect();
-        document["hasExtractedLicensingInfos"] = infos.into();
-    }
+        data_license: "CC0-1.0",
+        document_namespace: None,
+        extracted: extracted
+            .iter()
+            .map(|(id, text)| ExtractedLicense { extracted_text: text, license_id: id, name: text })
+            .collect(),
+        name: &info.subject,
+        packages,
+        relationships,
+        spdx_version: "SPDX-2.3",
+    };
+    // The namespace names the content without the creation time (and without itself).
     let uuid = content_uuid(&document);
-    document["documentNamespace"] =
-        format!("https://tollgate.dev/spdxdocs/{}-{uuid}", sanitize(&info.subject)).into();
-    document["creationInfo"]["created"] = info.timestamp.clone().into();
+    document.document_namespace =
+        Some(format!("https://tollgate.dev/spdxdocs/{}-{uuid}", sanitize(&info.subject)));
+    document.creation_info.created = Some(&info.timestamp);
     to_pretty(&document)
 }
 
-fn package(c: &Component, id: &str, extracted: &mut BTreeMap<String, String>) -> Value {
-    let mut o = Map::new();
-    o.insert("SPDXID".into(), id.into());
-    o.insert("name".into(), c.full_name().into());
-    if !c.version.is_empty() {
-        o.insert("versionInfo".into(), c.version.clone().into());
-    }
+// Fields in sorted key order (byte order: upper case first), as `serde_json::Map` sorts.
+
+#[derive(Serialize)]
+struct Document<'a> {
+    #[serde(rename = "SPDXID")]
+    spdx_id: &'static str,
+    #[serde(rename = "creationInfo")]
+    creation_info: CreationInfo<'a>,
+    #[serde(rename = "dataLicense")]
+    data_license: &'static str,
+    #[serde(rename = "documentNamespace", skip_serializing_if = "Option::is_none")]
+    document_namespace: Option<String>,
+    #[serde(rename = "hasExtractedLicensingInfos", skip_serializing_if = "Vec::is_empty")]
+    extracted: Vec<ExtractedLicense<'a>>,
+    name: &'a str,
+    packages: Vec<Package<'a>>,
+    relationships: Vec<Relationship<'a>>,
+    #[serde(rename = "spdxVersion")]
+    spdx_version: &'static str,
+}
+
+#[derive(Serialize)]
+struct CreationInfo<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<&'a str>,
+    creators: [String; 1],
+}
+
+#[derive(Serialize)]
+struct ExtractedLicense<'a> {
+    #[serde(rename = "extractedText")]
+    extracted_text: &'a str,
+    #[serde(rename = "licenseId")]
+    license_id: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Package<'a> {
+    #[serde(rename = "SPDXID")]
+    spdx_id: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    checksums: Vec<Checksum<'a>>,
+    #[serde(rename = "copyrightText")]
+    copyright_text: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(rename = "downloadLocation")]
+    download_location: &'a str,
+    #[serde(rename = "externalRefs")]
+    external_refs: [ExternalRef<'a>; 1],
+    #[serde(rename = "filesAnalyzed")]
+    files_analyzed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    homepage: Option<&'a str>,
+    #[serde(rename = "licenseConcluded")]
+    license_concluded: &'static str,
+    #[serde(rename = "licenseDeclared")]
+    license_declared: Cow<'a, str>,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    originator: Option<String>,
+    #[serde(rename = "primaryPackagePurpose")]
+    primary_package_purpose: &'static str,
+    supplier: Cow<'a, str>,
+    #[serde(rename = "versionInfo", skip_serializing_if = "Option::is_none")]
+    version_info: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Checksum<'a> {
+    algorithm: &'static str,
+    #[serde(rename = "checksumValue")]
+    checksum_value: &'a str,
+}
+
+#[derive(Serialize)]
+struct ExternalRef<'a> {
+    #[serde(rename = "referenceCategory")]
+    reference_category: &'static str,
+    #[serde(rename = "referenceLocator")]
+    reference_locator: &'a str,
+    #[serde(rename = "referenceType")]
+    reference_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct Relationship<'a> {
+    #[serde(rename = "relatedSpdxElement")]
+    related_spdx_element: &'a str,
+    #[serde(rename = "relationshipType")]
+    relationship_type: &'static str,
+    #[serde(rename = "spdxElementId")]
+    spdx_element_id: &'a str,
+}
+
+fn package<'a>(
+    c: &'a Component,
+    id: &'a str,
+    extracted: &mut BTreeMap<String, &'a str>,
+) -> Package<'a> {
     let download = c
         .source
         .as_deref()
         .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
         .unwrap_or("NOASSERTION");
-    o.insert("downloadLocation".into(), download.into());
-    o.insert("filesAnalyzed".into(), false.into());
-    o.insert("licenseConcluded".into(), "NOASSERTION".into());
     let declared = match &c.license {
-        Some(l) if is_spdx_expression(l) => l.clone(),
+        Some(l) if is_spdx_expression(l) => Cow::Borrowed(l.as_str()),
         Some(l) => {
             let ref_id = format!("LicenseRef-{}", sanitize(l));
-            extracted.insert(ref_id.clone(), l.clone());
-            ref_id
+            extracted.insert(ref_id.clone(), l);
+            Cow::Owned(ref_id)
         }
-        None => "NOASSERTION".into(),
+        None => Cow::Borrowed("NOASSERTION"),
     };
-    o.insert("licenseDeclared".into(), declared.into());
-    o.insert("copyrightText".into(), "NOASSERTION".into());
-    let checksums: Vec<Value> = c
+    let checksums = c
         .hashes
         .iter()
-        .map(|h| json!({ "algorithm": algorithm(h.algorithm), "checksumValue": h.hex }))
+        .map(|h| Checksum { algorithm: algorithm(h.algorithm), checksum_value: &h.hex })
         .collect();
-    if !checksums.is_empty() {
-        o.insert("checksums".into(), checksums.into());
-    }
-    o.insert(
-        "externalRefs".into(),
-        json!([{ "referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": c.purl }]),
-    );
-    let supplier =
-        c.supplier.as_ref().map_or("NOASSERTION".to_owned(), |s| format!("Organization: {s}"));
-    o.insert("supplier".into(), supplier.into());
-    if let Some(first) = c.authors.first() {
-        o.insert("originator".into(), format!("Person: {}", person(first)).into());
-    }
-    if let Some(description) = &c.description {
-        o.insert("description".into(), description.clone().into());
-    }
-    if let Some(home) =
-        c.homepage.as_ref().filter(|h| h.starts_with("https://") || h.starts_with("http://"))
-    {
-        o.insert("homepage".into(), home.clone().into());
-    }
+    let supplier = c
+        .supplier
+        .as_ref()
+        .map_or(Cow::Borrowed("NOASSERTION"), |s| Cow::Owned(format!("Organization: {s}")));
     let purpose = match c.kind {
         ComponentKind::Application => "APPLICATION",
         ComponentKind::Library => "LIBRARY",
     };
-    o.insert("primaryPackagePurpose".into(), purpose.into());
-    Value::Object(o)
+    Package {
+        spdx_id: id,
+        checksums,
+        copyright_text: "NOASSERTION",
+        description: c.description.as_deref(),
+        download_location: download,
+        external_refs: [ExternalRef {
+            reference_category: "PACKAGE-MANAGER",
+            reference_locator: &c.purl,
+            reference_type: "purl",
+        }],
+        files_analyzed: false,
+        homepage: c
+            .homepage
+            .as_deref()
+            .filter(|h| h.starts_with("https://") || h.starts_with("http://")),
+        license_concluded: "NOASSERTION",
+        license_declared: declared,
+        name: c.full_name(),
+        originator: c.authors.first().map(|first| format!("Person: {}", person(first))),
+        primary_package_purpose: purpose,
+        supplier,
+        version_info: (!c.version.is_empty()).then_some(c.version.as_str()),
+    }
 }
 
-fn relationship(from: &str, kind: &str, to: &str) -> Value {
-    json!({ "spdxElementId": from, "relationshipType": kind, "relatedSpdxElement": to })
+fn relationship<'a>(from: &'a str, kind: &'static str, to: &'a str) -> Relationship<'a> {
+    Relationship { related_spdx_element: to, relationship_type: kind, spdx_element_id: from }
 }
 
 fn algorithm(a: HashAlgorithm) -> &'static str {
@@ -154,4 +252,32 @@ fn sanitize(s: &str) -> String {
         .collect();
     out.truncate(120);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Keys come out sorted and the namespace names the content without the creation time.
+    #[test]
+    fn keys_are_sorted_and_the_namespace_names_the_content() {
+        let inv = super::super::cyclonedx::tests::full_inventory();
+        let info = DocumentInfo {
+            subject: "demo".into(),
+            timestamp: "2026-01-01T00:00:00Z".into(),
+            tool_version: "0.1.0".into(),
+        };
+        let text = render(&inv, &info);
+        let mut doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(super::super::to_pretty(&doc), text);
+        let lib = &doc["packages"][1];
+        assert_eq!(lib["supplier"], "Organization: Example Corp");
+        assert_eq!(lib["originator"], "Person: Jane Doe (jane@example.com)");
+        assert_eq!(lib["licenseDeclared"], "LicenseRef-Custom-licence-terms");
+        assert_eq!(doc["hasExtractedLicensingInfos"][0]["extractedText"], "Custom licence terms");
+        let namespace = doc.as_object_mut().unwrap().remove("documentNamespace").unwrap();
+        doc["creationInfo"].as_object_mut().unwrap().remove("created").unwrap();
+        assert_eq!(namespace, format!("https://tollgate.dev/spdxdocs/demo-{}", content_uuid(&doc)));
+    }
 }
