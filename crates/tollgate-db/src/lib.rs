@@ -1,0 +1,17 @@
+//! PostgreSQL work the operator and `tollgate db …` share.
+//!
+//! - [`migrate`]: versioned SQL migrations under an advisory lock, with checksums, drift
+//!   detection and destructive-change plans.
+//! - [`backup`]: `pg_dump` streamed through SHA-256 and optional age encryption into an
+//!   object store, with a metadata document per backup; [`store`] is the object store.
+//! - [`retention`]: GFS retention selection (pure).
+//! - [`restore`]: verification tiers and restores.
+//!
+//! **Architecture invariant:** nothing is deleted, dropped or applied on a guess: when in doubt,
+//! stop with an error that says why.
+
+pub mod backup;
+pub mod migrate;
+pub mod restore;
+pub mod retention;
+pub mod store;
