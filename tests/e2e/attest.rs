@@ -696,12 +696,18 @@ fn fake_identity_token(exp: i64) -> String {
 
 /// `--keyless` runs everything up to the network — finding and checking the identity token
 /// (a hand-made one, see [`fake_identity_token`]), hashing, building the statement, the
-/// ephemeral key and the Fulcio request — then stops with exit 2 and a clear reason, since this
-/// build has no HTTPS client. Nothing is written and the token is never shown. The public
-/// Sigstore services are never contacted.
+/// ephemeral key and the Fulcio request — then sends it over the real HTTPS transport to the
+/// Fulcio named by `SIGSTORE_FULCIO_URL`: here a closed port on 127.0.0.1, so it stops with
+/// exit 2 and an error naming that URL. Nothing is written and the token is never shown. The
+/// public Sigstore services are never contacted (both service URLs point at the closed port).
 #[test]
 fn keyless_stops_at_the_network_with_a_clear_error() {
     let ws = Workspace::new();
+    // A port on 127.0.0.1 with nothing listening: bound, then closed.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
     let keyless = |token: Option<&str>, args: &[&str]| {
         let mut cmd = tollgate(ws.dir.path());
         for var in [
@@ -711,9 +717,16 @@ fn keyless_stops_at_the_network_with_a_clear_error() {
             "GITHUB_ACTIONS",
             "GITLAB_CI",
             "BUILDKITE",
+            "ALL_PROXY",
+            "HTTPS_PROXY",
+            "HTTP_PROXY",
+            "all_proxy",
+            "https_proxy",
+            "http_proxy",
         ] {
             cmd.env_remove(var);
         }
+        cmd.env("SIGSTORE_FULCIO_URL", &closed).env("SIGSTORE_REKOR_URL", &closed);
         if let Some(token) = token {
             cmd.env("SIGSTORE_ID_TOKEN", token);
         }
@@ -729,9 +742,12 @@ fn keyless_stops_at_the_network_with_a_clear_error() {
     let err = expect_failure(
         &output,
         2,
-        &["keyless signing is unavailable", "cannot reach https://fulcio.sigstore.dev"],
+        &["keyless signing", &format!("cannot reach POST {closed}/api/v2/signingCert")],
     );
-    assert!(!err.contains(&token), "the token was printed:\n{err}");
+    assert!(err.to_lowercase().contains("refused"), "{err}");
+    assert!(!text(&output).contains(&token), "the token was printed:\n{err}");
+    assert!(!text(&output).contains(token.split('.').nth(1).unwrap()), "{err}");
+    assert!(!ws.path("k.json").exists(), "a failed keyless run wrote its output");
 
     let output = keyless(Some(&fake_identity_token(1_000_000_000)), &attest);
     expect_failure(&output, 2, &["expired"]);

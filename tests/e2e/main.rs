@@ -2,10 +2,13 @@
 //! checked by other people's implementations (CycloneDX and SPDX validators, `cargo metadata`).
 //!
 //! Run with `cargo xtask test`, which installs the Python validators in `target/venv` and
-//! points `TOLLGATE_PYTHON` at it.
+//! points `TOLLGATE_PYTHON` at it, and starts PostgreSQL and an S3-compatible server (moto)
+//! for the `db` tests (`TOLLGATE_TEST_DATABASE_URL`, `TOLLGATE_TEST_S3_ENDPOINT`).
 
 mod support;
 
 mod attest;
+mod db;
+mod db_backup;
 mod release;
 mod sbom;

@@ -67,15 +67,224 @@ fn fetch(root: &Path) -> Result<(), String> {
     run(Command::new(cargo()).current_dir(root).args(["fetch", "--locked", "--quiet"])).map(|_| ())
 }
 
-/// Everything the tests need, then every test.
+/// Everything the tests need, then every test: the Python validators, a throwaway PostgreSQL
+/// cluster and an S3-compatible server (moto), both stopped afterwards, also when tests fail.
 fn test(root: &Path, extra: &[OsString]) -> TaskResult {
     let python = python_venv(root)?;
     fetch(root)?;
-    run(Command::new(cargo())
+    let started = std::time::Instant::now();
+    let pg = Postgres::start(root)?;
+    let s3 = MotoServer::start(root)?;
+    eprintln!("xtask: PostgreSQL and moto ready in {:.1}s", started.elapsed().as_secs_f64());
+    let path = std::env::join_paths(
+        std::iter::once(pg.bin.clone())
+            .chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
+    )
+    .map_err(|e| format!("PATH: {e}"))?;
+    let result = run(Command::new(cargo())
         .current_dir(root)
         .args(["test", "--workspace", "--locked"])
         .args(extra)
-        .env("TOLLGATE_PYTHON", &python))
+        .env("TOLLGATE_PYTHON", &python)
+        .env("TOLLGATE_TEST_DATABASE_URL", pg.url())
+        .env("TOLLGATE_TEST_S3_ENDPOINT", s3.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("PATH", path));
+    drop(s3);
+    drop(pg);
+    result
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read and released).
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}
+
+/// A throwaway PostgreSQL cluster in `target/pg`, stopped on drop.
+struct Postgres {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    /// Run the server tools as this user (`postgres` when we are root: initdb refuses root).
+    run_as: Option<&'static str>,
+}
+
+impl Postgres {
+    fn start(root: &Path) -> Result<Self, String> {
+        let bin = match postgres_bin() {
+            Some(bin) => bin,
+            None => {
+                eprintln!(
+                    "xtask: PostgreSQL server binaries missing; installing the postgresql package"
+                );
+                run(Command::new("apt-get").arg("update"))?;
+                run(Command::new("apt-get")
+                    .args(["install", "-y", "--no-install-recommends", "postgresql"])
+                    .env("DEBIAN_FRONTEND", "noninteractive"))?;
+                postgres_bin().ok_or("no /usr/lib/postgresql/*/bin/initdb after installing")?
+            }
+        };
+        let base = root.join("target/pg");
+        let data = base.join("data");
+        let socket = base.join("run");
+        let run_as = is_root().then_some("postgres");
+        let mut pg = Postgres { bin, data, port: 0, run_as };
+        if pg.data.join("postmaster.pid").exists() {
+            // A cluster left running by an interrupted run.
+            let _ = pg
+                .tool("pg_ctl")
+                .arg("-D")
+                .arg(&pg.data)
+                .args(["stop", "-m", "immediate"])
+                .status();
+        }
+        if base.exists() {
+            std::fs::remove_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
+        }
+        for dir in [&pg.data, &socket] {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        if let Some(user) = run_as {
+            let exists =
+                Command::new("id").arg("-u").arg(user).output().is_ok_and(|o| o.status.success());
+            if !exists {
+                run(Command::new("useradd").args(["--system", "--no-create-home", user]))?;
+            }
+            run(Command::new("chown").arg("-R").arg(format!("{user}:")).arg(&base))?;
+        }
+        pg.port = free_port()?;
+        pg.tool("initdb")
+            .arg("-D")
+            .arg(&pg.data)
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .map_err(|e| format!("initdb: {e}"))
+            .and_then(|s| if s.success() { Ok(()) } else { Err(format!("initdb failed: {s}")) })?;
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            pg.port,
+            socket.display()
+        );
+        run(pg
+            .tool("pg_ctl")
+            .arg("-D")
+            .arg(&pg.data)
+            .arg("-l")
+            .arg(base.join("postgres.log"))
+            .args(["-o", &options, "-w", "start"]))?;
+        Ok(pg)
+    }
+
+    fn tool(&self, name: &str) -> Command {
+        let program = self.bin.join(name);
+        match self.run_as {
+            Some(user) => {
+                let mut cmd = Command::new("runuser");
+                cmd.args(["-u", user, "--"]).arg(program);
+                cmd
+            }
+            None => Command::new(program),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = run(self.tool("pg_ctl").arg("-D").arg(&self.data).args(["stop", "-m", "fast"]));
+    }
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin` holding `initdb`.
+fn postgres_bin() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let version: u32 = e.file_name().to_str()?.split('.').next()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .max_by_key(|(version, _)| *version)
+        .map(|(_, bin)| bin)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// moto's S3-compatible server from `target/venv`, killed on drop.
+struct MotoServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl MotoServer {
+    fn start(root: &Path) -> Result<Self, String> {
+        let program = root.join("target/venv/bin/moto_server");
+        let port = free_port()?;
+        let log_path = root.join("target/moto.log");
+        let log =
+            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        let mut server = MotoServer { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !server.answers() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("moto_server exited ({status}); see {}", log_path.display()));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!(
+                    "moto_server did not answer in 30s; see {}",
+                    log_path.display()
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(server)
+    }
+
+    /// An HTTP response to `GET /`.
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+        let mut head = [0_u8; 5];
+        stream.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_ok()
+            && stream.read_exact(&mut head).is_ok()
+            && &head == b"HTTP/"
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn ci(root: &Path) -> TaskResult {

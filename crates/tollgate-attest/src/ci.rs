@@ -192,7 +192,11 @@ pub fn detect(env: &BTreeMap<String, String>) -> BuilderEnvironment {
 /// [`detect`] on this process's environment; for a local build whose shell did not export
 /// `HOSTNAME`, the host name is read from the system.
 pub fn detect_current() -> BuilderEnvironment {
-    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    // `std::env::vars()` panics on a variable that is not Unicode; no such value would be
+    // usable here, so skip it.
+    let vars: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
     let mut detected = detect(&vars);
     if let BuilderEnvironment::Local { hostname, .. } = &mut detected
         && hostname.is_none()
@@ -569,5 +573,23 @@ mod tests {
     fn detect_current_reads_this_process() {
         // Whatever runs the tests, the result is one of the four and has a builder id.
         assert!(!detect_current().builder_id().is_empty());
+    }
+
+    /// Runs the test above in a child process whose environment has a variable that is not
+    /// Unicode (name and value), which `std::env::vars()` would panic on.
+    #[cfg(unix)]
+    #[test]
+    fn detect_current_skips_variables_that_are_not_unicode() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "ci::tests::detect_current_reads_this_process", "--nocapture"])
+            .env(OsStr::from_bytes(b"TOLLGATE_NOT_UNICODE_\xff"), OsStr::from_bytes(b"\xfe\xff"))
+            .env("GITHUB_REPOSITORY", OsStr::from_bytes(b"acme/\xff"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.contains("1 passed"), "{stdout}");
     }
 }

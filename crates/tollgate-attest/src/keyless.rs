@@ -2,17 +2,18 @@
 //! key -> a DSSE signature with that key -> a Rekor transparency-log entry -> a v0.3 bundle
 //! with the certificate and the log entry.
 //!
-//! Everything up to the network is here and tested: finding the token (`SIGSTORE_ID_TOKEN`, or
-//! GitHub Actions' token request), reading its claims, the ephemeral key and proof of
-//! possession, the Fulcio and Rekor request bodies, reading their responses, and assembling
-//! the bundle. The network itself is one call, [`HttpTransport::send`]. This build ships no
-//! HTTPS client ([`NoTransport`] says so as [`AttestError::KeylessUnavailable`]): the `sigstore`
-//! crate was evaluated for the job and does not fit it (it signs only blobs, not DSSE envelopes,
-//! and cannot read CI workload tokens, which carry no `email` claim), and adding a TLS stack
-//! for two POST requests is a decision for the project, not for this module.
+//! Finding the token (`SIGSTORE_ID_TOKEN`, or GitHub Actions' token request), reading its
+//! claims, the ephemeral key and proof of possession, the Fulcio and Rekor request bodies,
+//! reading their responses and assembling the bundle are pure code here. The network is one
+//! call, [`HttpTransport::send`]: [`UreqTransport`] sends it over HTTPS (rustls, Mozilla's root
+//! certificates), [`NoTransport`] refuses it. [`SigstoreKeyless::from_env`] uses the public-good
+//! Fulcio and Rekor, or the instances named by `SIGSTORE_FULCIO_URL` / `SIGSTORE_REKOR_URL`.
+//! The `sigstore` crate was evaluated for the job and does not fit it (it signs only blobs, not
+//! DSSE envelopes, and cannot read CI workload tokens, which carry no `email` claim).
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -37,6 +38,10 @@ pub const AUDIENCE: &str = "sigstore";
 pub const PUBLIC_FULCIO_URL: &str = "https://fulcio.sigstore.dev";
 /// The public-good Rekor instance.
 pub const PUBLIC_REKOR_URL: &str = "https://rekor.sigstore.dev";
+/// The environment variable naming another Fulcio instance (a private Sigstore).
+pub const FULCIO_URL_VAR: &str = "SIGSTORE_FULCIO_URL";
+/// The environment variable naming another Rekor instance (a private Sigstore).
+pub const REKOR_URL_VAR: &str = "SIGSTORE_REKOR_URL";
 
 /// Signs a DSSE payload without a long-lived key, returning a bundle whose verification
 /// material is a certificate and transparency-log entries.
@@ -83,8 +88,8 @@ pub trait HttpTransport {
     fn send(&self, request: &HttpRequest) -> Result<Vec<u8>, AttestError>;
 }
 
-/// The transport of this build: there is no HTTPS client, so every request fails with
-/// [`AttestError::KeylessUnavailable`] naming the service it would have called.
+/// A transport that refuses every request with [`AttestError::KeylessUnavailable`] naming the
+/// service it would have called: for callers that must not touch the network.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoTransport;
 
@@ -92,11 +97,163 @@ impl HttpTransport for NoTransport {
     fn send(&self, request: &HttpRequest) -> Result<Vec<u8>, AttestError> {
         Err(AttestError::KeylessUnavailable {
             reason: format!(
-                "this build of Tollgate has no HTTPS client, so it cannot reach {} \
+                "network access is turned off, so it cannot reach {} \
                  (everything before that step was done); sign with --key instead",
                 request.url
             ),
         })
+    }
+}
+
+/// How long one request may take, connecting to reading the whole answer, by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most of a service's answer that is read (Fulcio's and Rekor's are a few KiB).
+const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
+/// How much of an error answer an error message quotes.
+const SNIPPET_CHARS: usize = 200;
+
+/// Sends requests with [`ureq`]: HTTPS through rustls with Mozilla's root certificates (plain
+/// `http://` works too, for a local test instance), the proxy from `HTTPS_PROXY` / `ALL_PROXY` /
+/// `NO_PROXY`, a timeout for the whole exchange, and no redirects (a 3xx is an error like any
+/// non-2xx answer). Errors name the method, URL and status and quote the start of the answer;
+/// they never show request headers or bodies, and a token echoed back in an answer is cut out.
+#[derive(Debug, Clone)]
+pub struct UreqTransport {
+    agent: ureq::Agent,
+}
+
+impl Default for UreqTransport {
+    fn default() -> Self {
+        UreqTransport::new(DEFAULT_TIMEOUT)
+    }
+}
+
+impl UreqTransport {
+    /// A transport whose requests each fail after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        UreqTransport { agent }
+    }
+}
+
+impl HttpTransport for UreqTransport {
+    fn send(&self, request: &HttpRequest) -> Result<Vec<u8>, AttestError> {
+        let unreachable = |e: ureq::Error| {
+            AttestError::Keyless(format!(
+                "cannot reach {} {}: {}",
+                request.method,
+                request.url,
+                transport_error(&e)
+            ))
+        };
+        let response = match request.method {
+            "GET" => {
+                let mut builder = self.agent.get(&request.url);
+                for (name, value) in &request.headers {
+                    builder = builder.header(name.as_str(), value.as_str());
+                }
+                builder.call()
+            }
+            "POST" => {
+                let mut builder = self.agent.post(&request.url);
+                for (name, value) in &request.headers {
+                    builder = builder.header(name.as_str(), value.as_str());
+                }
+                builder.send(request.body.as_slice())
+            }
+            other => {
+                return Err(AttestError::Keyless(format!(
+                    "cannot send a {other} request to {}",
+                    request.url
+                )));
+            }
+        };
+        let mut response = response.map_err(unreachable)?;
+        let status = response.status();
+        let body =
+            response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec().map_err(
+                |e| {
+                    AttestError::Keyless(format!(
+                        "{} {} answered {status} but reading the answer failed: {}",
+                        request.method,
+                        request.url,
+                        transport_error(&e)
+                    ))
+                },
+            )?;
+        if !status.is_success() {
+            let snippet = error_snippet(&body, &secrets_of(request));
+            return Err(AttestError::Keyless(format!(
+                "{} {} answered {status}{}",
+                request.method,
+                request.url,
+                if snippet.is_empty() { String::new() } else { format!(": {snippet}") }
+            )));
+        }
+        Ok(body)
+    }
+}
+
+/// A ureq error as a message; ureq's own text is terse ("io: Connection refused (os error 111)").
+fn transport_error(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(_) => format!("no complete answer within the time limit ({e})"),
+        ureq::Error::HostNotFound => "host not found (DNS)".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+/// What in `request` must never reach an error message: the `Authorization` credentials and
+/// the OIDC token in a Fulcio request body.
+fn secrets_of(request: &HttpRequest) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for (name, value) in &request.headers {
+        if name.eq_ignore_ascii_case("authorization") {
+            secrets.push(value.clone());
+            if let Some((_, credentials)) = value.split_once(' ') {
+                secrets.push(credentials.trim().to_owned());
+            }
+        }
+    }
+    if let Ok(body) = serde_json::from_slice::<serde_json::Value>(&request.body)
+        && let Some(token) = body.pointer("/credentials/oidcIdentityToken").and_then(|t| t.as_str())
+    {
+        secrets.push(token.to_owned());
+    }
+    secrets.retain(|s| s.len() >= 4);
+    secrets
+}
+
+/// The start of an error answer on one line, with `secrets` and anything shaped like a JWT
+/// (`eyJ...` with two dots) replaced by `(redacted)`.
+fn error_snippet(body: &[u8], secrets: &[String]) -> String {
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    for secret in secrets {
+        text = text.replace(secret.as_str(), "(redacted)");
+    }
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|word| {
+            let core =
+                word.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)));
+            if core.starts_with("eyJ") && core.matches('.').count() >= 2 {
+                word.replace(core, "(redacted)")
+            } else {
+                word.chars().filter(|c| !c.is_control()).collect()
+            }
+        })
+        .collect();
+    let text = words.join(" ");
+    match text.char_indices().nth(SNIPPET_CHARS) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
     }
 }
 
@@ -476,18 +633,36 @@ pub struct SigstoreKeyless<T: HttpTransport> {
     pub transport: T,
 }
 
-impl SigstoreKeyless<NoTransport> {
-    /// The public-good services, with the token found in `env` (see [`discover_token`]).
-    /// In this build every network step fails with [`AttestError::KeylessUnavailable`].
+impl SigstoreKeyless<UreqTransport> {
+    /// Keyless signing over HTTPS ([`UreqTransport`]) with the token found in `env` (see
+    /// [`discover_token`]), against the public-good Fulcio and Rekor or the instances in
+    /// `SIGSTORE_FULCIO_URL` / `SIGSTORE_REKOR_URL` (a private Sigstore). Sends nothing yet.
     pub fn from_env(env: &BTreeMap<String, String>) -> Result<Self, AttestError> {
         Ok(SigstoreKeyless {
-            fulcio_url: PUBLIC_FULCIO_URL.to_owned(),
-            rekor_url: PUBLIC_REKOR_URL.to_owned(),
+            fulcio_url: service_url(env, FULCIO_URL_VAR, PUBLIC_FULCIO_URL)?,
+            rekor_url: service_url(env, REKOR_URL_VAR, PUBLIC_REKOR_URL)?,
             token: discover_token(env)?,
             now: OffsetDateTime::now_utc(),
-            transport: NoTransport,
+            transport: UreqTransport::default(),
         })
     }
+}
+
+/// A service's base URL from `key` in `env`, or `default`; it must be `https://` or `http://`.
+fn service_url(
+    env: &BTreeMap<String, String>,
+    key: &str,
+    default: &str,
+) -> Result<String, AttestError> {
+    let Some(url) = var(env, key) else { return Ok(default.to_owned()) };
+    let lower = url.to_ascii_lowercase();
+    let host = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+    if host.is_none_or(|h| h.trim_matches('/').is_empty()) {
+        return Err(AttestError::Keyless(format!(
+            "{key}={url:?} is not an http:// or https:// URL"
+        )));
+    }
+    Ok(trim_url(&url).to_owned())
 }
 
 impl<T: HttpTransport> SigstoreKeyless<T> {
@@ -674,45 +849,49 @@ mod tests {
     impl HttpTransport for FakeServices {
         fn send(&self, request: &HttpRequest) -> Result<Vec<u8>, AttestError> {
             self.requests.borrow_mut().push(request.clone());
-            if request.url.contains("token.example") {
-                return Ok(json!({"value": jwt(github_claims())}).to_string().into_bytes());
-            }
-            if request.url.ends_with("/api/v2/signingCert") {
-                let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
-                let pem = body["publicKeyRequest"]["publicKey"]["content"].as_str().unwrap();
-                let key =
-                    crate::keys::VerifyingKey::from_pem(std::path::Path::new("req"), pem).unwrap();
-                let spki = if self.certify_other_key {
-                    SigningKey::generate(KeyAlgorithm::EcdsaP256Sha256)
-                        .unwrap()
-                        .verifying_key()
-                        .to_spki_der()
-                } else {
-                    key.to_spki_der()
-                };
-                let chain = [fake_certificate(&spki), fake_certificate(b"intermediate")];
-                return Ok(
-                    json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}})
-                        .to_string()
-                        .into_bytes(),
-                );
-            }
-            if request.url.ends_with("/api/v1/log/entries") {
-                let body = B64.encode(br#"{"apiVersion":"0.0.1","kind":"dsse","spec":{}}"#);
-                return Ok(json!({"24296fb24b8ad77a": {
-                    "body": body, "integratedTime": 1_730_000_000, "logID": "c0d23d6ad406973f",
-                    "logIndex": 145_000_000,
-                    "verification": {
-                        "signedEntryTimestamp": B64.encode(b"set"),
-                        "inclusionProof": {"logIndex": 23_000_000, "rootHash": "aabb", "treeSize": 23_000_001,
-                                           "hashes": ["ccdd", "eeff"], "checkpoint": "rekor.sigstore.dev - 1\n"}
-                    }
-                }})
+            fake_answer(request, self.certify_other_key)
+        }
+    }
+
+    /// Fulcio's, Rekor's or GitHub's token service's answer to `request`: a "certificate"
+    /// for the requested key (or another key), a log entry, a token.
+    fn fake_answer(request: &HttpRequest, certify_other_key: bool) -> Result<Vec<u8>, AttestError> {
+        if request.url.contains("token") {
+            return Ok(json!({"value": jwt(github_claims())}).to_string().into_bytes());
+        }
+        if request.url.ends_with("/api/v2/signingCert") {
+            let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+            let pem = body["publicKeyRequest"]["publicKey"]["content"].as_str().unwrap();
+            let key =
+                crate::keys::VerifyingKey::from_pem(std::path::Path::new("req"), pem).unwrap();
+            let spki = if certify_other_key {
+                SigningKey::generate(KeyAlgorithm::EcdsaP256Sha256)
+                    .unwrap()
+                    .verifying_key()
+                    .to_spki_der()
+            } else {
+                key.to_spki_der()
+            };
+            let chain = [fake_certificate(&spki), fake_certificate(b"intermediate")];
+            return Ok(json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}})
                 .to_string()
                 .into_bytes());
-            }
-            Err(AttestError::Keyless(format!("unexpected request to {}", request.url)))
         }
+        if request.url.ends_with("/api/v1/log/entries") {
+            let body = B64.encode(br#"{"apiVersion":"0.0.1","kind":"dsse","spec":{}}"#);
+            return Ok(json!({"24296fb24b8ad77a": {
+                "body": body, "integratedTime": 1_730_000_000, "logID": "c0d23d6ad406973f",
+                "logIndex": 145_000_000,
+                "verification": {
+                    "signedEntryTimestamp": B64.encode(b"set"),
+                    "inclusionProof": {"logIndex": 23_000_000, "rootHash": "aabb", "treeSize": 23_000_001,
+                                       "hashes": ["ccdd", "eeff"], "checkpoint": "rekor.sigstore.dev - 1\n"}
+                }
+            }})
+            .to_string()
+            .into_bytes());
+        }
+        Err(AttestError::Keyless(format!("unexpected request to {}", request.url)))
     }
 
     #[test]
@@ -786,10 +965,15 @@ mod tests {
     }
 
     #[test]
-    fn this_build_stops_at_the_network_with_a_clear_reason() {
+    fn no_transport_stops_at_the_network_with_a_clear_reason() {
         let given = jwt(github_claims());
-        let signer =
-            SigstoreKeyless::from_env(&env(&[("SIGSTORE_ID_TOKEN", given.as_str())])).unwrap();
+        let signer = SigstoreKeyless {
+            fulcio_url: PUBLIC_FULCIO_URL.into(),
+            rekor_url: PUBLIC_REKOR_URL.into(),
+            token: TokenSource::Provided(IdentityToken::parse(&given).unwrap()),
+            now: OffsetDateTime::now_utc(),
+            transport: NoTransport,
+        };
         let err = signer.sign_envelope("t", b"p").unwrap_err();
         assert!(matches!(err, AttestError::KeylessUnavailable { .. }));
         assert!(
@@ -797,6 +981,356 @@ mod tests {
             "{err}"
         );
         assert!(!err.to_string().contains(&given));
+    }
+
+    #[test]
+    fn from_env_uses_public_good_or_the_named_instances() {
+        let given = jwt(github_claims());
+        let signer =
+            SigstoreKeyless::from_env(&env(&[("SIGSTORE_ID_TOKEN", given.as_str())])).unwrap();
+        assert_eq!(
+            (signer.fulcio_url.as_str(), signer.rekor_url.as_str()),
+            (PUBLIC_FULCIO_URL, PUBLIC_REKOR_URL)
+        );
+        let signer = SigstoreKeyless::from_env(&env(&[
+            ("SIGSTORE_ID_TOKEN", given.as_str()),
+            ("SIGSTORE_FULCIO_URL", " https://fulcio.internal.example/ "),
+            ("SIGSTORE_REKOR_URL", "http://rekor.internal.example:3000"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (signer.fulcio_url.as_str(), signer.rekor_url.as_str()),
+            ("https://fulcio.internal.example", "http://rekor.internal.example:3000")
+        );
+        // Empty means unset; anything but an http(s) URL is refused before any request.
+        let signer = SigstoreKeyless::from_env(&env(&[
+            ("SIGSTORE_ID_TOKEN", given.as_str()),
+            ("SIGSTORE_FULCIO_URL", ""),
+        ]))
+        .unwrap();
+        assert_eq!(signer.fulcio_url, PUBLIC_FULCIO_URL);
+        for bad in ["fulcio.internal.example", "ftp://f", "https://", "https:///"] {
+            let err = SigstoreKeyless::from_env(&env(&[
+                ("SIGSTORE_ID_TOKEN", given.as_str()),
+                ("SIGSTORE_REKOR_URL", bad),
+            ]))
+            .unwrap_err();
+            assert!(err.to_string().contains("SIGSTORE_REKOR_URL"), "{err}");
+        }
+    }
+
+    #[test]
+    fn error_snippets_are_short_one_line_and_without_tokens() {
+        let token = jwt(github_claims());
+        let body = format!("{{\"message\":\n\"bad token {token}\", \"bearer\": \"s3cret-b\"}}");
+        let snippet = error_snippet(body.as_bytes(), &["s3cret-b".to_owned()]);
+        assert_eq!(snippet, r#"{"message": "bad token (redacted)", "bearer": "(redacted)"}"#);
+        let long = "x".repeat(1000);
+        let snippet = error_snippet(long.as_bytes(), &[]);
+        assert_eq!(snippet.len(), SNIPPET_CHARS + 3);
+        assert!(snippet.ends_with("..."));
+        let request = HttpRequest {
+            method: "POST",
+            url: "u".into(),
+            headers: vec![("authorization".into(), "Bearer abcdef".into())],
+            body: serde_json::to_vec(&json!({"credentials": {"oidcIdentityToken": token}}))
+                .unwrap(),
+        };
+        assert_eq!(secrets_of(&request), ["Bearer abcdef", "abcdef", token.as_str()]);
+    }
+
+    /// The real transport, over real sockets, against a tiny HTTP/1.1 server on 127.0.0.1.
+    mod over_http {
+        use super::*;
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        use std::thread::JoinHandle;
+        use std::time::Instant;
+
+        /// A server answering at most a given number of requests, one per connection, for at
+        /// most 20 seconds; [`LocalServer::finish`] returns the requests it received.
+        struct LocalServer {
+            url: String,
+            handle: JoinHandle<Vec<HttpRequest>>,
+        }
+
+        type Respond = dyn Fn(&HttpRequest) -> (u16, Vec<u8>) + Send;
+
+        impl LocalServer {
+            fn start(max_requests: usize, respond: Box<Respond>) -> LocalServer {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let url = format!("http://{}", listener.local_addr().unwrap());
+                listener.set_nonblocking(true).unwrap();
+                let base = url.clone();
+                let handle = std::thread::spawn(move || {
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    let mut seen = Vec::new();
+                    while seen.len() < max_requests && Instant::now() < deadline {
+                        match listener.accept() {
+                            Ok((stream, _)) => {
+                                if let Some(request) = serve_one(stream, &base, &*respond) {
+                                    seen.push(request);
+                                }
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                std::thread::sleep(Duration::from_millis(5));
+                            }
+                            Err(e) => panic!("accept: {e}"),
+                        }
+                    }
+                    seen
+                });
+                LocalServer { url, handle }
+            }
+
+            fn finish(self) -> Vec<HttpRequest> {
+                self.handle.join().unwrap()
+            }
+        }
+
+        /// Reads one request (request line, headers, a Content-Length body) and answers it.
+        fn serve_one(stream: TcpStream, base: &str, respond: &Respond) -> Option<HttpRequest> {
+            stream.set_nonblocking(false).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).ok()?;
+            let mut parts = line.split_whitespace();
+            let method = match parts.next()? {
+                "GET" => "GET",
+                "POST" => "POST",
+                _ => return None,
+            };
+            let target = parts.next()?.to_owned();
+            let mut headers = Vec::new();
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).ok()?;
+                let header = header.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                let (name, value) = header.split_once(':')?;
+                headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
+            let length = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map_or(0, |(_, v)| v.parse().unwrap());
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).ok()?;
+            let request = HttpRequest { method, url: format!("{base}{target}"), headers, body };
+            let (status, answer) = respond(&request);
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n",
+                answer.len()
+            )
+            .unwrap();
+            stream.write_all(&answer).unwrap();
+            stream.flush().unwrap();
+            Some(request)
+        }
+
+        fn fake_sigstore(request: &HttpRequest) -> (u16, Vec<u8>) {
+            match fake_answer(request, false) {
+                Ok(body) => (200, body),
+                Err(e) => (404, e.to_string().into_bytes()),
+            }
+        }
+
+        fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+            request
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+
+        /// A port on 127.0.0.1 with nothing listening (bound, then closed).
+        fn closed_port_url() -> String {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            drop(listener);
+            url
+        }
+
+        #[test]
+        fn keyless_signing_through_local_fulcio_and_rekor() {
+            let server = LocalServer::start(3, Box::new(fake_sigstore));
+            let token_url = format!("{}/token?api-version=2.0", server.url);
+            let signer = SigstoreKeyless::from_env(&env(&[
+                ("ACTIONS_ID_TOKEN_REQUEST_URL", token_url.as_str()),
+                ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-secret"),
+                ("SIGSTORE_FULCIO_URL", server.url.as_str()),
+                ("SIGSTORE_REKOR_URL", &format!("{}/", server.url)),
+            ]))
+            .unwrap();
+            let payload = br#"{"_type":"https://in-toto.io/Statement/v1"}"#;
+            let bundle = signer.sign_envelope(crate::statement::PAYLOAD_TYPE, payload).unwrap();
+            let base = server.url.clone();
+            let requests = server.finish();
+
+            // What crossed the socket: the token request with its bearer credentials, then
+            // the certificate request with the token, then the log entry.
+            let lines: Vec<String> =
+                requests.iter().map(|r| format!("{} {}", r.method, r.url)).collect();
+            assert_eq!(
+                lines,
+                [
+                    format!("GET {}/token?api-version=2.0&audience=sigstore", base),
+                    format!("POST {}/api/v2/signingCert", base),
+                    format!("POST {}/api/v1/log/entries", base),
+                ]
+            );
+            assert_eq!(header(&requests[0], "authorization"), Some("bearer gh-request-secret"));
+            assert!(header(&requests[0], "user-agent").unwrap().starts_with("tollgate/"));
+            for request in &requests[1..] {
+                assert_eq!(header(request, "content-type"), Some("application/json"));
+                assert_eq!(header(request, "authorization"), None);
+            }
+            let fulcio: serde_json::Value = serde_json::from_slice(&requests[1].body).unwrap();
+            let TokenSource::GitHubActions(_) = &signer.token else { panic!() };
+            assert_eq!(fulcio["credentials"]["oidcIdentityToken"], jwt(github_claims()));
+
+            // The bundle: the certificate Fulcio issued, the entry Rekor logged, and an
+            // envelope that verifies with the certificate's key and carries the payload.
+            assert_eq!(bundle.media_type, BUNDLE_MEDIA_TYPE);
+            let KeyMaterial::Certificate { der } = &bundle.verification_material.key else {
+                panic!("not a certificate")
+            };
+            let pem = fulcio["publicKeyRequest"]["publicKey"]["content"].as_str().unwrap();
+            let requested = crate::keys::VerifyingKey::from_pem(std::path::Path::new("r"), pem)
+                .unwrap()
+                .to_spki_der();
+            assert_eq!(der[4..], requested[..], "the leaf certifies the requested key");
+            let certified =
+                crate::keys::VerifyingKey::from_spki_der(std::path::Path::new("leaf"), &der[4..])
+                    .unwrap();
+            let BundleContent::Dsse(envelope) = &bundle.content else { panic!("not DSSE") };
+            assert_eq!(dsse::verify_envelope(envelope, &certified).unwrap(), payload);
+            let other = SigningKey::generate(KeyAlgorithm::EcdsaP256Sha256).unwrap();
+            assert!(dsse::verify_envelope(envelope, &other.verifying_key()).is_err());
+            let rekor: serde_json::Value = serde_json::from_slice(&requests[2].body).unwrap();
+            let logged: Envelope = serde_json::from_str(
+                rekor["spec"]["proposedContent"]["envelope"].as_str().unwrap(),
+            )
+            .unwrap();
+            assert_eq!(&logged, envelope);
+            let [entry] = bundle.verification_material.tlog_entries.as_slice() else {
+                panic!("expected one log entry")
+            };
+            assert_eq!((entry.log_index, entry.integrated_time), (145_000_000, 1_730_000_000));
+            assert_eq!(entry.log_id, hex::decode("c0d23d6ad406973f").unwrap());
+            assert_eq!(entry.signed_entry_timestamp.as_deref(), Some(&b"set"[..]));
+            let reread =
+                Bundle::from_json(std::path::Path::new("k.json"), &bundle.to_json()).unwrap();
+            assert_eq!(reread, bundle);
+        }
+
+        #[test]
+        fn a_fulcio_error_names_url_and_status_without_the_token() {
+            let token = jwt(github_claims());
+            let echoed = token.clone();
+            let server = LocalServer::start(
+                1,
+                Box::new(move |_| {
+                    let body = json!({"code": 13, "message": format!("error processing the identity token {echoed}")});
+                    (500, body.to_string().into_bytes())
+                }),
+            );
+            let signer = SigstoreKeyless::from_env(&env(&[
+                ("SIGSTORE_ID_TOKEN", token.as_str()),
+                ("SIGSTORE_FULCIO_URL", server.url.as_str()),
+                ("SIGSTORE_REKOR_URL", server.url.as_str()),
+            ]))
+            .unwrap();
+            let err = signer.sign_envelope("t", b"p").unwrap_err().to_string();
+            let base = server.url.clone();
+            let requests = server.finish();
+            assert_eq!(requests.len(), 1, "Rekor must not be called after Fulcio failed");
+            assert!(
+                err.contains(&format!("POST {}/api/v2/signingCert answered 500", base)),
+                "{err}"
+            );
+            assert!(err.contains("error processing the identity token (redacted)"), "{err}");
+            assert!(!err.contains(&token), "{err}");
+            assert!(!err.contains(token.split('.').nth(1).unwrap()), "{err}");
+        }
+
+        #[test]
+        fn a_closed_port_is_a_clear_error_without_the_token() {
+            let token = jwt(github_claims());
+            let fulcio = closed_port_url();
+            let signer = SigstoreKeyless::from_env(&env(&[
+                ("SIGSTORE_ID_TOKEN", token.as_str()),
+                ("SIGSTORE_FULCIO_URL", fulcio.as_str()),
+            ]))
+            .unwrap();
+            let err = signer.sign_envelope("t", b"p").unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("cannot reach POST {fulcio}/api/v2/signingCert")),
+                "{err}"
+            );
+            assert!(err.to_lowercase().contains("refused"), "{err}");
+            assert!(!err.contains(&token), "{err}");
+        }
+
+        #[test]
+        fn a_silent_service_times_out() {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}/api/v2/signingCert", listener.local_addr().unwrap());
+            // Accepts (through the backlog) but never answers.
+            let transport = UreqTransport::new(Duration::from_millis(300));
+            let request = HttpRequest {
+                method: "POST",
+                url: url.clone(),
+                headers: vec![("Authorization".into(), "Bearer never-shown".into())],
+                body: b"{}".to_vec(),
+            };
+            let started = Instant::now();
+            let err = transport.send(&request).unwrap_err().to_string();
+            assert!(started.elapsed() < Duration::from_secs(10));
+            assert!(err.contains(&format!("cannot reach POST {url}")), "{err}");
+            assert!(err.contains("time limit"), "{err}");
+            assert!(!err.contains("never-shown"), "{err}");
+            drop(listener);
+        }
+
+        #[test]
+        fn non_2xx_answers_including_redirects_are_errors() {
+            let server = LocalServer::start(
+                2,
+                Box::new(|r| {
+                    if r.url.ends_with("/moved") {
+                        (302, Vec::new())
+                    } else {
+                        (404, b"<html>\n  <body>no such   route</body>\n</html>".to_vec())
+                    }
+                }),
+            );
+            let transport = UreqTransport::default();
+            let get = |path: &str| HttpRequest {
+                method: "GET",
+                url: format!("{}{path}", server.url),
+                headers: vec![("Authorization".into(), "bearer gh-secret".into())],
+                body: Vec::new(),
+            };
+            let moved = transport.send(&get("/moved")).unwrap_err().to_string();
+            let missing = transport.send(&get("/missing")).unwrap_err().to_string();
+            let url = server.url.clone();
+            assert_eq!(server.finish().len(), 2);
+            assert!(moved.contains(&format!("GET {url}/moved answered 302")), "{moved}");
+            assert!(
+                missing.ends_with(&format!(
+                    "GET {url}/missing answered 404 Not Found: <html> <body>no such route</body> </html>"
+                )),
+                "{missing}"
+            );
+            assert!(!moved.contains("gh-secret") && !missing.contains("gh-secret"));
+        }
     }
 
     #[test]

@@ -7,15 +7,17 @@
 //! - [`dsse`]: DSSE envelopes (PAE exactly as the spec defines it), signing and verifying.
 //! - [`bundle`]: Sigstore bundle v0.3 JSON around an envelope or a blob signature.
 //! - [`verify`]: signature, key, payload type, subject digests on disk, and policy.
-//! - [`keyless`]: OIDC -> Fulcio -> Rekor signing behind one interface; everything up to the
-//!   network is built and tested, and this build has no HTTPS client (it says so as
-//!   [`AttestError::KeylessUnavailable`]).
+//! - [`keyless`]: OIDC -> Fulcio -> Rekor signing behind one interface; the requests go over
+//!   HTTPS with [`keyless::UreqTransport`] (ureq, rustls), to the public-good Sigstore or the
+//!   instances in `SIGSTORE_FULCIO_URL` / `SIGSTORE_REKOR_URL`.
 //! - [`subject`]: subjects for files and directories, hashed once per file (SHA-256 and SHA-512
 //!   together) on every core.
 //!
 //! **Architecture invariant:** no printing; key material never appears in errors, logs or
-//! `Debug` output. **API boundary:** no network access anywhere in this crate; the one place
-//! that would need it ([`keyless::HttpTransport`]) takes it from the caller.
+//! `Debug` output. **API boundary:** no network access anywhere in this crate except
+//! [`keyless::UreqTransport`], and only when a caller hands it to [`keyless::SigstoreKeyless`]
+//! (which [`keyless::SigstoreKeyless::from_env`] does); every request goes through
+//! [`keyless::HttpTransport`], so tests and offline callers substitute their own.
 
 pub mod bundle;
 pub mod ci;

@@ -39,6 +39,10 @@ pub enum Command {
     /// Verify a Sigstore bundle or DSSE envelope: signature, key, payload type, every subject's
     /// digest against the files on disk, and a policy. Exit 1 when verification fails.
     Verify(VerifyArgs),
+    /// PostgreSQL: schema migrations, backups to an object store, retention, verification and
+    /// restores.
+    #[command(subcommand)]
+    Db(DbCommand),
 }
 
 /// `tollgate release`.
@@ -176,6 +180,11 @@ pub struct SigningKeyArgs {
     #[arg(long)]
     pub key: Option<PathBuf>,
     /// Sign keyless: an OIDC identity token exchanged for a Fulcio certificate, logged in Rekor.
+    ///
+    /// The token is SIGSTORE_ID_TOKEN, or GitHub Actions' (with `permissions: id-token:
+    /// write`). Fulcio and Rekor are the public-good instances unless SIGSTORE_FULCIO_URL /
+    /// SIGSTORE_REKOR_URL name others (a private Sigstore); HTTPS proxies come from
+    /// HTTPS_PROXY / NO_PROXY.
     #[arg(long)]
     pub keyless: bool,
 }
@@ -247,6 +256,199 @@ pub struct VerifyArgs {
     /// signature, the one signed file.
     #[arg(required = true)]
     pub artifacts: Vec<PathBuf>,
+}
+
+/// `tollgate db …`.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply pending migrations under an advisory lock (refuses drift and, unless allowed or
+    /// approved by plan hash, destructive statements).
+    Migrate(DbMigrateArgs),
+    /// Show pending migrations, the plan hash and destructive statements; apply nothing.
+    Plan(DbMigrateArgs),
+    /// List applied and pending migrations and any drift; apply nothing.
+    Status(DbMigrateArgs),
+    /// `pg_dump` (custom format) streamed through SHA-256 and optional age encryption into a store.
+    Backup(DbBackupArgs),
+    /// List the backups in a store.
+    List(DbListArgs),
+    /// GFS retention: show what would be deleted and why (dry run), or delete with --apply.
+    Retention(DbRetentionArgs),
+    /// Verify a backup: checksum, archive table of contents, or a full test restore.
+    Verify(DbVerifyArgs),
+    /// Restore a backup into a database (refuses a non-empty target without --replace).
+    Restore(DbRestoreArgs),
+}
+
+/// `--database-url` (or TOLLGATE_DATABASE_URL).
+#[derive(Debug, Args)]
+pub struct DatabaseUrlArgs {
+    /// PostgreSQL connection URL (postgres://user@host:port/db).
+    #[arg(long, env = "TOLLGATE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: String,
+}
+
+/// `tollgate db migrate|plan|status --database-url URL --dir DIR`.
+#[derive(Debug, Args)]
+pub struct DbMigrateArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseUrlArgs,
+    /// Where the migrations come from.
+    #[command(flatten)]
+    pub source: MigrationSourceArgs,
+    /// Apply destructive statements (DROP TABLE, TRUNCATE, type changes…) without approval.
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Approve destructive statements of exactly this plan (the hash `tollgate db plan` prints).
+    #[arg(long, value_name = "PLAN_HASH")]
+    pub approve: Option<String>,
+    /// How long to wait for the migration lock and for table locks (e.g. 10s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Longest a single statement may run (e.g. 5m).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub statement_timeout: std::time::Duration,
+    /// Report options.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// One migration source: `--dir`, `--configmap` or `--git-repo` with `--git-commit`.
+#[derive(Debug, Args)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("migration_source").required(true).multiple(false)))]
+pub struct MigrationSourceArgs {
+    /// Directory of V<version>__<name>.sql (and optional U<version>__<name>.sql) files.
+    #[arg(long, value_name = "DIR", group = "migration_source")]
+    pub dir: Option<PathBuf>,
+    /// A ConfigMap YAML file whose `data` maps file names to SQL.
+    #[arg(long, value_name = "FILE", group = "migration_source")]
+    pub configmap: Option<PathBuf>,
+    /// A git repository; the migrations are read from --git-commit (no checkout).
+    #[arg(long, value_name = "REPO", requires = "git_commit", group = "migration_source")]
+    pub git_repo: Option<PathBuf>,
+    /// The pinned commit (or any revision) of --git-repo.
+    #[arg(long, value_name = "COMMIT", requires = "git_repo")]
+    pub git_commit: Option<String>,
+    /// Directory of the migrations inside --git-repo (default: the root).
+    #[arg(long, value_name = "PATH", requires = "git_repo")]
+    pub git_path: Option<String>,
+}
+
+/// `tollgate db backup --database-url URL --store URL [--recipient AGE_PUBKEY]...`.
+#[derive(Debug, Args)]
+pub struct DbBackupArgs {
+    /// The database to back up.
+    #[command(flatten)]
+    pub database: DatabaseUrlArgs,
+    /// Object store: a local directory (path or file://) or s3://bucket/prefix.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// Encrypt to this age X25519 public key (age1…); repeat for several recipients.
+    #[arg(long = "recipient", value_name = "AGE_PUBKEY")]
+    pub recipients: Vec<String>,
+    /// Report options.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `tollgate db list --store URL`.
+#[derive(Debug, Args)]
+pub struct DbListArgs {
+    /// Object store: a local directory (path or file://) or s3://bucket/prefix.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `tollgate db retention --store URL [--keep-… N] [--apply]`.
+#[derive(Debug, Args)]
+pub struct DbRetentionArgs {
+    /// Object store: a local directory (path or file://) or s3://bucket/prefix.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// Keep the newest N backups.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    /// Keep the newest backup of each of the last N hours.
+    #[arg(long, value_name = "N")]
+    pub keep_hourly: Option<u32>,
+    /// Keep the newest backup of each of the last N days.
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest backup of each of the last N ISO weeks.
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest backup of each of the last N months.
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<u32>,
+    /// Keep the newest backup of each of the last N years.
+    #[arg(long, value_name = "N")]
+    pub keep_yearly: Option<u32>,
+    /// Never keep fewer than N backups per database.
+    #[arg(long, value_name = "N")]
+    pub floor: Option<u32>,
+    /// Delete what the policy selects (default: dry run, only list it).
+    #[arg(long)]
+    pub apply: bool,
+    /// Report options.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `--tier`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerifyTierArg {
+    /// The archive's SHA-256 matches its metadata.
+    Checksum,
+    /// Checksum, and `pg_restore --list` reads the archive's table of contents.
+    Toc,
+    /// Checksum, table of contents, and a full test restore into a scratch database.
+    Restore,
+}
+
+/// `tollgate db verify --store URL BACKUP_ID --database-url URL [--tier …]`.
+#[derive(Debug, Args)]
+pub struct DbVerifyArgs {
+    /// Object store: a local directory (path or file://) or s3://bucket/prefix.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// The backup to verify.
+    pub backup_id: String,
+    /// The server used for test restores (a scratch database is created and dropped there).
+    #[command(flatten)]
+    pub database: DatabaseUrlArgs,
+    /// How thoroughly to verify.
+    #[arg(long, value_enum, default_value_t = VerifyTierArg::Toc)]
+    pub tier: VerifyTierArg,
+    /// age identity file (AGE-SECRET-KEY-…) for encrypted backups.
+    #[arg(long, value_name = "AGE_IDENTITY_FILE")]
+    pub identity: Option<PathBuf>,
+    /// Report options.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `tollgate db restore --store URL BACKUP_ID --database-url URL [--replace]`.
+#[derive(Debug, Args)]
+pub struct DbRestoreArgs {
+    /// Object store: a local directory (path or file://) or s3://bucket/prefix.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// The backup to restore.
+    pub backup_id: String,
+    /// The target database.
+    #[command(flatten)]
+    pub database: DatabaseUrlArgs,
+    /// Replace a non-empty target (its objects are dropped first).
+    #[arg(long)]
+    pub replace: bool,
+    /// age identity file (AGE-SECRET-KEY-…) for encrypted backups.
+    #[arg(long, value_name = "AGE_IDENTITY_FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 /// `30d`, `12h`, `45m`, `90s`, `2w`: a positive whole number and a unit.
@@ -397,6 +599,122 @@ mod tests {
             &["tollgate", "attest", "provenance", "--key", "k", "--output", "o"],
             &["tollgate", "verify", "--key", "k", "--bundle", "b"],
             &["tollgate", "keys", "generate", "--output-dir", "d", "--algorithm", "rsa"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn db_grammar() {
+        let cli = Cli::try_parse_from([
+            "tollgate",
+            "db",
+            "migrate",
+            "--database-url",
+            "postgres://u@h/d",
+            "--dir",
+            "migrations",
+            "--approve",
+            "abc",
+            "--lock-timeout",
+            "30s",
+        ])
+        .unwrap();
+        let Command::Db(DbCommand::Migrate(m)) = cli.command else { panic!("migrate") };
+        assert_eq!(m.database.database_url, "postgres://u@h/d");
+        assert_eq!(m.source.dir, Some(PathBuf::from("migrations")));
+        assert_eq!(m.approve.as_deref(), Some("abc"));
+        assert!(!m.allow_destructive);
+        assert_eq!(m.lock_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(m.statement_timeout, std::time::Duration::from_secs(300));
+
+        let cli = Cli::try_parse_from([
+            "tollgate",
+            "db",
+            "backup",
+            "--database-url",
+            "postgres://x",
+            "--store",
+            "s3://b/p",
+            "--recipient",
+            "age1a",
+            "--recipient",
+            "age1b",
+        ])
+        .unwrap();
+        let Command::Db(DbCommand::Backup(b)) = cli.command else { panic!("backup") };
+        assert_eq!(b.recipients, ["age1a", "age1b"]);
+        assert_eq!(b.store, "s3://b/p");
+
+        let cli = Cli::try_parse_from([
+            "tollgate",
+            "db",
+            "retention",
+            "--store",
+            "/tmp/s",
+            "--keep-daily",
+            "7",
+            "--floor",
+            "2",
+        ])
+        .unwrap();
+        let Command::Db(DbCommand::Retention(r)) = cli.command else { panic!("retention") };
+        assert_eq!((r.keep_daily, r.floor, r.apply), (Some(7), Some(2), false));
+
+        let cli = Cli::try_parse_from([
+            "tollgate",
+            "db",
+            "verify",
+            "--store",
+            "/s",
+            "ID1",
+            "--database-url",
+            "postgres://x",
+            "--tier",
+            "restore",
+        ])
+        .unwrap();
+        let Command::Db(DbCommand::Verify(v)) = cli.command else { panic!("verify") };
+        assert_eq!((v.backup_id.as_str(), v.tier), ("ID1", VerifyTierArg::Restore));
+
+        let cli = Cli::try_parse_from([
+            "tollgate",
+            "db",
+            "restore",
+            "--store",
+            "/s",
+            "ID2",
+            "--database-url",
+            "postgres://x",
+            "--replace",
+        ])
+        .unwrap();
+        let Command::Db(DbCommand::Restore(r)) = cli.command else { panic!("restore") };
+        assert!(r.replace);
+        assert_eq!(r.backup_id, "ID2");
+
+        let cli = Cli::try_parse_from(["tollgate", "db", "list", "--store", "/s"]).unwrap();
+        assert!(matches!(cli.command, Command::Db(DbCommand::List(_))));
+
+        for args in [
+            &["tollgate", "db", "migrate", "--database-url", "x"][..],
+            &["tollgate", "db", "migrate", "--database-url", "x", "--dir", "d", "--configmap", "c"],
+            &["tollgate", "db", "status", "--database-url", "x", "--git-repo", "r"],
+            &["tollgate", "db", "verify", "--store", "s", "--database-url", "x"],
+            &[
+                "tollgate",
+                "db",
+                "verify",
+                "--store",
+                "s",
+                "I",
+                "--database-url",
+                "x",
+                "--tier",
+                "no",
+            ],
+            &["tollgate", "db", "plan", "--database-url", "x", "--dir", "d", "--lock-timeout", "5"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

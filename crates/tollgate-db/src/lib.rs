@@ -15,3 +15,5 @@ pub mod migrate;
 pub mod restore;
 pub mod retention;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

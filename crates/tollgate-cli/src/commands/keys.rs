@@ -4,7 +4,7 @@ use crate::cli::{KeyAlgorithmArg, KeysCommand, KeysGenerateArgs, SigningKeyArgs}
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tollgate_attest::keyless::{NoTransport, SigstoreKeyless};
+use tollgate_attest::keyless::{SigstoreKeyless, UreqTransport};
 use tollgate_attest::keys::{self, KeyAlgorithm, SigningKey, VerifyingKey};
 use tollgate_core::Verdict;
 
@@ -63,8 +63,8 @@ pub fn load_verifying_key(path: &Path) -> anyhow::Result<VerifyingKey> {
 pub enum Signer {
     /// `--key`.
     Key(SigningKey),
-    /// `--keyless`: an OIDC identity token from the environment, Fulcio and Rekor.
-    Keyless(SigstoreKeyless<NoTransport>),
+    /// `--keyless`: an OIDC identity token from the environment, Fulcio and Rekor over HTTPS.
+    Keyless(SigstoreKeyless<UreqTransport>),
 }
 
 /// The signer `--key` or `--keyless` asks for. Keyless signing first looks for an identity

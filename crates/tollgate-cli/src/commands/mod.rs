@@ -2,13 +2,15 @@
 
 mod attest;
 mod config;
+mod db;
+mod db_backup;
 mod keys;
 mod release;
 mod sbom;
 mod sign;
 mod verify;
 
-use crate::cli::Command;
+use crate::cli::{Command, DbCommand};
 use tollgate_core::Verdict;
 
 /// Runs a parsed command.
@@ -21,5 +23,15 @@ pub fn run(command: Command) -> anyhow::Result<Verdict> {
         Command::Attest(cmd) => attest::run(cmd),
         Command::Sign(args) => sign::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Db(cmd) => match cmd {
+            DbCommand::Migrate(args) => db::migrate(&args),
+            DbCommand::Plan(args) => db::plan(&args),
+            DbCommand::Status(args) => db::status(&args),
+            DbCommand::Backup(args) => db_backup::backup(&args),
+            DbCommand::List(args) => db_backup::list(&args),
+            DbCommand::Retention(args) => db_backup::retention(&args),
+            DbCommand::Verify(args) => db_backup::verify(&args),
+            DbCommand::Restore(args) => db_backup::restore(&args),
+        },
     }
 }

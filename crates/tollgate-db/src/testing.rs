@@ -1,0 +1,129 @@
+//! Test helpers: scratch databases on the PostgreSQL server `cargo xtask test` starts, and the
+//! S3-compatible endpoint it starts. Compiled for tests and with the `testing` feature.
+//!
+//! No test is skipped because a server is missing: the helpers panic and say how to start one.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const HOW: &str = "run `cargo xtask test`, which starts PostgreSQL";
+
+/// The server URL from `TOLLGATE_TEST_DATABASE_URL` (panics when unset).
+pub fn server_url() -> String {
+    std::env::var("TOLLGATE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| panic!("TOLLGATE_TEST_DATABASE_URL is not set: {HOW}"))
+}
+
+/// The S3-compatible endpoint from `TOLLGATE_TEST_S3_ENDPOINT` (panics when unset).
+pub fn s3_endpoint() -> String {
+    std::env::var("TOLLGATE_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("TOLLGATE_TEST_S3_ENDPOINT is not set: run `cargo xtask test`, which starts moto")
+    })
+}
+
+/// A uniquely named database, dropped (with its connections) when this value is dropped.
+#[derive(Debug)]
+pub struct ScratchDb {
+    /// The database's name.
+    pub name: String,
+    /// A connection URL for it.
+    pub url: String,
+    server: String,
+}
+
+impl ScratchDb {
+    /// The connection URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A new connection to the database.
+    pub fn connect(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.url))
+    }
+}
+
+/// Creates a database named `<prefix>_<pid>_<n>_<nanos>` on the test server.
+pub fn scratch_database(prefix: &str) -> ScratchDb {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let server = server_url();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let prefix: String = prefix
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .take(30)
+        .collect();
+    let name = format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = postgres::Client::connect(&server, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot connect to {server}: {e}; {HOW}"));
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+    let url = with_database(&server, &name);
+    ScratchDb { name, url, server }
+}
+
+/// `url` with its database (path) replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.server, postgres::NoTls) {
+            let _ = admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_database() {
+        assert_eq!(with_database("postgres://u@h:1/postgres", "x"), "postgres://u@h:1/x");
+        assert_eq!(with_database("postgres://u@h:1", "x"), "postgres://u@h:1/x");
+        assert_eq!(
+            with_database("postgres://u@h:1/a?sslmode=disable", "x"),
+            "postgres://u@h:1/x?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn scratch_database_exists_until_dropped() {
+        let db = scratch_database("testing self");
+        let mut client = db.connect();
+        let name: String = client.query_one("SELECT current_database()", &[]).unwrap().get(0);
+        assert_eq!(name, db.name);
+        drop(client);
+        let name = db.name.clone();
+        drop(db);
+        let mut admin = postgres::Client::connect(&server_url(), postgres::NoTls).unwrap();
+        let n: i64 = admin
+            .query_one("SELECT count(*) FROM pg_database WHERE datname = $1", &[&name])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0);
+    }
+}
