@@ -81,6 +81,8 @@ fn backup_list_verify_retention_restore() {
             src.url(),
             "--tier",
             "restore",
+            "--query",
+            "SELECT count(*) = 500 FROM items",
             "--report-format",
             "json",
         ],
@@ -91,6 +93,28 @@ fn backup_list_verify_retention_restore() {
         f.iter().any(|(r, m)| r == "db-verify/row-count" && m == "public.items: 500 rows"),
         "{f:?}"
     );
+    assert!(f.iter().any(|(r, _)| r == "db-verify/query"), "{f:?}");
+
+    // A custom check that does not hold fails the verification (and is not recorded as verified).
+    let out = db(
+        dir.path(),
+        &[
+            "verify",
+            "--store",
+            store,
+            &ids[1],
+            "--database-url",
+            src.url(),
+            "--tier",
+            "restore",
+            "--query",
+            "SELECT count(*) = 0 FROM items",
+            "--report-format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(findings(&out).iter().any(|(r, _)| r == "db-verify/query-failed"), "{}", text(&out));
 
     // Retention dry run: keep-last 1 would delete the older one, but it is the newest verified.
     let out = db(

@@ -427,6 +427,10 @@ pub struct DbVerifyArgs {
     /// age identity file (AGE-SECRET-KEY-…) for encrypted backups.
     #[arg(long, value_name = "AGE_IDENTITY_FILE")]
     pub identity: Option<PathBuf>,
+    /// With `--tier restore`: a SQL query that must return `true` in the restored database
+    /// (repeatable), e.g. `SELECT count(*) > 0 FROM orders`.
+    #[arg(long = "query", value_name = "SQL")]
+    pub queries: Vec<String>,
     /// Report options.
     #[command(flatten)]
     pub report: ReportArgs,

@@ -1,10 +1,13 @@
 //! Backups: `pg_dump -Fc` streamed through SHA-256 and optional age encryption into an object
 //! store, with one metadata document per backup.
 //!
-//! Layout under the store: `<db>/.tmp-<id>` while uploading, then `<db>/<id>.dump` (or
-//! `<id>.dump.age` when encrypted) and, written last, `<db>/<id>.json`. A backup exists for
-//! [`list`] only once its metadata document exists, and that document is written only after the
-//! final object does; a failed or interrupted `pg_dump` deletes the temporary object.
+//! Layout under the store: `<db>/<id>.dump` (or `<id>.dump.age` when encrypted) and, written
+//! last, `<db>/<id>.json`. The dump is a multipart upload, which the store makes visible only
+//! when it is completed (S3 CompleteMultipartUpload, a rename for local directories): a failed or
+//! interrupted `pg_dump` aborts it and leaves nothing. (Uploading to a temporary key and copying
+//! would add a server-side copy, which S3 caps at 5 GiB.) A backup exists for [`list`] only once
+//! its metadata document exists, and that is written only after the dump object is complete;
+//! a dump without metadata is listed as incomplete.
 
 use crate::store::{Store, StoreError};
 use rand_core::RngCore;
@@ -366,24 +369,12 @@ pub fn backup(store: &Store, opts: &BackupOptions) -> Result<BackupInfo, BackupE
     }
     let schema_version = schema_version(url)?;
     let id = new_id(started);
-    let tmp_key = format!("{database}/.tmp-{id}");
     let final_key =
         format!("{database}/{id}.dump{}", if recipients.is_empty() { "" } else { ".age" });
     tracing::info!(%database, %id, "backup started");
 
-    let result = stream_dump(store, url, &tmp_key, &recipients);
-    let (size, sha256, plain_sha256) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            if let Err(del) = store.delete(&tmp_key) {
-                tracing::warn!(key = %tmp_key, error = %del, "could not delete temporary object");
-            }
-            return Err(e);
-        }
-    };
-    let commit = store.copy(&tmp_key, &final_key);
-    let _ = store.delete(&tmp_key);
-    commit?;
+    // On any error the multipart upload is aborted: no object appears under `final_key`.
+    let (size, sha256, plain_sha256) = stream_dump(store, url, &final_key, &recipients)?;
     let info = BackupInfo {
         id,
         database,

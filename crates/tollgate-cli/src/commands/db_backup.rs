@@ -215,7 +215,7 @@ pub fn verify(args: &DbVerifyArgs) -> anyhow::Result<Verdict> {
             tier,
             database_url: Some(args.database.database_url.clone()),
             identities,
-            queries: Vec::new(),
+            queries: args.queries.clone(),
             record: true,
         },
     )?;
