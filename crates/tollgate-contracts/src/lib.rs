@@ -1,0 +1,17 @@
+//! Contract gates: does a new API spec break the consumers of the old one?
+//!
+//! One module per spec kind ([`openapi`], [`graphql`], [`jsonschema`]), each with
+//! `diff(base, revision) -> Result<Vec<Change>, ContractError>` and a `RULES` table; [`change`]
+//! holds what they share: the rule taxonomy, change levels and conversion to findings with
+//! per-rule overrides. [`baseline`] reads the same spec at a git ref (no checkout) and
+//! [`exceptions`] applies accepted, expiring exceptions.
+//!
+//! **Architecture invariant:** no network, no printing; every change names the operation (or
+//! type/field) and a JSON pointer in the revision (or base, for removals).
+
+pub mod baseline;
+pub mod change;
+pub mod exceptions;
+pub mod graphql;
+pub mod jsonschema;
+pub mod openapi;
