@@ -8,6 +8,7 @@
 mod support;
 
 mod attest;
+mod contracts;
 mod db;
 mod db_backup;
 mod release;

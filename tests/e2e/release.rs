@@ -176,7 +176,7 @@ fn release_attests_with_a_labelled_ephemeral_key_by_default() {
     let summary = read_json(&run_dir.join("release.json"));
     let gates: Vec<&str> =
         summary["stages"].as_array().unwrap().iter().map(|s| s["gate"].as_str().unwrap()).collect();
-    assert_eq!(gates, ["sbom", "attest"]);
+    assert_eq!(gates, ["sbom", "contracts", "attest"]);
     let report = read_json(&run_dir.join("attest.json"));
     assert_eq!(report["gate"], "attest");
     assert_eq!(report["verdict"], "pass");

@@ -43,6 +43,9 @@ pub enum Command {
     /// restores.
     #[command(subcommand)]
     Db(DbCommand),
+    /// API contract gates: OpenAPI, GraphQL SDL and JSON Schema compatibility.
+    #[command(subcommand)]
+    Contracts(ContractsCommand),
 }
 
 /// `tollgate release`.
@@ -455,6 +458,130 @@ pub struct DbRestoreArgs {
     pub identity: Option<PathBuf>,
 }
 
+/// `tollgate contracts …`.
+#[derive(Debug, Subcommand)]
+pub enum ContractsCommand {
+    /// Compare two spec files and report breaking (error), dangerous (warning) and safe (info)
+    /// changes as a gate.
+    Diff(ContractsDiffArgs),
+    /// Compare every spec in tollgate.toml (`[[contracts.specs]]`) with the same file at a git
+    /// ref (default: the last release tag), read from git objects; breaking changes fail
+    /// unless the version says major or an exception in force covers them.
+    Check(ContractsCheckArgs),
+    /// Print every rule: id, level, area, direction and description.
+    Rules(ContractsRulesArgs),
+    /// Print a Markdown changelog of the API changes since a git ref, grouped breaking /
+    /// dangerous / safe.
+    Changelog(ContractsChangelogArgs),
+}
+
+/// `--kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpecKindArg {
+    /// OpenAPI 3.0 / 3.1, JSON or YAML.
+    Openapi,
+    /// GraphQL SDL.
+    Graphql,
+    /// JSON Schema (draft-07, 2020-12).
+    Jsonschema,
+}
+
+/// `--compatibility` (JSON Schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompatibilityArg {
+    /// New readers read data written with the old schema.
+    Backward,
+    /// Old readers read data written with the new schema.
+    Forward,
+    /// Both.
+    Full,
+}
+
+/// `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeverityArg {
+    /// Only errors fail.
+    Error,
+    /// Warnings and errors fail.
+    Warning,
+    /// Any finding fails.
+    Info,
+}
+
+impl SeverityArg {
+    /// The core severity.
+    pub fn severity(self) -> tollgate_core::Severity {
+        match self {
+            SeverityArg::Error => tollgate_core::Severity::Error,
+            SeverityArg::Warning => tollgate_core::Severity::Warning,
+            SeverityArg::Info => tollgate_core::Severity::Info,
+        }
+    }
+}
+
+/// `tollgate contracts diff --kind K BASE REVISION`.
+#[derive(Debug, Args)]
+pub struct ContractsDiffArgs {
+    /// The kind of both specs.
+    #[arg(long, value_enum)]
+    pub kind: SpecKindArg,
+    /// JSON Schema compatibility mode.
+    #[arg(long, value_enum, default_value_t = CompatibilityArg::Backward)]
+    pub compatibility: CompatibilityArg,
+    /// The earlier spec.
+    pub base: PathBuf,
+    /// The later spec.
+    pub revision: PathBuf,
+    /// Findings at or above this severity fail the gate (default: `[contracts] fail_on`).
+    #[arg(long, value_enum)]
+    pub fail_on: Option<SeverityArg>,
+    /// Repository root holding tollgate.toml (`[contracts] levels`, `fail_on`).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// Report options.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `tollgate contracts check [--against REF]`.
+#[derive(Debug, Args)]
+pub struct ContractsCheckArgs {
+    /// Git ref to compare with (default: `[contracts] against`, else the last release tag).
+    #[arg(long, value_name = "REF")]
+    pub against: Option<String>,
+    /// Repository root holding tollgate.toml.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// Findings at or above this severity fail the gate (default: `[contracts] fail_on`).
+    #[arg(long, value_enum)]
+    pub fail_on: Option<SeverityArg>,
+    /// Report options.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `tollgate contracts rules [--kind K]`.
+#[derive(Debug, Args)]
+pub struct ContractsRulesArgs {
+    /// Only this kind's rules.
+    #[arg(long, value_enum)]
+    pub kind: Option<SpecKindArg>,
+}
+
+/// `tollgate contracts changelog [--against REF]`.
+#[derive(Debug, Args)]
+pub struct ContractsChangelogArgs {
+    /// Git ref to compare with (default: `[contracts] against`, else the last release tag).
+    #[arg(long, value_name = "REF")]
+    pub against: Option<String>,
+    /// Repository root holding tollgate.toml.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// Write here (atomically) instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
 /// `30d`, `12h`, `45m`, `90s`, `2w`: a positive whole number and a unit.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
@@ -722,6 +849,40 @@ mod tests {
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn contracts_grammar() {
+        let cli = Cli::try_parse_from([
+            "tollgate",
+            "contracts",
+            "diff",
+            "--kind",
+            "jsonschema",
+            "--compatibility",
+            "full",
+            "a.json",
+            "b.json",
+            "--fail-on",
+            "warning",
+            "--report-format",
+            "sarif",
+        ])
+        .unwrap();
+        let Command::Contracts(ContractsCommand::Diff(d)) = cli.command else { panic!("diff") };
+        assert_eq!((d.kind, d.compatibility), (SpecKindArg::Jsonschema, CompatibilityArg::Full));
+        assert_eq!(d.fail_on, Some(SeverityArg::Warning));
+        let cli =
+            Cli::try_parse_from(["tollgate", "contracts", "check", "--against", "v1.0.0"]).unwrap();
+        let Command::Contracts(ContractsCommand::Check(c)) = cli.command else { panic!("check") };
+        assert_eq!(c.against.as_deref(), Some("v1.0.0"));
+        for args in [
+            &["tollgate", "contracts", "diff", "a", "b"][..],
+            &["tollgate", "contracts", "diff", "--kind", "soap", "a", "b"],
+            &["tollgate", "contracts", "rules", "--kind", "x"],
+        ] {
+            assert_eq!(Cli::try_parse_from(args).unwrap_err().exit_code(), 2, "{args:?}");
         }
     }
 

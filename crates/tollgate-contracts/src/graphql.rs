@@ -1,1 +1,656 @@
-//! (being written)
+//! GraphQL SDL: breaking, dangerous and safe changes between two schemas.
+//!
+//! The classification follows graphql-inspector's (`breaking` = [`Level::Error`](crate::change::Level::Error), `dangerous` =
+//! [`Level::Warning`](crate::change::Level::Warning), `safe` = [`Level::Info`](crate::change::Level::Info)): output positions (field types) may gain
+//! non-null wrappers, input positions (arguments, input fields) may lose them. Parsing is
+//! graphql-parser's; type extensions are merged into their types before comparing.
+
+use crate::change::Change;
+use crate::error::ContractError;
+use graphql_parser::schema as ast;
+use std::collections::BTreeSet;
+use std::path::Path;
+use tollgate_core::Location;
+
+mod model;
+mod rules;
+
+pub use model::Schema;
+pub use rules::RULES;
+
+use model::{Deprecation, FieldDef, InputDef, Kind, TypeDef, TypeRef};
+
+/// Reads and parses an SDL file; the file is named in errors and locations as given.
+pub fn load(path: &Path) -> Result<Schema, ContractError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ContractError::Io { file: path.to_path_buf(), source })?;
+    parse(&path.to_string_lossy().replace('\\', "/"), &text)
+}
+
+/// Parses SDL text; `name` is the file name used in errors (`file:line:column`) and locations.
+pub fn parse(name: &str, text: &str) -> Result<Schema, ContractError> {
+    let document =
+        ast::parse_schema::<&str>(text).map_err(|e| syntax_error(name, &e.to_string()))?;
+    Ok(model::build(name, &document))
+}
+
+/// graphql-parser's error text is `schema parse error: Parse error at L:C\n…`.
+fn syntax_error(name: &str, text: &str) -> ContractError {
+    let body = text.strip_prefix("schema parse error: ").unwrap_or(text);
+    let (position, message) = match body.strip_prefix("Parse error at ") {
+        Some(rest) => rest.split_once('\n').unwrap_or((rest, "")),
+        None => ("", body),
+    };
+    let mut parts = position.trim().split(':').map(|p| p.parse::<u32>().unwrap_or(0));
+    let line = parts.next().unwrap_or(0);
+    let column = parts.next().unwrap_or(0);
+    ContractError::GraphqlSyntax {
+        file: name.to_string(),
+        line,
+        column,
+        message: message.trim().replace('\n', "; "),
+    }
+}
+
+/// Every change from `base` to `revision`, sorted by subject then rule.
+pub fn diff(base: &Schema, revision: &Schema) -> Vec<Change> {
+    let mut out = Differ { base, revision, changes: Vec::new() };
+    out.schema_roots();
+    out.types();
+    out.directives();
+    let mut changes = out.changes;
+    changes.sort_by(|a, b| (&a.subject, a.rule, &a.message).cmp(&(&b.subject, b.rule, &b.message)));
+    changes
+}
+
+/// Which of the two schemas a location points into.
+#[derive(Clone, Copy)]
+enum Side {
+    Base,
+    Revision,
+}
+
+struct Differ<'a> {
+    base: &'a Schema,
+    revision: &'a Schema,
+    changes: Vec<Change>,
+}
+
+impl Differ<'_> {
+    fn push(
+        &mut self,
+        rule: &'static str,
+        side: Side,
+        line: u32,
+        pointer: String,
+        subject: String,
+        message: String,
+    ) {
+        let level = rules::level(rule);
+        let file = match side {
+            Side::Base => &self.base.file,
+            Side::Revision => &self.revision.file,
+        };
+        let mut location = Location::file(file.clone()).at_pointer(pointer);
+        if line > 0 {
+            location = location.at_line(line);
+        }
+        self.changes.push(Change { rule, level, message, subject, location });
+    }
+
+    fn schema_roots(&mut self) {
+        let ops = ["query", "mutation", "subscription"];
+        for (i, op) in ops.iter().enumerate() {
+            let (old, new) = (&self.base.roots[i], &self.revision.roots[i]);
+            let pointer = format!("/schema/{op}");
+            match (old, new) {
+                (Some(o), Some(n)) if o != n => self.push(
+                    "graphql/schema-root-changed",
+                    Side::Revision,
+                    self.revision.schema_line,
+                    pointer,
+                    format!("schema.{op}"),
+                    format!("Schema {op} root type changed from `{o}` to `{n}`"),
+                ),
+                (Some(o), None) => self.push(
+                    "graphql/schema-root-changed",
+                    Side::Base,
+                    self.base.schema_line,
+                    pointer,
+                    format!("schema.{op}"),
+                    format!("Schema {op} root type `{o}` was removed"),
+                ),
+                (None, Some(n)) => self.push(
+                    "graphql/schema-root-added",
+                    Side::Revision,
+                    self.revision.schema_line,
+                    pointer,
+                    format!("schema.{op}"),
+                    format!("Schema {op} root type `{n}` was added"),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn types(&mut self) {
+        let (base, revision) = (self.base, self.revision);
+        for (name, old) in &base.types {
+            let pointer = format!("/types/{name}");
+            match revision.types.get(name) {
+                None => self.push(
+                    "graphql/type-removed",
+                    Side::Base,
+                    old.line,
+                    pointer,
+                    name.clone(),
+                    format!("Type `{name}` was removed"),
+                ),
+                Some(new) if new.kind != old.kind => self.push(
+                    "graphql/type-kind-changed",
+                    Side::Revision,
+                    new.line,
+                    pointer,
+                    name.clone(),
+                    format!(
+                        "Type `{name}` changed from {} to {}",
+                        old.kind.label(),
+                        new.kind.label()
+                    ),
+                ),
+                Some(new) => self.same_kind(name, old, new),
+            }
+        }
+        for (name, new) in &revision.types {
+            if !base.types.contains_key(name) {
+                self.push(
+                    "graphql/type-added",
+                    Side::Revision,
+                    new.line,
+                    format!("/types/{name}"),
+                    name.clone(),
+                    format!("{} `{name}` was added", new.kind.label()),
+                );
+            }
+        }
+    }
+
+    fn same_kind(&mut self, name: &str, old: &TypeDef, new: &TypeDef) {
+        let pointer = format!("/types/{name}");
+        self.description(name, &pointer, new.line, &old.description, &new.description);
+        match new.kind {
+            Kind::Object | Kind::Interface => {
+                self.output_fields(name, old, new);
+                self.interfaces(name, old, new);
+            }
+            Kind::InputObject => self.input_fields(name, old, new),
+            Kind::Enum => self.enum_values(name, old, new),
+            Kind::Union => self.union_members(name, old, new),
+            Kind::Scalar => {}
+        }
+    }
+
+    fn description(
+        &mut self,
+        subject: &str,
+        pointer: &str,
+        line: u32,
+        old: &Option<String>,
+        new: &Option<String>,
+    ) {
+        let message = match (old, new) {
+            (None, Some(_)) => format!("Description added to `{subject}`"),
+            (Some(_), None) => format!("Description removed from `{subject}`"),
+            (Some(o), Some(n)) if o.trim() != n.trim() => {
+                format!("Description of `{subject}` changed")
+            }
+            _ => return,
+        };
+        self.push(
+            "graphql/description-changed",
+            Side::Revision,
+            line,
+            format!("{pointer}/description"),
+            subject.to_string(),
+            message,
+        );
+    }
+
+    fn deprecation(
+        &mut self,
+        subject: &str,
+        pointer: &str,
+        line: u32,
+        old: &Deprecation,
+        new: &Deprecation,
+    ) {
+        let (rule, message) = match (old, new) {
+            (None, Some(_)) => ("graphql/deprecation-added", format!("`{subject}` was deprecated")),
+            (Some(_), None) => {
+                ("graphql/deprecation-removed", format!("`{subject}` is no longer deprecated"))
+            }
+            (Some(o), Some(n)) if o != n => (
+                "graphql/deprecation-reason-changed",
+                format!("Deprecation reason of `{subject}` changed from \"{o}\" to \"{n}\""),
+            ),
+            _ => return,
+        };
+        self.push(
+            rule,
+            Side::Revision,
+            line,
+            format!("{pointer}/deprecated"),
+            subject.to_string(),
+            message,
+        );
+    }
+
+    fn output_fields(&mut self, type_name: &str, old: &TypeDef, new: &TypeDef) {
+        for (field, of) in &old.fields {
+            let subject = format!("{type_name}.{field}");
+            let pointer = format!("/types/{type_name}/fields/{field}");
+            let Some(nf) = new.fields.get(field) else {
+                let deprecated = if of.deprecation.is_some() { " (it was deprecated)" } else { "" };
+                self.push(
+                    "graphql/field-removed",
+                    Side::Base,
+                    of.line,
+                    pointer,
+                    subject.clone(),
+                    format!("Field `{subject}` was removed{deprecated}"),
+                );
+                continue;
+            };
+            self.field_changed(&subject, &pointer, of, nf);
+        }
+        for (field, nf) in &new.fields {
+            if !old.fields.contains_key(field) {
+                let subject = format!("{type_name}.{field}");
+                self.push(
+                    "graphql/field-added",
+                    Side::Revision,
+                    nf.line,
+                    format!("/types/{type_name}/fields/{field}"),
+                    subject.clone(),
+                    format!("Field `{subject}: {}` was added", nf.ty),
+                );
+            }
+        }
+    }
+
+    fn field_changed(&mut self, subject: &str, pointer: &str, of: &FieldDef, nf: &FieldDef) {
+        if of.ty != nf.ty {
+            let (rule, how) = if output_change_is_safe(&of.ty, &nf.ty) {
+                ("graphql/field-type-changed-safe", "")
+            } else {
+                ("graphql/field-type-changed", " (clients may receive values they do not expect)")
+            };
+            self.push(
+                rule,
+                Side::Revision,
+                nf.line,
+                format!("{pointer}/type"),
+                subject.to_string(),
+                format!("Field `{subject}` changed type from `{}` to `{}`{how}", of.ty, nf.ty),
+            );
+        }
+        self.description(subject, pointer, nf.line, &of.description, &nf.description);
+        self.deprecation(subject, pointer, nf.line, &of.deprecation, &nf.deprecation);
+        for (arg, oa) in &of.args {
+            let arg_subject = format!("{subject}({arg}:)");
+            let arg_pointer = format!("{pointer}/arguments/{arg}");
+            match nf.args.get(arg) {
+                None => self.push(
+                    "graphql/argument-removed",
+                    Side::Base,
+                    oa.line,
+                    arg_pointer,
+                    arg_subject.clone(),
+                    format!("Argument `{arg}` was removed from field `{subject}`"),
+                ),
+                Some(na) => self.input_value_changed(
+                    InputRole::Argument,
+                    &arg_subject,
+                    &arg_pointer,
+                    oa,
+                    na,
+                ),
+            }
+        }
+        for (arg, na) in &nf.args {
+            if !of.args.contains_key(arg) {
+                let arg_subject = format!("{subject}({arg}:)");
+                let (rule, what) = if na.is_required() {
+                    ("graphql/argument-required-added", "Required argument")
+                } else {
+                    ("graphql/argument-optional-added", "Optional argument")
+                };
+                self.push(
+                    rule,
+                    Side::Revision,
+                    na.line,
+                    format!("{pointer}/arguments/{arg}"),
+                    arg_subject,
+                    format!("{what} `{arg}: {}` was added to field `{subject}`", na.ty),
+                );
+            }
+        }
+    }
+
+    fn input_value_changed(
+        &mut self,
+        role: InputRole,
+        subject: &str,
+        pointer: &str,
+        old: &InputDef,
+        new: &InputDef,
+    ) {
+        if old.ty != new.ty {
+            let safe = input_change_is_safe(&old.ty, &new.ty);
+            let rule = match (role, safe) {
+                (InputRole::Argument, true) => "graphql/argument-type-changed-safe",
+                (InputRole::Argument, false) => "graphql/argument-type-changed",
+                (InputRole::InputField, true) => "graphql/input-field-type-changed-safe",
+                (InputRole::InputField, false) => "graphql/input-field-type-changed",
+                (InputRole::DirectiveArgument, true) => {
+                    "graphql/directive-argument-type-changed-safe"
+                }
+                (InputRole::DirectiveArgument, false) => "graphql/directive-argument-type-changed",
+            };
+            let how = if safe { "" } else { " (clients may send values it no longer accepts)" };
+            self.push(
+                rule,
+                Side::Revision,
+                new.line,
+                format!("{pointer}/type"),
+                subject.to_string(),
+                format!("`{subject}` changed type from `{}` to `{}`{how}", old.ty, new.ty),
+            );
+        }
+        if old.default != new.default {
+            let rule = match role {
+                InputRole::InputField => "graphql/input-field-default-changed",
+                InputRole::Argument | InputRole::DirectiveArgument => {
+                    "graphql/argument-default-changed"
+                }
+            };
+            let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".to_string());
+            self.push(
+                rule,
+                Side::Revision,
+                new.line,
+                format!("{pointer}/defaultValue"),
+                subject.to_string(),
+                format!(
+                    "Default value of `{subject}` changed from {} to {}",
+                    show(&old.default),
+                    show(&new.default)
+                ),
+            );
+        }
+        self.description(subject, pointer, new.line, &old.description, &new.description);
+        self.deprecation(subject, pointer, new.line, &old.deprecation, &new.deprecation);
+    }
+
+    fn input_fields(&mut self, type_name: &str, old: &TypeDef, new: &TypeDef) {
+        for (field, of) in &old.input_fields {
+            let subject = format!("{type_name}.{field}");
+            let pointer = format!("/types/{type_name}/fields/{field}");
+            match new.input_fields.get(field) {
+                None => self.push(
+                    "graphql/input-field-removed",
+                    Side::Base,
+                    of.line,
+                    pointer,
+                    subject.clone(),
+                    format!("Input field `{subject}` was removed"),
+                ),
+                Some(nf) => {
+                    self.input_value_changed(InputRole::InputField, &subject, &pointer, of, nf)
+                }
+            }
+        }
+        for (field, nf) in &new.input_fields {
+            if !old.input_fields.contains_key(field) {
+                let subject = format!("{type_name}.{field}");
+                let (rule, what) = if nf.is_required() {
+                    ("graphql/input-field-required-added", "Required input field")
+                } else {
+                    ("graphql/input-field-optional-added", "Optional input field")
+                };
+                self.push(
+                    rule,
+                    Side::Revision,
+                    nf.line,
+                    format!("/types/{type_name}/fields/{field}"),
+                    subject.clone(),
+                    format!("{what} `{subject}: {}` was added", nf.ty),
+                );
+            }
+        }
+    }
+
+    fn enum_values(&mut self, type_name: &str, old: &TypeDef, new: &TypeDef) {
+        for (value, ov) in &old.values {
+            let subject = format!("{type_name}.{value}");
+            let pointer = format!("/types/{type_name}/values/{value}");
+            match new.values.get(value) {
+                None => self.push(
+                    "graphql/enum-value-removed",
+                    Side::Base,
+                    ov.line,
+                    pointer,
+                    subject.clone(),
+                    format!("Enum value `{value}` was removed from `{type_name}`"),
+                ),
+                Some(nv) => {
+                    self.description(&subject, &pointer, nv.line, &ov.description, &nv.description);
+                    self.deprecation(&subject, &pointer, nv.line, &ov.deprecation, &nv.deprecation);
+                }
+            }
+        }
+        for (value, nv) in &new.values {
+            if !old.values.contains_key(value) {
+                self.push(
+                    "graphql/enum-value-added",
+                    Side::Revision,
+                    nv.line,
+                    format!("/types/{type_name}/values/{value}"),
+                    format!("{type_name}.{value}"),
+                    format!("Enum value `{value}` was added to `{type_name}` (clients may not handle it)"),
+                );
+            }
+        }
+    }
+
+    fn union_members(&mut self, type_name: &str, old: &TypeDef, new: &TypeDef) {
+        self.name_set(
+            type_name,
+            &old.members,
+            &new.members,
+            (old.line, new.line),
+            "members",
+            ("graphql/union-member-removed", "graphql/union-member-added"),
+            ("was removed from union", "was added to union"),
+        );
+    }
+
+    fn interfaces(&mut self, type_name: &str, old: &TypeDef, new: &TypeDef) {
+        let rules = if new.kind == Kind::Object {
+            ("graphql/object-interface-removed", "graphql/object-interface-added")
+        } else {
+            ("graphql/interface-interface-removed", "graphql/interface-interface-added")
+        };
+        self.name_set(
+            type_name,
+            &old.interfaces,
+            &new.interfaces,
+            (old.line, new.line),
+            "interfaces",
+            rules,
+            ("is no longer implemented by", "is now implemented by"),
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn name_set(
+        &mut self,
+        type_name: &str,
+        old: &BTreeSet<String>,
+        new: &BTreeSet<String>,
+        lines: (u32, u32),
+        key: &str,
+        (removed, added): (&'static str, &'static str),
+        (removed_text, added_text): (&str, &str),
+    ) {
+        for name in old.difference(new) {
+            self.push(
+                removed,
+                Side::Base,
+                lines.0,
+                format!("/types/{type_name}/{key}/{name}"),
+                format!("{type_name}.{name}"),
+                format!("`{name}` {removed_text} `{type_name}`"),
+            );
+        }
+        for name in new.difference(old) {
+            self.push(
+                added,
+                Side::Revision,
+                lines.1,
+                format!("/types/{type_name}/{key}/{name}"),
+                format!("{type_name}.{name}"),
+                format!("`{name}` {added_text} `{type_name}`"),
+            );
+        }
+    }
+
+    fn directives(&mut self) {
+        let (base, revision) = (self.base, self.revision);
+        for (name, od) in &base.directives {
+            let subject = format!("@{name}");
+            let pointer = format!("/directives/{name}");
+            let Some(nd) = revision.directives.get(name) else {
+                self.push(
+                    "graphql/directive-removed",
+                    Side::Base,
+                    od.line,
+                    pointer,
+                    subject.clone(),
+                    format!("Directive `{subject}` was removed"),
+                );
+                continue;
+            };
+            for loc in od.locations.difference(&nd.locations) {
+                self.push(
+                    "graphql/directive-location-removed",
+                    Side::Revision,
+                    nd.line,
+                    format!("{pointer}/locations/{loc}"),
+                    subject.clone(),
+                    format!("Location `{loc}` was removed from directive `{subject}`"),
+                );
+            }
+            for loc in nd.locations.difference(&od.locations) {
+                self.push(
+                    "graphql/directive-location-added",
+                    Side::Revision,
+                    nd.line,
+                    format!("{pointer}/locations/{loc}"),
+                    subject.clone(),
+                    format!("Location `{loc}` was added to directive `{subject}`"),
+                );
+            }
+            for (arg, oa) in &od.args {
+                let arg_subject = format!("{subject}({arg}:)");
+                let arg_pointer = format!("{pointer}/arguments/{arg}");
+                match nd.args.get(arg) {
+                    None => self.push(
+                        "graphql/directive-argument-removed",
+                        Side::Base,
+                        oa.line,
+                        arg_pointer,
+                        arg_subject,
+                        format!("Argument `{arg}` was removed from directive `{subject}`"),
+                    ),
+                    Some(na) => self.input_value_changed(
+                        InputRole::DirectiveArgument,
+                        &arg_subject,
+                        &arg_pointer,
+                        oa,
+                        na,
+                    ),
+                }
+            }
+            for (arg, na) in &nd.args {
+                if !od.args.contains_key(arg) {
+                    let (rule, what) = if na.is_required() {
+                        ("graphql/directive-argument-required-added", "Required argument")
+                    } else {
+                        ("graphql/directive-argument-optional-added", "Optional argument")
+                    };
+                    self.push(
+                        rule,
+                        Side::Revision,
+                        na.line,
+                        format!("{pointer}/arguments/{arg}"),
+                        format!("{subject}({arg}:)"),
+                        format!("{what} `{arg}: {}` was added to directive `{subject}`", na.ty),
+                    );
+                }
+            }
+        }
+        for (name, nd) in &revision.directives {
+            if !base.directives.contains_key(name) {
+                self.push(
+                    "graphql/directive-added",
+                    Side::Revision,
+                    nd.line,
+                    format!("/directives/{name}"),
+                    format!("@{name}"),
+                    format!("Directive `@{name}` was added"),
+                );
+            }
+        }
+    }
+}
+
+/// Where an input value sits (decides the rule ids of its changes).
+#[derive(Clone, Copy)]
+enum InputRole {
+    Argument,
+    InputField,
+    DirectiveArgument,
+}
+
+/// Output positions: the server may promise more (add non-null), never less; list shape fixed.
+fn output_change_is_safe(old: &TypeRef, new: &TypeRef) -> bool {
+    match (old, new) {
+        (TypeRef::Named(a), TypeRef::Named(b)) => a == b,
+        (_, TypeRef::NonNull(n)) => {
+            let inner_old = match old {
+                TypeRef::NonNull(o) => o,
+                other => other,
+            };
+            output_change_is_safe(inner_old, n)
+        }
+        (TypeRef::List(o), TypeRef::List(n)) => output_change_is_safe(o, n),
+        _ => false,
+    }
+}
+
+/// Input positions: the server may accept more (drop non-null), never less; list shape fixed.
+fn input_change_is_safe(old: &TypeRef, new: &TypeRef) -> bool {
+    match (old, new) {
+        (TypeRef::Named(a), TypeRef::Named(b)) => a == b,
+        (TypeRef::List(o), TypeRef::List(n)) => input_change_is_safe(o, n),
+        (TypeRef::NonNull(o), _) => {
+            let inner_new = match new {
+                TypeRef::NonNull(n) => n,
+                other => other,
+            };
+            input_change_is_safe(o, inner_new)
+        }
+        _ => false,
+    }
+}

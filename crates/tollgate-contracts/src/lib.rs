@@ -11,7 +11,10 @@
 
 pub mod baseline;
 pub mod change;
+pub mod error;
 pub mod exceptions;
 pub mod graphql;
 pub mod jsonschema;
 pub mod openapi;
+
+pub use error::ContractError;

@@ -1,1 +1,80 @@
-//! (being written)
+//! OpenAPI 3.0 / 3.1 compatibility: load a spec (JSON or YAML, `$ref`s across relative files)
+//! and list the changes between two versions under stable rule ids ([`RULES`]).
+//!
+//! Request schemas are compared in the *writer* direction (everything a client could send before
+//! must still be accepted), response schemas in the *reader* direction (everything the server may
+//! send now must have been expected before). Paths match by template shape, so renaming
+//! `/users/{id}` to `/users/{userId}` is not a change.
+
+mod diff;
+mod load;
+mod rules;
+mod schema;
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use crate::error::ContractError;
+pub use rules::RULES;
+
+use crate::change::Change;
+
+/// A loaded OpenAPI document with every file its `$ref`s reach, all references checked.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// `docs[0]` is the root document.
+    docs: Vec<Doc>,
+    /// Document name -> index in `docs`.
+    index: HashMap<String, usize>,
+}
+
+#[derive(Debug, Clone)]
+struct Doc {
+    name: String,
+    value: Value,
+}
+
+impl Spec {
+    /// The root document's name (the path or name it was loaded under).
+    pub fn name(&self) -> &str {
+        &self.docs[0].name
+    }
+
+    /// The root document as JSON.
+    pub fn root(&self) -> &Value {
+        &self.docs[0].value
+    }
+}
+
+/// Loads a spec from disk; relative `$ref`s are read from files next to it.
+pub fn load(path: &Path) -> Result<Spec, ContractError> {
+    let name = path.to_string_lossy().replace('\\', "/");
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ContractError::Io { file: path.to_path_buf(), source })?;
+    load_str(&name, &text, |other| std::fs::read_to_string(other).ok())
+}
+
+/// Loads a spec from text named `name`; `resolver` returns the text of another document given
+/// its name (relative references are joined to the referring document's name, `/`-separated),
+/// so a baseline can be read from git objects.
+pub fn load_str(
+    name: &str,
+    text: &str,
+    resolver: impl Fn(&str) -> Option<String>,
+) -> Result<Spec, ContractError> {
+    load::load(name, text, &resolver)
+}
+
+/// The spec's `info.version`, for the semver-major check.
+pub fn version(spec: &Spec) -> Option<&str> {
+    spec.root().get("info")?.get("version")?.as_str()
+}
+
+/// Every change from `base` to `revision`, sorted by rule, subject and location.
+pub fn diff(base: &Spec, revision: &Spec) -> Vec<Change> {
+    let mut changes = diff::diff(base, revision);
+    changes.sort();
+    changes.dedup();
+    changes
+}

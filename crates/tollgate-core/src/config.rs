@@ -42,6 +42,8 @@ pub struct Config {
     pub sbom: SbomConfig,
     /// `[attest]`: signed provenance in the release run.
     pub attest: AttestConfig,
+    /// `[contracts]`: API contract gates (OpenAPI, GraphQL, JSON Schema).
+    pub contracts: ContractsConfig,
 }
 
 /// `[release]` settings.
@@ -108,6 +110,108 @@ impl Default for AttestConfig {
     fn default() -> Self {
         AttestConfig { key: None, ephemeral_key: Severity::Warning, fail_on: Severity::Error }
     }
+}
+
+/// `[contracts]` settings: which specs are gated, against what, and how strictly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContractsConfig {
+    /// Findings at or above this severity fail the gate.
+    pub fail_on: Severity,
+    /// Git ref the specs are compared with (default: the highest `vX.Y.Z` / `X.Y.Z` tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against: Option<String>,
+    /// Per-rule severity overrides: `"openapi/…" = "warning"`.
+    pub levels: std::collections::BTreeMap<String, Severity>,
+    /// `[[contracts.specs]]`: the specs to gate.
+    pub specs: Vec<ContractSpec>,
+    /// `[[contracts.exceptions]]`: accepted, expiring exceptions.
+    pub exceptions: Vec<ContractException>,
+}
+
+impl Default for ContractsConfig {
+    fn default() -> Self {
+        ContractsConfig {
+            fail_on: Severity::Error,
+            against: None,
+            levels: std::collections::BTreeMap::new(),
+            specs: Vec::new(),
+            exceptions: Vec::new(),
+        }
+    }
+}
+
+/// The kind of an API spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpecKind {
+    /// OpenAPI 3.0 / 3.1 (JSON or YAML).
+    Openapi,
+    /// GraphQL SDL.
+    Graphql,
+    /// JSON Schema (draft-07, 2020-12).
+    Jsonschema,
+}
+
+impl SpecKind {
+    /// The lowercase name used in configuration and rule ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecKind::Openapi => "openapi",
+            SpecKind::Graphql => "graphql",
+            SpecKind::Jsonschema => "jsonschema",
+        }
+    }
+}
+
+/// JSON Schema compatibility mode, as a schema registry judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CompatibilityMode {
+    /// New readers can read data written with the old schema.
+    #[default]
+    Backward,
+    /// Old readers can read data written with the new schema.
+    Forward,
+    /// Both.
+    Full,
+}
+
+/// One `[[contracts.specs]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractSpec {
+    /// The spec's kind.
+    pub kind: SpecKind,
+    /// Path of the spec relative to the repository root.
+    pub path: PathBuf,
+    /// JSON Schema compatibility mode (only for `jsonschema`).
+    #[serde(default)]
+    pub compatibility: CompatibilityMode,
+    /// The spec's version (GraphQL / JSON Schema have none in the document; OpenAPI uses
+    /// `info.version` unless this is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// One `[[contracts.exceptions]]` entry: an accepted breaking change, with owner and expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractException {
+    /// The rule id it covers.
+    pub rule: String,
+    /// The operation / schema element it covers (default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The spec file it covers (default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
+    /// Who accepted it.
+    pub owner: String,
+    /// Why.
+    pub reason: String,
+    /// Last day it applies (`YYYY-MM-DD`).
+    pub expires: String,
 }
 
 /// `[sbom.diff]`: the severity given to each kind of change, and the failure threshold.
@@ -232,6 +336,51 @@ mod tests {
         assert_eq!(cfg.attest.fail_on, Severity::Error);
         assert_eq!(Config::parse(Path::new("t"), &cfg.to_toml()).unwrap(), cfg);
         let err = Config::parse(Path::new("t.toml"), "[attest]\nkeyfile = \"k\"\n").unwrap_err();
+        assert!(err.to_string().starts_with("t.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn contracts_defaults_and_specs() {
+        let cfg = Config::default();
+        assert_eq!(cfg.contracts.fail_on, Severity::Error);
+        assert!(cfg.contracts.specs.is_empty() && cfg.contracts.against.is_none());
+        let cfg = Config::parse(
+            Path::new("t.toml"),
+            r#"
+[contracts]
+fail_on = "warning"
+levels = { "openapi/x" = "info" }
+
+[[contracts.specs]]
+kind = "openapi"
+path = "api/openapi.yaml"
+
+[[contracts.specs]]
+kind = "jsonschema"
+path = "events/order.json"
+compatibility = "full"
+version = "2.0.0"
+
+[[contracts.exceptions]]
+rule = "openapi/x"
+owner = "team-x"
+reason = "r"
+expires = "2026-12-31"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.contracts.fail_on, Severity::Warning);
+        assert_eq!(cfg.contracts.levels["openapi/x"], Severity::Info);
+        assert_eq!(cfg.contracts.specs[0].compatibility, CompatibilityMode::Backward);
+        assert_eq!(cfg.contracts.specs[1].kind, SpecKind::Jsonschema);
+        assert_eq!(cfg.contracts.specs[1].compatibility, CompatibilityMode::Full);
+        assert_eq!(cfg.contracts.exceptions[0].owner, "team-x");
+        assert_eq!(Config::parse(Path::new("t"), &cfg.to_toml()).unwrap(), cfg);
+        let err = Config::parse(
+            Path::new("t.toml"),
+            "[[contracts.specs]]\nkind = \"soap\"\npath = \"x\"\n",
+        )
+        .unwrap_err();
         assert!(err.to_string().starts_with("t.toml:2:"), "{err}");
     }
 

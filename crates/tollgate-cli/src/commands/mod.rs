@@ -2,6 +2,7 @@
 
 mod attest;
 mod config;
+mod contracts;
 mod db;
 mod db_backup;
 mod keys;
@@ -10,7 +11,7 @@ mod sbom;
 mod sign;
 mod verify;
 
-use crate::cli::{Command, DbCommand};
+use crate::cli::{Command, ContractsCommand, DbCommand};
 use tollgate_core::Verdict;
 
 /// Runs a parsed command.
@@ -32,6 +33,12 @@ pub fn run(command: Command) -> anyhow::Result<Verdict> {
             DbCommand::Retention(args) => db_backup::retention(&args),
             DbCommand::Verify(args) => db_backup::verify(&args),
             DbCommand::Restore(args) => db_backup::restore(&args),
+        },
+        Command::Contracts(cmd) => match cmd {
+            ContractsCommand::Diff(args) => contracts::diff(&args),
+            ContractsCommand::Check(args) => contracts::check(&args),
+            ContractsCommand::Rules(args) => contracts::rules(&args),
+            ContractsCommand::Changelog(args) => contracts::changelog(&args),
         },
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use tollgate_core::{Config, GateReport, ReportFormat, Verdict, time_source};
 
 /// The stages, in the order they run. Later issues add theirs here.
-const STAGES: &[&str] = &["sbom", "attest"];
+const STAGES: &[&str] = &["sbom", "contracts", "attest"];
 
 pub fn run(args: &ReleaseArgs) -> anyhow::Result<Verdict> {
     let config = Config::load(&args.root)?;
@@ -26,6 +26,9 @@ pub fn run(args: &ReleaseArgs) -> anyhow::Result<Verdict> {
         let bar = progress.start(stage);
         let result = match *stage {
             "sbom" => super::sbom::release_stage(&args.root, &run_dir, &config, timestamp.clone()),
+            "contracts" => {
+                super::contracts::release_stage(&args.root, &run_dir, &config, timestamp.clone())
+            }
             "attest" => super::attest::release_stage(
                 &args.root,
                 &run_dir,

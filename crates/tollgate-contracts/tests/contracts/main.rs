@@ -1,0 +1,6 @@
+//! Integration tests of tollgate-contracts: one binary, one module per spec kind.
+
+mod fixtures;
+mod graphql;
+mod jsonschema;
+mod openapi;
