@@ -11,5 +11,6 @@ mod attest;
 mod contracts;
 mod db;
 mod db_backup;
+mod pact;
 mod release;
 mod sbom;

@@ -196,16 +196,7 @@ impl SigningKey {
             .map_err(|e| AttestError::malformed(path, format!("PKCS#8: {e}")))?;
         let oid = info.algorithm.oid;
         let inner = if oid == OID_EC_PUBLIC_KEY {
-            let curve = info.algorithm.parameters_oid().ok();
-            if curve != Some(OID_P256) {
-                return Err(AttestError::malformed(
-                    path,
-                    format!(
-                        "PKCS#8: EC key on curve {} is not supported (only P-256)",
-                        curve.map_or_else(|| "(unnamed)".to_owned(), |c| c.to_string())
-                    ),
-                ));
-            }
+            require_p256(path, info.algorithm.parameters_oid().ok(), "PKCS#8: EC key")?;
             let secret = p256::SecretKey::from_pkcs8_der(der)
                 .map_err(|e| AttestError::malformed(path, format!("PKCS#8 P-256 key: {e}")))?;
             SigningInner::P256(secret.into())
@@ -342,16 +333,7 @@ impl VerifyingKey {
             .map_err(|e| AttestError::malformed(path, format!("SubjectPublicKeyInfo: {e}")))?;
         let oid = info.algorithm.oid;
         let inner = if oid == OID_EC_PUBLIC_KEY {
-            let curve = info.algorithm.parameters_oid().ok();
-            if curve != Some(OID_P256) {
-                return Err(AttestError::malformed(
-                    path,
-                    format!(
-                        "EC public key on curve {} is not supported (only P-256)",
-                        curve.map_or_else(|| "(unnamed)".to_owned(), |c| c.to_string())
-                    ),
-                ));
-            }
+            require_p256(path, info.algorithm.parameters_oid().ok(), "EC public key")?;
             let key = p256::PublicKey::from_public_key_der(der)
                 .map_err(|e| AttestError::malformed(path, format!("P-256 public key: {e}")))?;
             VerifyingInner::P256(key.into())
@@ -461,6 +443,22 @@ fn ecdsa_signature(sig: &[u8]) -> Option<p256::ecdsa::Signature> {
     p256::ecdsa::Signature::from_der(sig).ok().or_else(|| {
         (sig.len() == 64).then(|| p256::ecdsa::Signature::from_slice(sig).ok()).flatten()
     })
+}
+
+/// Only P-256 EC keys are supported; `what` names the key in the error.
+fn require_p256(
+    path: &Path,
+    curve: Option<pkcs8::ObjectIdentifier>,
+    what: &str,
+) -> Result<(), AttestError> {
+    if curve == Some(OID_P256) {
+        return Ok(());
+    }
+    let curve = curve.map_or_else(|| "(unnamed)".to_owned(), |c| c.to_string());
+    Err(AttestError::malformed(
+        path,
+        format!("{what} on curve {curve} is not supported (only P-256)"),
+    ))
 }
 
 fn unsupported_algorithm(path: &Path, oid: ObjectIdentifier) -> AttestError {

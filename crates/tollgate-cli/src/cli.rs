@@ -473,6 +473,12 @@ pub enum ContractsCommand {
     /// Print a Markdown changelog of the API changes since a git ref, grouped breaking /
     /// dangerous / safe.
     Changelog(ContractsChangelogArgs),
+    /// Verify a running provider against every Pact file (V2–V4) in a directory, with the Pact
+    /// reference implementation, and record the results. Exit 1 when an interaction fails.
+    VerifyPacts(crate::commands::pact::VerifyPactsArgs),
+    /// From recorded Pact results: is every consumer's latest verified version compatible with
+    /// this provider version? Exit 1 listing the ones that are not.
+    CanIDeploy(crate::commands::pact::CanIDeployArgs),
 }
 
 /// `--kind`.

@@ -95,4 +95,12 @@ pub enum ContractError {
         /// Why it does not resolve.
         reason: String,
     },
+    /// A pact file, pact directory, provider URL or recorded result that cannot be used.
+    #[error("{file}: {message}")]
+    Pact {
+        /// The file, directory or URL.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
 }

@@ -16,5 +16,7 @@ pub mod exceptions;
 pub mod graphql;
 pub mod jsonschema;
 pub mod openapi;
+#[cfg(feature = "pact")]
+pub mod pact;
 
 pub use error::ContractError;

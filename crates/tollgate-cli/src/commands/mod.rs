@@ -6,6 +6,7 @@ mod contracts;
 mod db;
 mod db_backup;
 mod keys;
+pub(crate) mod pact;
 mod release;
 mod sbom;
 mod sign;
@@ -39,6 +40,8 @@ pub fn run(command: Command) -> anyhow::Result<Verdict> {
             ContractsCommand::Check(args) => contracts::check(&args),
             ContractsCommand::Rules(args) => contracts::rules(&args),
             ContractsCommand::Changelog(args) => contracts::changelog(&args),
+            ContractsCommand::VerifyPacts(args) => pact::verify_pacts(&args),
+            ContractsCommand::CanIDeploy(args) => pact::can_i_deploy(&args),
         },
     }
 }
