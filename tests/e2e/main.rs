@@ -11,6 +11,7 @@ mod attest;
 mod contracts;
 mod db;
 mod db_backup;
+mod evidence;
 mod pact;
 mod release;
 mod sbom;

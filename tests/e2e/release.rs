@@ -248,3 +248,17 @@ fn release_signs_with_the_configured_key() {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("nope.key"), "{}", text(&output));
 }
+
+/// A stage that fails on bad input leaves no run directory, not even a partial one.
+#[test]
+fn stage_input_error_leaves_no_run_directory() {
+    let dir = fixture_copy();
+    let lock = dir.path().join("Cargo.lock");
+    let text_ = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, &text_[..text_.len() / 2]).unwrap();
+    let output = run(tollgate(dir.path()).args(["release", "--out", "out"]));
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Cargo.lock:"), "{}", text(&output));
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("out")).unwrap().collect();
+    assert!(left.is_empty(), "run directory left behind: {left:?}");
+}

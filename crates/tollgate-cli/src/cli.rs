@@ -46,6 +46,55 @@ pub enum Command {
     /// API contract gates: OpenAPI, GraphQL SDL and JSON Schema compatibility.
     #[command(subcommand)]
     Contracts(ContractsCommand),
+    /// Evidence bundles: a reproducible archive of a release run with a signed hash manifest.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+}
+
+/// `tollgate evidence …`.
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Bundle a release run directory into a reproducible .tar.gz or .tar.zst with a signed
+    /// manifest.
+    Build(EvidenceBuildArgs),
+    /// Verify a bundle offline: signature, every file's size and digests, no extra or missing
+    /// files, no unsafe paths or links. Exit 1 when verification fails.
+    Verify(EvidenceVerifyArgs),
+    /// Summarise a bundle (not verified: use `verify` for that).
+    Show(EvidenceShowArgs),
+}
+
+/// `tollgate evidence build [RUN_DIR] --key KEY --output FILE`.
+#[derive(Debug, Args)]
+pub struct EvidenceBuildArgs {
+    /// The release run directory (default: the newest run under `[release] out_dir`).
+    pub run_dir: Option<PathBuf>,
+    /// Private key (PKCS#8 PEM or cosign's encrypted format) that signs the manifest.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The bundle to write, atomically: .tar.gz (.tgz) or .tar.zst (.tzst), by its name.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Repository root whose tollgate.toml names the run directories (for the default RUN_DIR).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+}
+
+/// `tollgate evidence verify --key PUB FILE`.
+#[derive(Debug, Args)]
+pub struct EvidenceVerifyArgs {
+    /// Public key (PEM, SubjectPublicKeyInfo) the manifest's signature must verify with.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The bundle.
+    pub file: PathBuf,
+}
+
+/// `tollgate evidence show FILE`.
+#[derive(Debug, Args)]
+pub struct EvidenceShowArgs {
+    /// The bundle.
+    pub file: PathBuf,
 }
 
 /// `tollgate release`.

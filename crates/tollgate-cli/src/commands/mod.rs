@@ -5,6 +5,7 @@ mod config;
 mod contracts;
 mod db;
 mod db_backup;
+mod evidence;
 mod keys;
 pub(crate) mod pact;
 mod release;
@@ -35,6 +36,7 @@ pub fn run(command: Command) -> anyhow::Result<Verdict> {
             DbCommand::Verify(args) => db_backup::verify(&args),
             DbCommand::Restore(args) => db_backup::restore(&args),
         },
+        Command::Evidence(cmd) => evidence::run(cmd),
         Command::Contracts(cmd) => match cmd {
             ContractsCommand::Diff(args) => contracts::diff(&args),
             ContractsCommand::Check(args) => contracts::check(&args),

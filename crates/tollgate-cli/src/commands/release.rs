@@ -16,23 +16,54 @@ pub fn run(args: &ReleaseArgs) -> anyhow::Result<Verdict> {
     let timestamp = time_source::rfc3339(now);
     let out_dir = args.out.clone().unwrap_or_else(|| args.root.join(&config.release.out_dir));
     let run_id = run_id(&out_dir, &timestamp);
-    let run_dir = out_dir.join(&run_id);
+    let final_dir = out_dir.join(&run_id);
+    // Stages write into a hidden directory that is renamed into place only when every stage
+    // ran: an input error leaves no half-written run directory behind.
+    let run_dir = out_dir.join(format!(".{run_id}.partial"));
+    if run_dir.exists() {
+        std::fs::remove_dir_all(&run_dir)
+            .with_context(|| format!("{}: cannot clear", run_dir.display()))?;
+    }
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("{}: cannot create", run_dir.display()))?;
+    let outcome = run_stages(args, &config, &run_dir, &run_id, &timestamp);
+    match outcome {
+        Ok(reports) => {
+            std::fs::rename(&run_dir, &final_dir).with_context(|| {
+                format!("{}: cannot move into place as {}", run_dir.display(), final_dir.display())
+            })?;
+            summarize(&reports, &run_id, &final_dir)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&run_dir);
+            Err(e)
+        }
+    }
+}
+
+/// Runs every stage into `run_dir`, writing each report and `release.json`.
+fn run_stages(
+    args: &ReleaseArgs,
+    config: &Config,
+    run_dir: &Path,
+    run_id: &str,
+    timestamp: &str,
+) -> anyhow::Result<Vec<GateReport>> {
+    let timestamp = timestamp.to_owned();
 
     let progress = Progress::new();
     let mut reports: Vec<GateReport> = Vec::new();
     for stage in STAGES {
         let bar = progress.start(stage);
         let result = match *stage {
-            "sbom" => super::sbom::release_stage(&args.root, &run_dir, &config, timestamp.clone()),
+            "sbom" => super::sbom::release_stage(&args.root, run_dir, config, timestamp.clone()),
             "contracts" => {
-                super::contracts::release_stage(&args.root, &run_dir, &config, timestamp.clone())
+                super::contracts::release_stage(&args.root, run_dir, config, timestamp.clone())
             }
             "attest" => super::attest::release_stage(
                 &args.root,
-                &run_dir,
-                &config,
+                run_dir,
+                config,
                 args.key.as_deref(),
                 timestamp.clone(),
             ),
@@ -69,8 +100,13 @@ pub fn run(args: &ReleaseArgs) -> anyhow::Result<Verdict> {
         Some(&run_dir.join("release.json")),
         &(serde_json::to_string_pretty(&summary)? + "\n"),
     )?;
+    Ok(reports)
+}
 
-    let mut text = ReportFormat::Human.render(&reports);
+/// Prints every report and the go / no-go line; returns the release verdict.
+fn summarize(reports: &[GateReport], run_id: &str, run_dir: &Path) -> anyhow::Result<Verdict> {
+    let verdict = Verdict::all(reports.iter().map(|r| &r.verdict));
+    let mut text = ReportFormat::Human.render(reports);
     text.push_str(&format!(
         "\nrelease {run_id}: {}\nevidence: {}\n",
         if verdict == Verdict::Pass { "GO" } else { "NO-GO" },
