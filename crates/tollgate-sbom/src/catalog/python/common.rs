@@ -2,7 +2,8 @@
 //! leading name of a PEP 508 requirement.
 
 use crate::catalog::purl;
-use crate::{Component, Ecosystem, Hash, HashAlgorithm};
+use crate::{Component, Ecosystem, Hash, HashAlgorithm, Scope};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 /// PEP 503 normalisation: lowercase, every run of `-`, `_` and `.` becomes one `-`.
 pub(super) fn normalize(name: &str) -> String {
@@ -82,6 +83,46 @@ pub(super) fn leading_extras(rest: &str) -> Vec<String> {
         return Vec::new();
     };
     inner[..end].split(',').map(|e| normalize(e.trim())).filter(|e| !e.is_empty()).collect()
+}
+
+/// A dependency edge: the target package's index and the extras the edge activates on it.
+pub(super) type Edge = (usize, Vec<String>);
+
+/// Gives `mark` to every package reachable from `starts` that has no scope yet. The walk is over
+/// (package, activated extra) states: `deps[i]` are package `i`'s unconditional edges and
+/// `extras[i][x]` the edges its extra `x` adds.
+pub(super) fn mark_reachable(
+    starts: &[Edge],
+    deps: &[Vec<Edge>],
+    extras: &[BTreeMap<String, Vec<Edge>>],
+    scope: &mut [Option<Scope>],
+    mark: Scope,
+) {
+    let mut seen: HashSet<(usize, Option<String>)> = HashSet::new();
+    let mut queue: VecDeque<(usize, Option<String>)> = VecDeque::new();
+    let push = |queue: &mut VecDeque<_>, (t, xs): &Edge| {
+        queue.push_back((*t, None));
+        for x in xs {
+            queue.push_back((*t, Some(x.clone())));
+        }
+    };
+    for edge in starts {
+        push(&mut queue, edge);
+    }
+    while let Some(state) = queue.pop_front() {
+        if !seen.insert(state.clone()) {
+            continue;
+        }
+        let (i, extra) = state;
+        scope[i].get_or_insert(mark);
+        let next: &[Edge] = match &extra {
+            None => &deps[i],
+            Some(x) => extras[i].get(x).map(Vec::as_slice).unwrap_or(&[]),
+        };
+        for edge in next {
+            push(&mut queue, edge);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,14 +15,15 @@
 //! bare hashes without file names: they go to the `tollgate:python:hashes` property.
 
 use super::common::{
-    component, is_ignored_hash, leading_extras, normalize, parse_hash, split_name,
+    Edge, component, is_ignored_hash, leading_extras, mark_reachable, normalize, parse_hash,
+    split_name,
 };
 use super::pyproject::{self, DeclKind, PoetrySpec};
 use crate::catalog::SourceFile;
 use crate::error::Place;
 use crate::{ComponentKind, Distribution, Hash, HashAlgorithm, Inventory, SbomError, Scope};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use toml::Spanned;
 
@@ -108,9 +109,6 @@ impl PackageSource {
         })
     }
 }
-
-/// A resolved dependency: target package index and the extras it activates.
-type Edge = (usize, Vec<String>);
 
 /// Catalogues one `poetry.lock` (with the `pyproject.toml` beside it, when there is one).
 pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
@@ -212,34 +210,8 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
 
     // Scopes by reachability over (package, activated extra) states.
     let mut scope: Vec<Option<Scope>> = vec![None; packages.len()];
-    for (starts, mark) in
-        starts.into_iter().zip([Scope::Required, Scope::Optional, Scope::Excluded])
-    {
-        let mut seen: HashSet<(usize, Option<String>)> = HashSet::new();
-        let mut queue: VecDeque<(usize, Option<String>)> = VecDeque::new();
-        let push = |queue: &mut VecDeque<_>, (t, xs): &Edge| {
-            queue.push_back((*t, None));
-            for x in xs {
-                queue.push_back((*t, Some(x.clone())));
-            }
-        };
-        for edge in &starts {
-            push(&mut queue, edge);
-        }
-        while let Some(state) = queue.pop_front() {
-            if !seen.insert(state.clone()) {
-                continue;
-            }
-            let (i, extra) = state;
-            scope[i].get_or_insert(mark);
-            let next: &[Edge] = match &extra {
-                None => &required[i],
-                Some(x) => extras[i].get(x).map(Vec::as_slice).unwrap_or(&[]),
-            };
-            for edge in next {
-                push(&mut queue, edge);
-            }
-        }
+    for (starts, mark) in starts.iter().zip([Scope::Required, Scope::Optional, Scope::Excluded]) {
+        mark_reachable(starts, &required, &extras, &mut scope, mark);
     }
 
     let mut refs: Vec<String> = Vec::with_capacity(packages.len());

@@ -13,12 +13,12 @@
 //! beside the lockfile, every dependency it declares must appear on the root in `uv.lock`,
 //! else [`SbomError::OutOfSync`] names the declaring line.
 
-use super::common::{component, is_ignored_hash, normalize, parse_hash};
+use super::common::{Edge, component, is_ignored_hash, mark_reachable, normalize, parse_hash};
 use super::pyproject::{self, DeclKind};
 use crate::catalog::SourceFile;
 use crate::{ComponentKind, Distribution, Inventory, SbomError, Scope};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use toml::Spanned;
 
@@ -116,9 +116,6 @@ struct Artifact {
     filename: Option<String>,
     hash: Option<String>,
 }
-
-/// A resolved dependency: target package index and the extras it activates.
-type Edge = (usize, Vec<String>);
 
 /// Every package's resolved edges, by package index.
 struct Graph {
@@ -233,47 +230,18 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
 
     // Scopes by reachability over (package, activated extra) states.
     let mut scope: Vec<Option<Scope>> = vec![None; packages.len()];
-    let walk = |starts: Vec<Edge>, scope: &mut Vec<Option<Scope>>, mark: Scope| {
-        let mut seen: HashSet<(usize, Option<String>)> = HashSet::new();
-        let mut queue: VecDeque<(usize, Option<String>)> = VecDeque::new();
-        let push = |queue: &mut VecDeque<_>, (t, extras): &Edge| {
-            queue.push_back((*t, None));
-            for e in extras {
-                queue.push_back((*t, Some(e.clone())));
-            }
-        };
-        for edge in &starts {
-            push(&mut queue, edge);
-        }
-        while let Some(state) = queue.pop_front() {
-            if !seen.insert(state.clone()) {
-                continue;
-            }
-            let (i, extra) = state;
-            if scope[i].is_none() {
-                scope[i] = Some(mark);
-            }
-            let next: &[Edge] = match &extra {
-                None => &deps[i],
-                Some(e) => optional[i].get(e).map(Vec::as_slice).unwrap_or(&[]),
-            };
-            for edge in next {
-                push(&mut queue, edge);
-            }
-        }
-    };
     for &r in &roots {
         scope[r] = Some(Scope::Required);
     }
     let required: Vec<Edge> = roots.iter().map(|&r| (r, Vec::new())).collect();
-    walk(required, &mut scope, Scope::Required);
+    mark_reachable(&required, deps, optional, &mut scope, Scope::Required);
     let extras: Vec<Edge> = roots
         .iter()
         .flat_map(|&r| optional[r].values().flatten().cloned().collect::<Vec<_>>())
         .collect();
-    walk(extras, &mut scope, Scope::Optional);
+    mark_reachable(&extras, deps, optional, &mut scope, Scope::Optional);
     let groups: Vec<Edge> = roots.iter().flat_map(|&r| dev[r].iter().cloned()).collect();
-    walk(groups, &mut scope, Scope::Excluded);
+    mark_reachable(&groups, deps, optional, &mut scope, Scope::Excluded);
 
     // Components, with a `#n` suffix on the bom-ref when two packages share a purl.
     let mut refs: Vec<String> = Vec::with_capacity(packages.len());
