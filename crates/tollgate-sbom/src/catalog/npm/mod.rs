@@ -3,5 +3,7 @@
 mod common;
 pub mod package_lock;
 pub mod pnpm;
+#[cfg(test)]
+mod test_support;
 pub mod yarn;
 mod yarn_v1;

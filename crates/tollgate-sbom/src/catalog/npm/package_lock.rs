@@ -489,22 +489,16 @@ mod tests {
     //! dependency (`ts-api-utils` → `typescript`) and nested duplicates (`ms`, `is-number`).
 
     use super::*;
+    use crate::catalog::npm::test_support::*;
     use crate::{HashAlgorithm, SbomError};
     use std::path::PathBuf;
 
     const V3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/npm-lock-v3");
     const V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/npm-lock-v2");
 
-    const ROOT: &str = "pkg:npm/npm-fixture@1.0.0";
-    const APP: &str = "pkg:npm/%40fixture/app@0.1.0";
-
     fn run(dir: &str) -> Inventory {
         let root = PathBuf::from(dir);
         catalog(&root, &root.join("package-lock.json")).unwrap()
-    }
-
-    fn deps<'i>(inv: &'i Inventory, from: &str) -> Vec<&'i str> {
-        inv.dependencies[from].iter().map(String::as_str).collect()
     }
 
     #[test]

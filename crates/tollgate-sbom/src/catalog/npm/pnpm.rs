@@ -565,43 +565,16 @@ mod tests {
 
     use super::*;
     use crate::HashAlgorithm;
+    use crate::catalog::npm::test_support::*;
     use std::path::PathBuf;
 
     const V9: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/npm-pnpm-v9");
     const V6: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/npm-pnpm-v6");
     const V5: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/npm-pnpm-v5");
 
-    const ROOT: &str = "pkg:npm/npm-fixture@1.0.0";
-    const APP: &str = "pkg:npm/%40fixture/app@0.1.0";
-    const PURLS: [&str; 11] = [
-        "pkg:npm/%40fixture/app@0.1.0",
-        "pkg:npm/%40tootallnate/once@2.0.1",
-        "pkg:npm/debug@2.6.9",
-        "pkg:npm/is-number@6.0.0",
-        "pkg:npm/is-number@7.0.0",
-        "pkg:npm/is-odd@3.0.1",
-        "pkg:npm/ms@2.0.0",
-        "pkg:npm/ms@2.1.3",
-        "pkg:npm/npm-fixture@1.0.0",
-        "pkg:npm/ts-api-utils@1.3.0",
-        "pkg:npm/typescript@5.4.5",
-    ];
-
     fn run(dir: &str) -> Inventory {
         let root = PathBuf::from(dir);
         catalog(&root, &root.join("pnpm-lock.yaml")).unwrap()
-    }
-
-    fn deps<'i>(inv: &'i Inventory, from: &str) -> Vec<&'i str> {
-        inv.dependencies[from].iter().map(String::as_str).collect()
-    }
-
-    fn scope(inv: &Inventory, purl: &str) -> Scope {
-        inv.get(purl).unwrap().scope
-    }
-
-    fn is_dev(inv: &Inventory, purl: &str) -> bool {
-        inv.get(purl).unwrap().properties.contains_key("cdx:npm:package:development")
     }
 
     fn assert_common_shape(inv: &Inventory) {

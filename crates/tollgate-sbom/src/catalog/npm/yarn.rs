@@ -713,43 +713,16 @@ mod tests {
 
     use super::*;
     use crate::Scope;
+    use crate::catalog::npm::test_support::*;
     use std::path::PathBuf;
 
     const CLASSIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/npm-yarn-classic");
     const BERRY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/npm-yarn-berry");
 
-    const ROOT: &str = "pkg:npm/npm-fixture@1.0.0";
-    const APP: &str = "pkg:npm/%40fixture/app@0.1.0";
     const ONCE: &str = "pkg:npm/%40tootallnate/once@2.0.1";
-    const PURLS: [&str; 11] = [
-        APP,
-        ONCE,
-        "pkg:npm/debug@2.6.9",
-        "pkg:npm/is-number@6.0.0",
-        "pkg:npm/is-number@7.0.0",
-        "pkg:npm/is-odd@3.0.1",
-        "pkg:npm/ms@2.0.0",
-        "pkg:npm/ms@2.1.3",
-        ROOT,
-        "pkg:npm/ts-api-utils@1.3.0",
-        "pkg:npm/typescript@5.4.5",
-    ];
-
     fn run(dir: &str) -> Inventory {
         let root = PathBuf::from(dir);
         catalog(&root, &root.join("yarn.lock")).unwrap()
-    }
-
-    fn deps<'i>(inv: &'i Inventory, from: &str) -> Vec<&'i str> {
-        inv.dependencies[from].iter().map(String::as_str).collect()
-    }
-
-    fn scope(inv: &Inventory, purl: &str) -> Scope {
-        inv.get(purl).unwrap().scope
-    }
-
-    fn is_dev(inv: &Inventory, purl: &str) -> bool {
-        inv.get(purl).unwrap().properties.contains_key("cdx:npm:package:development")
     }
 
     fn assert_common_shape(inv: &Inventory) {
