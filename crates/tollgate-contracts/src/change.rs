@@ -42,6 +42,17 @@ pub struct RuleDoc {
     pub description: &'static str,
 }
 
+/// A rule table entry (`const`-friendly, for the `RULES` tables).
+pub const fn rule(
+    id: &'static str,
+    level: Level,
+    area: &'static str,
+    direction: &'static str,
+    description: &'static str,
+) -> RuleDoc {
+    RuleDoc { id, level, area, direction, description }
+}
+
 /// One detected change between a base spec and a revision.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Change {

@@ -1,16 +1,6 @@
 //! The GraphQL rule table: stable ids, default levels (graphql-inspector's criticality).
 
-use crate::change::{Level, RuleDoc};
-
-const fn rule(
-    id: &'static str,
-    level: Level,
-    area: &'static str,
-    direction: &'static str,
-    description: &'static str,
-) -> RuleDoc {
-    RuleDoc { id, level, area, direction, description }
-}
+use crate::change::{Level, RuleDoc, rule};
 
 use Level::{Error, Info, Warning};
 

@@ -3,13 +3,14 @@
 
 use crate::change::{Level, RuleDoc};
 
+/// Every JSON Schema rule is in the `schema` area.
 const fn rule(
     id: &'static str,
     level: Level,
     direction: &'static str,
     description: &'static str,
 ) -> RuleDoc {
-    RuleDoc { id, level, area: "schema", direction, description }
+    crate::change::rule(id, level, "schema", direction, description)
 }
 
 use Level::{Error, Info};

@@ -1,16 +1,6 @@
 //! The rule table: stable ids, default levels and what each rule detects.
 
-use crate::change::{Level, RuleDoc};
-
-const fn rule(
-    id: &'static str,
-    level: Level,
-    area: &'static str,
-    direction: &'static str,
-    description: &'static str,
-) -> RuleDoc {
-    RuleDoc { id, level, area, direction, description }
-}
+use crate::change::{Level, RuleDoc, rule};
 
 /// Every OpenAPI rule.
 pub const RULES: &[RuleDoc] = &[
