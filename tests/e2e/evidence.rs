@@ -4,7 +4,7 @@
 //! Exit codes: 1 for a bundle that was read and does not verify (including a truncated or
 //! corrupt archive), 2 for input that cannot be read at all (a missing bundle, a bad key).
 
-use crate::support::{copy_tree, fixture, run, text, tollgate};
+use crate::support::{copy_tree, fixture, python, repo_root, run, text, tollgate};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,12 @@ fn release() -> Release {
     let output = run(tollgate(dir.path()).args(["release", "--key", "keys/tollgate.key"]));
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let out = dir.path().join("target/tollgate");
-    let runs: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    // The run directory; the release's own evidence bundle lies beside it.
+    let runs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
     let run_dir = runs[0].clone();
     Release { dir, run_dir }
@@ -125,17 +130,74 @@ fn bundle_of_a_release_is_reproducible_and_verifies() {
         assert_eq!(header.username().unwrap(), Some(""), "{name}");
     }
     let manifest: serde_json::Value = serde_json::from_slice(&entries[0].2).unwrap();
-    assert_eq!(manifest["schemaVersion"], "1");
+    assert_eq!(manifest["schemaVersion"], "2");
     assert_eq!(manifest["release"]["runId"], "20231114T221320Z");
     assert_eq!(manifest["release"]["verdict"], "go");
-    assert_eq!(manifest["tool"]["name"], "tollgate");
-    // Every digest in the manifest is the file's on disk, computed independently.
+    assert_eq!(manifest["producer"]["tool"]["name"], "tollgate");
+    for digest in ["configSha256", "policySha256"] {
+        let value = manifest["producer"][digest].as_str().unwrap();
+        assert!(value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()), "{digest}");
+    }
+    assert_eq!(manifest["catalogs"], serde_json::json!(["soc2", "iso27001", "ssdf", "slsa"]));
+    // What `tollgate release` writes is classified and mapped.
+    let file = |path: &str| {
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap_or_else(|| panic!("{path} not in the manifest"))
+            .clone()
+    };
+    for (path, kind, control) in [
+        ("release.json", "release-summary", "soc2:CC8.1"),
+        ("sbom.json", "gate-report", "ssdf:PO.4.1"),
+        ("sbom/cyclonedx.json", "sbom", "ssdf:PS.3.2"),
+        ("sbom/spdx.json", "sbom", "iso27001:5.9"),
+        ("attest/provenance.sigstore.json", "provenance", "slsa:Build-L1"),
+        ("oscal/assessment-results.json", "export", ""),
+        ("gitlab/release-evidence.json", "export", ""),
+    ] {
+        let entry = file(path);
+        assert_eq!(entry["kind"], kind, "{path}");
+        let controls = entry["controls"].as_array().unwrap();
+        if control.is_empty() {
+            assert!(controls.is_empty(), "{path}: {controls:?}");
+        } else {
+            assert!(controls.iter().any(|c| c == control), "{path}: {control} not in {controls:?}");
+        }
+    }
+    // Every digest in the manifest is the file's on disk, computed independently; generated
+    // exports are checked against the archive's bytes.
     for file in manifest["files"].as_array().unwrap() {
-        let bytes = std::fs::read(release.run_dir.join(file["path"].as_str().unwrap())).unwrap();
+        let path = file["path"].as_str().unwrap();
+        if file["kind"] == "export" {
+            let (_, _, bytes) = &entries[position(&entries, path)];
+            let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+            assert_eq!(file["sha256"], sha256.as_str(), "{file}");
+            continue;
+        }
+        let bytes = std::fs::read(release.run_dir.join(path)).unwrap();
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
         assert_eq!(file["sha256"], sha256.as_str(), "{file}");
         assert_eq!(file["size"], bytes.len(), "{file}");
     }
+
+    // The GitLab release evidence names the run and digests the run's files as the signed
+    // manifest lists them (sha256sum lines, sorted by path).
+    let (_, _, gitlab) = &entries[position(&entries, "gitlab/release-evidence.json")];
+    let gitlab: serde_json::Value = serde_json::from_slice(gitlab).unwrap();
+    assert_eq!(gitlab["release"]["tag_name"], "20231114T221320Z");
+    assert_eq!(gitlab["release"]["created_at"], "2023-11-14 22:13:20 UTC");
+    let lines: String = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] != "export")
+        .map(|f| format!("{}  {}\n", f["sha256"].as_str().unwrap(), f["path"].as_str().unwrap()))
+        .collect();
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(lines.as_bytes()));
+    assert_eq!(gitlab["tollgate"]["filesSha256"], digest.as_str());
 
     let output = verify(&release, "keys/tollgate.pub", "a.tar.gz");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
@@ -152,10 +214,138 @@ fn bundle_of_a_release_is_reproducible_and_verifies() {
     let output = run(tollgate(release.dir.path()).args(["evidence", "show", "a.tar.gz"]));
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for expected in ["20231114T221320Z", "verdict:  go", "manifest: sha256:", "sbom/cyclonedx.json"]
-    {
-        assert!(stdout.contains(expected), "{expected} missing: {}", text(&output));
+    for expected in [
+        "20231114T221320Z",
+        "verdict:  go",
+        "manifest: sha256:",
+        "sbom/cyclonedx.json",
+        "config:   sha256:",
+        "coverage:",
+        "soc2 ",
+        "/33  controls with evidence",
+        "/93  controls with evidence",
+        "slsa        2/3   controls with evidence",
+        "uncovered: Build-L3",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing: {}", text(&output));
     }
+}
+
+fn extract(bundle: &Path, name: &str, to: &Path) {
+    let entries = read_entries(bundle);
+    let (_, _, bytes) = &entries[position(&entries, name)];
+    std::fs::write(to, bytes).unwrap();
+}
+
+fn oscal_validate(path: &Path) -> std::process::Output {
+    run(std::process::Command::new(python())
+        .arg(repo_root().join("tests/validators/oscal_validate.py"))
+        .arg(path))
+}
+
+/// The bundle's OSCAL assessment results pass compliance-trestle's OSCAL models (an
+/// independent implementation), and the validator rejects a document with a control id that
+/// is not an OSCAL token, and one without its required `oscal-version`.
+#[test]
+fn oscal_export_validates_with_compliance_trestle() {
+    let release = release();
+    build(&release, Some(&release.run_dir), "a.tar.gz");
+    let bundle = release.dir.path().join("a.tar.gz");
+    let doc_path = release.dir.path().join("assessment-results.json");
+    extract(&bundle, "oscal/assessment-results.json", &doc_path);
+    let output = oscal_validate(&doc_path);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("ok "), "{}", text(&output));
+
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&doc_path).unwrap()).unwrap();
+    let result = &doc["assessment-results"]["results"][0];
+    let gates: Vec<&str> = result["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["methods"][0] == "TEST")
+        .map(|o| o["title"].as_str().unwrap())
+        .collect();
+    for gate in ["Gate attest: pass", "Gate contracts: pass", "Gate sbom: pass"] {
+        assert!(gates.contains(&gate), "{gate} not in {gates:?}");
+    }
+    assert_eq!(result["findings"].as_array().unwrap().len(), 33 + 93 + 61 + 3);
+
+    let mut broken = doc.clone();
+    broken["assessment-results"]["results"][0]["findings"][0]["target"]["target-id"] =
+        "soc2:CC1.1".into();
+    let broken_path = release.dir.path().join("broken.json");
+    std::fs::write(&broken_path, serde_json::to_vec(&broken).unwrap()).unwrap();
+    let output = oscal_validate(&broken_path);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("target-id"), "{}", text(&output));
+
+    let mut broken = doc;
+    broken["assessment-results"]["metadata"].as_object_mut().unwrap().remove("oscal-version");
+    std::fs::write(&broken_path, serde_json::to_vec(&broken).unwrap()).unwrap();
+    let output = oscal_validate(&broken_path);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("oscal-version"), "{}", text(&output));
+}
+
+/// `[evidence]` in tollgate.toml decides the catalogs and the mapping of `evidence build`
+/// and `evidence controls`; an unknown control id is an input error naming the file and key.
+#[test]
+fn evidence_configuration_drives_build_and_controls() {
+    let release = release();
+    let config = release.dir.path().join("tollgate.toml");
+    let original = std::fs::read_to_string(&config).unwrap_or_default();
+    std::fs::write(
+        &config,
+        format!(
+            "{original}\n[evidence]\ncatalogs = [\"slsa\", \"ssdf\"]\n\n[evidence.controls]\nsbom = [\"ssdf:PW.4.4\"]\n"
+        ),
+    )
+    .unwrap();
+    build(&release, Some(&release.run_dir), "a.tar.gz");
+    let entries = read_entries(&release.dir.path().join("a.tar.gz"));
+    let manifest: serde_json::Value = serde_json::from_slice(&entries[0].2).unwrap();
+    assert_eq!(manifest["catalogs"], serde_json::json!(["slsa", "ssdf"]));
+    let sbom = manifest["files"].as_array().unwrap().iter().find(|f| f["path"] == "sbom/spdx.json");
+    assert_eq!(sbom.unwrap()["controls"], serde_json::json!(["ssdf:PW.4.4"]));
+
+    let output =
+        run(tollgate(release.dir.path()).args(["evidence", "controls", "--format", "json"]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ids: Vec<&str> =
+        doc["catalogs"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["slsa", "ssdf"]);
+    assert_eq!(doc["mapping"]["sbom"]["source"], "tollgate.toml");
+    assert_eq!(doc["mapping"]["provenance"]["source"], "default");
+    assert!(doc["mapping"]["provenance"]["why"].as_str().unwrap().contains("SLSA"));
+    let output = run(tollgate(release.dir.path()).args(["evidence", "controls"]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("* sbom                 ssdf:PW.4.4"), "{stdout}");
+    assert!(stdout.contains("  RV.3.4   Review the SDLC process"), "{stdout}");
+
+    std::fs::write(
+        &config,
+        format!("{original}\n[evidence.controls]\nprovenance = [\"slsa:Build-L9\"]\n"),
+    )
+    .unwrap();
+    for args in [
+        &["evidence", "build", "--key", "keys/tollgate.key", "--output", "bad.tar.gz"][..],
+        &["evidence", "controls"][..],
+    ] {
+        let output = run(tollgate(release.dir.path()).args(args));
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("tollgate.toml: evidence.controls.provenance[0]")
+                && stderr.contains("has no control \"Build-L9\""),
+            "{}",
+            text(&output)
+        );
+    }
+    assert!(!release.dir.path().join("bad.tar.gz").exists());
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! points `TOLLGATE_PYTHON` at it, and starts PostgreSQL and an S3-compatible server (moto)
 //! for the `db` tests (`TOLLGATE_TEST_DATABASE_URL`, `TOLLGATE_TEST_S3_ENDPOINT`).
 
+/// The GitHub API replay server, shared with tollgate-evidence's own tests.
+#[path = "../../crates/tollgate-evidence/tests/support/replay.rs"]
+mod replay;
 mod support;
 
 mod attest;
@@ -12,6 +15,9 @@ mod contracts;
 mod db;
 mod db_backup;
 mod evidence;
+mod evidence_changes;
+mod evidence_publish;
+mod evidence_report;
 mod pact;
 mod release;
 mod sbom;

@@ -11,10 +11,20 @@ fn fixture_copy() -> tempfile::TempDir {
     dir
 }
 
+/// The one run directory in `out`; its evidence bundle lies beside it.
 fn only_run_dir(out: &Path) -> std::path::PathBuf {
-    let runs: Vec<_> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).collect();
+    let runs: Vec<_> =
+        std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
     runs[0].clone()
+}
+
+/// The evidence bundle the release wrote beside `run_dir`.
+fn bundle_of(run_dir: &Path) -> std::path::PathBuf {
+    let name = run_dir.file_name().unwrap().to_string_lossy();
+    let bundle = run_dir.with_file_name(format!("{name}.evidence.tar.gz"));
+    assert!(bundle.is_file(), "no evidence bundle at {}", bundle.display());
+    bundle
 }
 
 #[test]
@@ -136,6 +146,13 @@ fn release_of_this_repository_is_go() {
     assert!(commits[0].len() == 40 && commits[0].bytes().all(|b| b.is_ascii_hexdigit()));
     let found = rules(&read_json(&run_dir.join("attest.json")));
     assert!(!found.iter().any(|(rule, _)| rule == "attest/no-source"), "{found:?}");
+    // The evidence stage recorded the release's git range, ending at the same commit.
+    let git = read_json(&run_dir.join("git.json"));
+    assert_eq!(git["range"]["headSha"], commits[0], "{git:#}");
+    assert!(!git["commits"].as_array().unwrap().is_empty());
+    let found = rules(&read_json(&run_dir.join("evidence.json")));
+    assert!(found.contains(&("evidence/git-range".into(), "info".into())), "{found:?}");
+    assert!(bundle_of(&run_dir).is_file());
 }
 
 fn read_json(path: &Path) -> Value {
@@ -191,6 +208,34 @@ fn release_attests_with_a_labelled_ephemeral_key_by_default() {
     assert!(std::fs::read_to_string(&public).unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
     let output = verify_run(dir.path(), &run_dir, &public);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+
+    // The evidence stage packed the run directory, signed with the same ephemeral key.
+    let evidence = read_json(&run_dir.join("evidence.json"));
+    assert_eq!(evidence["gate"], "evidence");
+    assert_eq!(evidence["verdict"], "pass");
+    assert!(rules(&evidence).contains(&("evidence/bundle".into(), "info".into())));
+    let bundle = bundle_of(&run_dir);
+    let output = run(tollgate(dir.path())
+        .arg("evidence")
+        .arg("verify")
+        .arg("--key")
+        .arg(&public)
+        .arg(&bundle));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let output = run(tollgate(dir.path()).arg("evidence").arg("show").arg(&bundle));
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        shown.contains("release.json") && shown.contains("attest/provenance.sigstore.json"),
+        "{shown}"
+    );
+    assert!(
+        !shown.lines().any(|l| l.trim_end().ends_with(" evidence.json")),
+        "the bundle cannot hold its own report: {shown}"
+    );
+    assert!(shown.contains("report.html") && shown.contains("oscal/assessment-results.json"));
+    // The fixture copy is no git checkout: the bundle says it records no git history.
+    assert!(rules(&evidence).contains(&("evidence/no-git-history".into(), "warning".into())));
+    assert!(rules(&evidence).contains(&("evidence/control-coverage".into(), "info".into())));
     // The subjects are the SBOMs: change one and the provenance no longer verifies.
     std::fs::write(run_dir.join("sbom/spdx.json"), "{}").unwrap();
     let output = verify_run(dir.path(), &run_dir, &public);
@@ -227,6 +272,13 @@ fn release_signs_with_the_configured_key() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let output = verify_run(dir.path(), &run_dir, &dir.path().join("other/tollgate.pub"));
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    // The evidence bundle is signed with the release key too, and only with it.
+    let bundle = bundle_of(&run_dir);
+    for (key, code) in [("keys/tollgate.pub", 0), ("other/tollgate.pub", 1)] {
+        let output =
+            run(tollgate(dir.path()).args(["evidence", "verify", "--key", key]).arg(&bundle));
+        assert_eq!(output.status.code(), Some(code), "{key}: {}", text(&output));
+    }
 
     // The same key from tollgate.toml.
     std::fs::write(dir.path().join("tollgate.toml"), "[attest]\nkey = \"keys/tollgate.key\"\n")

@@ -67,10 +67,13 @@ fn fetch(root: &Path) -> Result<(), String> {
     run(Command::new(cargo()).current_dir(root).args(["fetch", "--locked", "--quiet"])).map(|_| ())
 }
 
-/// Everything the tests need, then every test: the Python validators, a throwaway PostgreSQL
-/// cluster and an S3-compatible server (moto), both stopped afterwards, also when tests fail.
+/// Everything the tests need, then every test: the Python validators, Chromium and axe-core
+/// (for the report's browser test), a throwaway PostgreSQL cluster and an S3-compatible server (moto),
+/// both stopped afterwards, also when tests fail.
 fn test(root: &Path, extra: &[OsString]) -> TaskResult {
     let python = python_venv(root)?;
+    let chromium = ensure_chromium()?;
+    let axe_core = ensure_axe_core(root)?;
     fetch(root)?;
     let started = std::time::Instant::now();
     let pg = Postgres::start(root)?;
@@ -86,6 +89,8 @@ fn test(root: &Path, extra: &[OsString]) -> TaskResult {
         .args(["test", "--workspace", "--locked"])
         .args(extra)
         .env("TOLLGATE_PYTHON", &python)
+        .env("TOLLGATE_CHROMIUM", &chromium)
+        .env("TOLLGATE_AXE_CORE", &axe_core)
         .env("TOLLGATE_TEST_DATABASE_URL", pg.url())
         .env("TOLLGATE_TEST_S3_ENDPOINT", s3.endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -95,6 +100,55 @@ fn test(root: &Path, extra: &[OsString]) -> TaskResult {
     drop(s3);
     drop(pg);
     result
+}
+
+/// Debian's Chromium, for the browser test of the evidence report: installed from the
+/// distribution's packages when `/usr/bin/chromium` is missing (the package index is refreshed
+/// only when it does not know the package).
+fn ensure_chromium() -> Result<PathBuf, String> {
+    let chromium = PathBuf::from("/usr/bin/chromium");
+    if chromium.exists() {
+        return Ok(chromium);
+    }
+    eprintln!("xtask: /usr/bin/chromium missing; installing the chromium package");
+    let install = || {
+        run(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    if install().is_err() {
+        run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
+        install()?;
+    }
+    if chromium.exists() {
+        Ok(chromium)
+    } else {
+        Err("no /usr/bin/chromium after installing the chromium package".into())
+    }
+}
+
+/// The axe-core release the report's browser test runs (npm).
+const AXE_CORE: &str = "axe-core@4.14.1";
+
+/// axe-core's `axe.min.js`, installed with npm into `target/axe` when missing or another
+/// version: the accessibility engine the report's browser test runs in Chromium.
+fn ensure_axe_core(root: &Path) -> Result<PathBuf, String> {
+    let dir = root.join("target/axe");
+    let script = dir.join("node_modules/axe-core/axe.min.js");
+    let stamp = dir.join("tollgate-axe-core.txt");
+    if script.exists() && std::fs::read_to_string(&stamp).is_ok_and(|have| have == AXE_CORE) {
+        return Ok(script);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
+        .arg(&dir)
+        .arg(AXE_CORE))?;
+    if !script.exists() {
+        return Err(format!("no {} after installing {AXE_CORE}", script.display()));
+    }
+    std::fs::write(&stamp, AXE_CORE).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    Ok(script)
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read and released).

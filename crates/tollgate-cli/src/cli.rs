@@ -60,8 +60,60 @@ pub enum EvidenceCommand {
     /// Verify a bundle offline: signature, every file's size and digests, no extra or missing
     /// files, no unsafe paths or links. Exit 1 when verification fails.
     Verify(EvidenceVerifyArgs),
-    /// Summarise a bundle (not verified: use `verify` for that).
+    /// Summarise a bundle (not verified: use `verify` for that), with control coverage.
     Show(EvidenceShowArgs),
+    /// Print the control catalogs and the effective evidence kind -> control mapping.
+    Controls(EvidenceControlsArgs),
+    /// Verify a bundle and publish it to object storage (a directory or S3) under
+    /// `<prefix>/<run id>/`, with a `.publication.json` sidecar; never overwrites. Exit 1 when
+    /// refused (does not verify, or other bytes are published under its key).
+    Publish(EvidencePublishArgs),
+    /// The release's git range (previous release tag..HEAD, or --range A..B): every commit with
+    /// authorship and signature status, as git.json; unsigned commits are findings.
+    Git(EvidenceGitArgs),
+    /// Change-management evidence from GitHub for each commit of the release range: its pull
+    /// request, reviews, required checks; as changes.json. Exit 1 when a change lacks a merged
+    /// PR, an independent approval or a passing required check.
+    Changes(EvidenceChangesArgs),
+}
+
+/// `tollgate evidence git [--root R] [--range A..B] [--output FILE]`.
+#[derive(Debug, Args)]
+pub struct EvidenceGitArgs {
+    /// A directory inside the repository (its tollgate.toml is read from here).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// The range `A..B` (default: from the previous `vX.Y.Z`/`X.Y.Z` tag to HEAD).
+    #[arg(long, value_name = "A..B")]
+    pub range: Option<String>,
+    /// Where to write git.json, atomically (default: `<root>/<[release] out_dir>/git.json`).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Report format and file.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `tollgate evidence changes --repo OWNER/NAME [--root R] [--range A..B] [--output FILE]`.
+#[derive(Debug, Args)]
+pub struct EvidenceChangesArgs {
+    /// The GitHub repository; token from GITHUB_TOKEN, API from GITHUB_API_URL (GHE:
+    /// `https://HOST/api/v3`).
+    #[arg(long, value_name = "OWNER/NAME", env = "GITHUB_REPOSITORY")]
+    pub repo: String,
+    /// A directory inside the repository (its tollgate.toml is read from here).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// The range `A..B` (default: from the previous `vX.Y.Z`/`X.Y.Z` tag to HEAD).
+    #[arg(long, value_name = "A..B")]
+    pub range: Option<String>,
+    /// Where to write changes.json, atomically (default:
+    /// `<root>/<[release] out_dir>/changes.json`).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Report format and file.
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// `tollgate evidence build [RUN_DIR] --key KEY --output FILE`.
@@ -90,11 +142,50 @@ pub struct EvidenceVerifyArgs {
     pub file: PathBuf,
 }
 
+/// `tollgate evidence publish FILE --key PUB --store URL [--retention D] [--object-lock MODE]`.
+#[derive(Debug, Args)]
+pub struct EvidencePublishArgs {
+    /// The bundle (.tar.gz or .tar.zst); verified before it is published.
+    pub file: PathBuf,
+    /// Public key (PEM, SubjectPublicKeyInfo) the bundle's manifest signature must verify with.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Where to publish: a directory, `file:///dir`, or
+    /// `s3://bucket[/prefix][?endpoint=URL&region=R]` (credentials from `AWS_*`).
+    #[arg(long)]
+    pub store: String,
+    /// Keep the bundle at least this long: `400d`, `7y`, `52w` (on S3 as object lock; on a
+    /// directory recorded in the sidecar, files made read-only).
+    #[arg(long, value_parser = parse_retention)]
+    pub retention: Option<std::time::Duration>,
+    /// S3 object lock mode: governance or compliance (default with --retention: compliance).
+    #[arg(long, value_name = "MODE", value_parser = clap::value_parser!(tollgate_evidence::publish::LockMode))]
+    pub object_lock: Option<tollgate_evidence::publish::LockMode>,
+    /// Also attach the bundle to the GitHub release with this tag (token from GITHUB_TOKEN,
+    /// API from GITHUB_API_URL); an existing asset of that name is never overwritten.
+    #[arg(long, value_name = "TAG", requires = "github_repo")]
+    pub github_release: Option<String>,
+    /// The GitHub repository holding the release (with --github-release).
+    #[arg(long, value_name = "OWNER/NAME", env = "GITHUB_REPOSITORY")]
+    pub github_repo: Option<String>,
+}
+
 /// `tollgate evidence show FILE`.
 #[derive(Debug, Args)]
 pub struct EvidenceShowArgs {
     /// The bundle.
     pub file: PathBuf,
+}
+
+/// `tollgate evidence controls [--format human|json] [--root DIR]`.
+#[derive(Debug, Args)]
+pub struct EvidenceControlsArgs {
+    /// Output format: `human` (a table) or `json` (catalogs and mapping, for auditors' tools).
+    #[arg(long, default_value = "human", value_parser = ["human", "json"])]
+    pub format: String,
+    /// Repository root whose tollgate.toml `[evidence]` overrides the default mapping.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
 }
 
 /// `tollgate release`.
@@ -661,6 +752,16 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("{s:?}: too large"))
 }
 
+/// A retention period: [`parse_duration`]'s units plus `y` (365 days), e.g. `7y`, `400d`.
+pub fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
+    let Some(years) = s.trim().strip_suffix('y') else {
+        return parse_duration(s);
+    };
+    let how = || format!("{s:?}: expected a number and a unit (s, m, h, d, w, y), e.g. 7y");
+    let days = parse_duration(&format!("{years}d")).map_err(|_| how())?;
+    days.checked_mul(365).ok_or_else(|| format!("{s:?}: too large"))
+}
+
 /// `--report-format` and `--report`, shared by every gate command.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -949,6 +1050,25 @@ mod tests {
         for bad in ["", "d", "30", "30y", "-1d", "0d", "1.5h", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn retentions_take_years() {
+        let day = 86_400;
+        assert_eq!(parse_retention("7y"), Ok(std::time::Duration::from_secs(7 * 365 * day)));
+        assert_eq!(parse_retention("400d"), Ok(std::time::Duration::from_secs(400 * day)));
+        for bad in ["", "y", "0y", "-1y", "1.5y", "7x", "99999999999999999y"] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
+        }
+        let args = "tollgate evidence publish b.tar.gz --key k.pub --store s3://b --retention 7y \
+                    --object-lock governance";
+        let cli = Cli::try_parse_from(args.split_whitespace()).unwrap();
+        let Command::Evidence(EvidenceCommand::Publish(p)) = cli.command else { panic!("publish") };
+        assert_eq!(p.retention, Some(std::time::Duration::from_secs(7 * 365 * day)));
+        assert_eq!(p.object_lock, Some(tollgate_evidence::publish::LockMode::Governance));
+        let bad = ["tollgate", "evidence", "publish", "b", "--key", "k", "--store", "d"];
+        let err = Cli::try_parse_from([&bad[..], &["--object-lock", "legal-hold"]].concat());
+        assert_eq!(err.unwrap_err().exit_code(), 2);
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct Config {
     pub attest: AttestConfig,
     /// `[contracts]`: API contract gates (OpenAPI, GraphQL, JSON Schema).
     pub contracts: ContractsConfig,
+    /// `[evidence]`: which control catalogs evidence bundles map to, and the mapping overrides.
+    pub evidence: EvidenceConfig,
 }
 
 /// `[release]` settings.
@@ -57,6 +59,68 @@ pub struct ReleaseConfig {
 impl Default for ReleaseConfig {
     fn default() -> Self {
         ReleaseConfig { out_dir: PathBuf::from("target/tollgate") }
+    }
+}
+
+/// `[evidence]` settings: the control catalogs evidence is mapped to and per-kind overrides.
+///
+/// Core only carries the values; `tollgate-evidence` checks the catalog and control ids and
+/// names `tollgate.toml` and the key when one is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceConfig {
+    /// Catalog ids coverage is reported for, in this order (`soc2`, `iso27001`, `ssdf`, `slsa`).
+    pub catalogs: Vec<String>,
+    /// `[evidence.controls]`: evidence kind -> qualified control ids (`"ssdf:PS.3.2"`); a kind
+    /// listed here replaces the shipped default mapping for that kind (`[]` maps it to nothing).
+    pub controls: std::collections::BTreeMap<String, Vec<String>>,
+    /// `[evidence.git]`: the release range's commit findings.
+    pub git: EvidenceGitConfig,
+    /// `[evidence.github]`: change-management evidence from GitHub.
+    pub github: EvidenceGitHubConfig,
+}
+
+/// `[evidence.git]` settings (`tollgate evidence git`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceGitConfig {
+    /// Severity of `git/unsigned-commit` (a commit in the release range without a signature).
+    pub unsigned_commit: Severity,
+}
+
+impl Default for EvidenceGitConfig {
+    fn default() -> Self {
+        EvidenceGitConfig { unsigned_commit: Severity::Info }
+    }
+}
+
+/// `[evidence.github]` settings (`tollgate evidence changes`, `publish --github-release`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceGitHubConfig {
+    /// `OWNER/NAME`: when set, the release `evidence` stage collects change-management evidence
+    /// (`changes.json`) for the release range from this GitHub repository (token from
+    /// `GITHUB_TOKEN`, API from `GITHUB_API_URL`). Unset: no GitHub calls in a release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// The most seconds spent in total waiting out GitHub rate limits before failing.
+    pub max_rate_limit_wait_secs: u64,
+}
+
+impl Default for EvidenceGitHubConfig {
+    fn default() -> Self {
+        EvidenceGitHubConfig { repo: None, max_rate_limit_wait_secs: 60 }
+    }
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        EvidenceConfig {
+            catalogs: ["soc2", "iso27001", "ssdf", "slsa"].map(String::from).to_vec(),
+            controls: std::collections::BTreeMap::new(),
+            git: EvidenceGitConfig::default(),
+            github: EvidenceGitHubConfig::default(),
+        }
     }
 }
 
@@ -382,6 +446,33 @@ expires = "2026-12-31"
         )
         .unwrap_err();
         assert!(err.to_string().starts_with("t.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn evidence_defaults_overrides_and_unknown_keys() {
+        let cfg = Config::default();
+        assert_eq!(cfg.evidence.catalogs, ["soc2", "iso27001", "ssdf", "slsa"]);
+        assert!(cfg.evidence.controls.is_empty());
+        let cfg = Config::parse(
+            Path::new("t.toml"),
+            "[evidence]\ncatalogs = [\"ssdf\"]\n\n[evidence.controls]\nsbom = [\"ssdf:PS.3.2\"]\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.evidence.catalogs, ["ssdf"]);
+        assert_eq!(cfg.evidence.controls["sbom"], ["ssdf:PS.3.2"]);
+        assert_eq!(Config::parse(Path::new("t"), &cfg.to_toml()).unwrap(), cfg);
+        let err =
+            Config::parse(Path::new("tollgate.toml"), "[evidence]\ncatalog = []\n").unwrap_err();
+        assert!(err.to_string().starts_with("tollgate.toml:2:"), "{err}");
+        let err = Config::parse(Path::new("tollgate.toml"), "[evidence.controls]\nsbom = \"x\"\n")
+            .unwrap_err();
+        assert!(err.to_string().starts_with("tollgate.toml:2:"), "{err}");
+    }
+
+    /// `tollgate config show` of the defaults, pinned: a new key is a reviewed change.
+    #[test]
+    fn default_configuration_snapshot() {
+        insta::assert_snapshot!(Config::default().to_toml());
     }
 
     #[test]

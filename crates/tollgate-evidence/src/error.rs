@@ -25,6 +25,24 @@ pub enum EvidenceError {
         /// Why.
         message: String,
     },
+    /// `[evidence]` in the configuration names an unknown catalog, kind or control.
+    #[error("{}: {key}: {message}", path.display())]
+    Config {
+        /// The configuration file (`tollgate.toml`).
+        path: PathBuf,
+        /// The offending key (`evidence.controls.sbom[0]`).
+        key: String,
+        /// What is wrong, with the known values.
+        message: String,
+    },
+    /// A generated document (OSCAL, GitLab release evidence, report) could not be made.
+    #[error("{path}: cannot generate: {message}")]
+    Generate {
+        /// The document's archive path.
+        path: String,
+        /// Why.
+        message: String,
+    },
     /// The bundle's file name says neither `.tar.gz`/`.tgz` nor `.tar.zst`/`.tzst`.
     #[error("{}: unsupported bundle format (expected .tar.gz, .tgz, .tar.zst or .tzst)", path.display())]
     UnsupportedFormat {
@@ -202,6 +220,8 @@ impl EvidenceError {
                 | EvidenceError::RunDir { .. }
                 | EvidenceError::UnsupportedFormat { .. }
                 | EvidenceError::SourceDateEpoch { .. }
+                | EvidenceError::Config { .. }
+                | EvidenceError::Generate { .. }
         )
     }
 

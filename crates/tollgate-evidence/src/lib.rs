@@ -14,8 +14,18 @@
 //! **Architecture invariant:** no printing; files are streamed, never loaded whole (only the
 //! manifest and its envelope are read into memory, capped at [`MAX_MANIFEST_BYTES`]).
 
+pub mod controls;
 mod error;
+pub mod git_range;
+pub mod github;
+pub mod gitlab;
+pub mod oscal;
+pub mod publish;
+pub mod report;
 
+pub use controls::{
+    CatalogCoverage, ControlCoverage, Coverage, EvidenceKind, Mapping, classify, coverage,
+};
 pub use error::EvidenceError;
 
 use std::collections::BTreeMap;
@@ -36,7 +46,7 @@ pub const MANIFEST_DSSE: &str = "manifest.dsse.json";
 /// The DSSE payload type of the manifest.
 pub const PAYLOAD_TYPE: &str = "application/vnd.tollgate.evidence-manifest+json";
 /// The manifest schema version this crate writes and reads.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 /// The largest manifest or envelope accepted when reading a bundle.
 pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -48,10 +58,40 @@ pub struct Manifest {
     pub schema_version: String,
     /// Which release run this is the evidence of.
     pub release: ReleaseIdentity,
-    /// What produced the bundle.
-    pub tool: Tool,
+    /// Who and what produced the bundle, and with which configuration and policy set.
+    pub producer: Producer,
+    /// The control catalogs the files were mapped to (ids, in order).
+    pub catalogs: Vec<String>,
     /// Every file, sorted by path.
     pub files: Vec<FileEntry>,
+}
+
+/// What produced a bundle: the tool, and digests of the inputs that decided its contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Producer {
+    /// The tool and its version.
+    pub tool: Tool,
+    /// SHA-256 of the effective configuration (`tollgate.toml` over the defaults), serialized
+    /// as compact JSON with keys in declaration order and maps sorted.
+    pub config_sha256: String,
+    /// SHA-256 of the policy set: the catalogs in use and the kind → control mapping, plus
+    /// the path and SHA-256 of every file of the repository's `policies/` directory
+    /// ([`controls::Mapping::policy_json`]).
+    pub policy_sha256: String,
+    /// The `policies/` files in the policy set (path relative to the repository root, SHA-256),
+    /// sorted by path; empty when the repository has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyFile>,
+}
+
+/// One policy file in the policy set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyFile {
+    /// Path relative to the repository root (`policies/release.rego`).
+    pub path: String,
+    /// Lowercase hex SHA-256.
+    pub sha256: String,
 }
 
 /// The release run a bundle is the evidence of (from `release.json` when present).
@@ -91,6 +131,11 @@ pub struct FileEntry {
     pub sha512: String,
     /// IANA media type guessed from the name.
     pub media_type: String,
+    /// What the file is evidence of ([`classify`]; `export` for generated documents).
+    pub kind: EvidenceKind,
+    /// The qualified control ids it supports (`soc2:CC8.1`), sorted by catalog (in the
+    /// shipped order) then naturally by control id ([`controls::qualified_cmp`]).
+    pub controls: Vec<String>,
 }
 
 impl Manifest {
@@ -104,6 +149,14 @@ impl Manifest {
     /// Total size of the files.
     pub fn total_size(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// The coverage of the manifest's catalogs by its files' recorded controls.
+    pub fn coverage(&self) -> Coverage {
+        controls::coverage_of(
+            &self.catalogs,
+            self.files.iter().map(|f| (f.path.as_str(), f.controls.as_slice())),
+        )
     }
 }
 
@@ -217,11 +270,16 @@ impl Read for Decompressor {
     }
 }
 
-/// A path in the run directory: archive path, disk path, is it a directory.
+/// An archive entry: its path and where its bytes come from.
 struct Item {
     name: String,
-    disk: PathBuf,
-    dir: bool,
+    source: Source,
+}
+
+enum Source {
+    Dir,
+    Disk(PathBuf),
+    Generated(Vec<u8>),
 }
 
 /// Walks `dir` depth-first, entries of each directory sorted by name (bytes).
@@ -253,10 +311,10 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<Item>) -> Result<(), EvidenceErr
         let meta = std::fs::symlink_metadata(&path).map_err(|e| EvidenceError::io(&path, e))?;
         let kind = meta.file_type();
         if kind.is_dir() {
-            out.push(Item { name: archive_name.clone(), disk: path.clone(), dir: true });
+            out.push(Item { name: archive_name.clone(), source: Source::Dir });
             walk(&path, &format!("{archive_name}/"), out)?;
         } else if kind.is_file() {
-            out.push(Item { name: archive_name, disk: path, dir: false });
+            out.push(Item { name: archive_name, source: Source::Disk(path) });
         } else {
             return Err(EvidenceError::RunDir {
                 path,
@@ -371,17 +429,153 @@ fn header(kind: tar::EntryType, size: u64, mode: u32, mtime: u64) -> tar::Header
     header
 }
 
-/// Bundles the run directory `run_dir` into `output` (`.tar.gz`), signing the manifest with
-/// `key`; `tool_version` is recorded in the manifest. The archive is written to a temporary
-/// file next to `output` and renamed into place.
+/// A document [`build`] generates into the bundle (OSCAL, GitLab release evidence, the HTML
+/// report): its archive path and the function that makes its bytes from the [`Generation`].
+/// It is listed in the manifest like every file, with kind `export`. Adding one is a line:
+/// `BuildOptions::new(version).document(GeneratedDocument::new("report.html", render))` with
+/// `render: fn(&Generation<'_>) -> Result<Vec<u8>, EvidenceError>`.
+pub struct GeneratedDocument {
+    /// Path in the archive (relative, `/`-separated); must not exist in the run directory.
+    pub path: String,
+    generate: Box<GenerateFn>,
+}
+
+type GenerateFn = dyn Fn(&Generation<'_>) -> Result<Vec<u8>, EvidenceError> + Send + Sync;
+
+impl GeneratedDocument {
+    /// A document at `path` made by `generate`, which must be deterministic (same
+    /// [`Generation`], same bytes).
+    pub fn new(
+        path: impl Into<String>,
+        generate: impl Fn(&Generation<'_>) -> Result<Vec<u8>, EvidenceError> + Send + Sync + 'static,
+    ) -> Self {
+        GeneratedDocument { path: path.into(), generate: Box::new(generate) }
+    }
+
+    /// The documents every bundle carries: [`oscal::ASSESSMENT_RESULTS`],
+    /// [`gitlab::RELEASE_EVIDENCE`] and [`report::REPORT_HTML`].
+    pub fn defaults() -> Vec<GeneratedDocument> {
+        vec![
+            GeneratedDocument::new(report::REPORT_HTML, report::generate),
+            GeneratedDocument::new(oscal::ASSESSMENT_RESULTS, oscal::generate),
+            GeneratedDocument::new(gitlab::RELEASE_EVIDENCE, gitlab::generate),
+        ]
+    }
+}
+
+/// What a [`GeneratedDocument`] is made from: the run directory and what the manifest says of
+/// its files. Generated documents do not see each other.
+#[derive(Debug, Clone, Copy)]
+pub struct Generation<'a> {
+    /// The run directory being bundled (generators may read its files).
+    pub run_dir: &'a Path,
+    /// The release identity.
+    pub release: &'a ReleaseIdentity,
+    /// The producer block of the manifest.
+    pub producer: &'a Producer,
+    /// The run directory's files (not the generated documents), sorted by path.
+    pub files: &'a [FileEntry],
+    /// The mapping in use.
+    pub mapping: &'a Mapping,
+    /// Coverage of the mapping's catalogs by `files`.
+    pub coverage: &'a Coverage,
+    /// The bundle's timestamp: `SOURCE_DATE_EPOCH` or 0 (seconds since the Unix epoch).
+    pub source_date_epoch: u64,
+}
+
+/// How [`build`] bundles: the tool version for the manifest, the effective configuration
+/// (its `[evidence]` section decides the mapping; the whole of it is digested into the
+/// manifest), the repository's `policies/` directory, and the generated documents.
+pub struct BuildOptions {
+    /// Recorded as the producer's tool version.
+    pub tool_version: String,
+    /// The effective configuration.
+    pub config: tollgate_core::Config,
+    /// The configuration file, to name it in errors (default `tollgate.toml`).
+    pub config_path: PathBuf,
+    /// A `policies/` directory whose files join the policy set digest (`None`: no policies).
+    pub policies_dir: Option<PathBuf>,
+    /// Documents generated into the bundle (default: [`GeneratedDocument::defaults`]).
+    pub documents: Vec<GeneratedDocument>,
+}
+
+impl BuildOptions {
+    /// Default configuration, no policies, the default generated documents.
+    pub fn new(tool_version: impl Into<String>) -> Self {
+        BuildOptions {
+            tool_version: tool_version.into(),
+            config: tollgate_core::Config::default(),
+            config_path: PathBuf::from(tollgate_core::config::CONFIG_FILE),
+            policies_dir: None,
+            documents: GeneratedDocument::defaults(),
+        }
+    }
+
+    /// Uses `config`, loaded from `path` (named in mapping errors).
+    pub fn config(mut self, config: tollgate_core::Config, path: impl Into<PathBuf>) -> Self {
+        self.config = config;
+        self.config_path = path.into();
+        self
+    }
+
+    /// Digests every file under `dir` into the policy set, when `dir` is a directory (paths
+    /// are recorded as `<dir name>/<path in dir>`, e.g. `policies/release.rego`).
+    pub fn policies_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.policies_dir = Some(dir.into());
+        self
+    }
+
+    /// Adds a generated document, replacing a default one at the same path (e.g. a custom
+    /// `report.html`).
+    pub fn document(mut self, document: GeneratedDocument) -> Self {
+        self.documents.retain(|d| d.path != document.path);
+        self.documents.push(document);
+        self
+    }
+}
+
+/// Lets callers that only know the tool version pass it alone (the signature `build` had
+/// before it took options): default configuration and mapping, default documents.
+impl From<&str> for BuildOptions {
+    /// [`BuildOptions::new`] with this tool version.
+    fn from(tool_version: &str) -> Self {
+        BuildOptions::new(tool_version)
+    }
+}
+
+/// The policy files under `dir`, as (path relative to `dir`'s parent, SHA-256), sorted.
+fn policy_files(dir: &Path) -> Result<Vec<PolicyFile>, EvidenceError> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let prefix = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut items = Vec::new();
+    walk(dir, &format!("{prefix}/"), &mut items)?;
+    let mut files = Vec::new();
+    for item in items {
+        if let Source::Disk(path) = &item.source {
+            let (_, sha256, _) = hash_file(path)?;
+            files.push(PolicyFile { path: item.name, sha256 });
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// Bundles the run directory `run_dir` into `output` (`.tar.gz` or `.tar.zst`), signing the
+/// manifest with `key`. Every file gets its evidence kind and controls from the mapping of
+/// `options.config`; the generated documents are added (kind `export`). The archive is
+/// written to a temporary file next to `output` and renamed into place.
 pub fn build(
     run_dir: &Path,
     key: &SigningKey,
     output: &Path,
-    tool_version: &str,
+    options: impl Into<BuildOptions>,
 ) -> Result<Built, EvidenceError> {
+    let options = options.into();
     let format = format_of(output)?;
     let mtime = source_date_epoch()?;
+    let mapping = Mapping::from_config(&options.config.evidence, &options.config_path)?;
     let meta = std::fs::metadata(run_dir).map_err(|e| EvidenceError::io(run_dir, e))?;
     if !meta.is_dir() {
         return Err(EvidenceError::RunDir {
@@ -391,22 +585,102 @@ pub fn build(
     }
     let mut items = Vec::new();
     walk(run_dir, "", &mut items)?;
+    for document in &options.documents {
+        if let Some(item) = items.iter().find(|i| {
+            i.name == document.path
+                || (document.path.starts_with(&format!("{}/", i.name))
+                    && !matches!(i.source, Source::Dir))
+        }) {
+            return Err(EvidenceError::RunDir {
+                path: run_dir.join(&item.name),
+                message: format!(
+                    "{} is reserved for the bundle's generated {}",
+                    item.name, document.path
+                ),
+            });
+        }
+    }
     let mut files = Vec::new();
-    for item in items.iter().filter(|i| !i.dir) {
-        let (size, sha256, sha512) = hash_file(&item.disk)?;
+    for item in &items {
+        if let Source::Disk(disk) = &item.source {
+            let (size, sha256, sha512) = hash_file(disk)?;
+            let kind = classify(&item.name);
+            files.push(FileEntry {
+                path: item.name.clone(),
+                size,
+                sha256,
+                sha512,
+                media_type: media_type(&item.name).to_owned(),
+                kind,
+                controls: mapping.controls(kind).to_vec(),
+            });
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let policies = match &options.policies_dir {
+        Some(dir) => policy_files(dir)?,
+        None => Vec::new(),
+    };
+    let policy_digests: Vec<(String, String)> =
+        policies.iter().map(|p| (p.path.clone(), p.sha256.clone())).collect();
+    let config_json = serde_json::to_vec(&options.config).unwrap_or_default();
+    let producer = Producer {
+        tool: Tool { name: "tollgate".to_owned(), version: options.tool_version.clone() },
+        config_sha256: hex::encode(Sha256::digest(&config_json)),
+        policy_sha256: mapping.policy_sha256(&policy_digests),
+        policies,
+    };
+    let release = release_identity(run_dir)?;
+    let coverage = controls::coverage_of(
+        &mapping.catalogs,
+        files.iter().map(|f| (f.path.as_str(), f.controls.as_slice())),
+    );
+    let generation = Generation {
+        run_dir,
+        release: &release,
+        producer: &producer,
+        files: &files,
+        mapping: &mapping,
+        coverage: &coverage,
+        source_date_epoch: mtime,
+    };
+    let mut generated = Vec::new();
+    for document in &options.documents {
+        let bytes = (document.generate)(&generation)?;
+        let hashes = {
+            let mut h = Hashes::default();
+            h.write_all(&bytes).map_err(|e| EvidenceError::io(&document.path, e))?;
+            h.finish()
+        };
+        generated.push((document.path.clone(), bytes, hashes));
+    }
+    for (path, bytes, (size, sha256, sha512)) in generated {
+        // Each parent directory is an entry of its own, as for the run directory's files.
+        for (end, _) in path.match_indices('/') {
+            let dir = &path[..end];
+            if !items.iter().any(|i| i.name == dir) {
+                items.push(Item { name: dir.to_owned(), source: Source::Dir });
+            }
+        }
         files.push(FileEntry {
-            path: item.name.clone(),
+            path: path.clone(),
             size,
             sha256,
             sha512,
-            media_type: media_type(&item.name).to_owned(),
+            media_type: media_type(&path).to_owned(),
+            kind: EvidenceKind::Export,
+            controls: mapping.controls(EvidenceKind::Export).to_vec(),
         });
+        items.push(Item { name: path, source: Source::Generated(bytes) });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    // Depth-first, each directory's entries sorted by name: component-wise order.
+    items.sort_by(|a, b| a.name.split('/').cmp(b.name.split('/')));
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION.to_owned(),
-        release: release_identity(run_dir)?,
-        tool: Tool { name: "tollgate".to_owned(), version: tool_version.to_owned() },
+        release,
+        producer,
+        catalogs: mapping.catalogs.clone(),
         files,
     };
     let manifest_bytes = manifest.to_bytes();
@@ -429,27 +703,36 @@ pub fn build(
         tar.append_data(&mut h, name, bytes.as_slice()).map_err(out_err)?;
     }
     for item in &items {
-        if item.dir {
-            let mut h = header(tar::EntryType::Directory, 0, 0o755, mtime);
-            tar.append_data(&mut h, format!("{}/", item.name), std::io::empty())
-                .map_err(out_err)?;
-        } else {
-            let size = sizes.get(item.name.as_str()).copied().unwrap_or(0);
-            let file = File::open(&item.disk).map_err(|e| EvidenceError::io(&item.disk, e))?;
-            let actual = file.metadata().map_err(|e| EvidenceError::io(&item.disk, e))?.len();
-            if actual != size {
-                return Err(EvidenceError::RunDir {
-                    path: item.disk.clone(),
-                    message: format!("changed while bundling ({size} bytes hashed, now {actual})"),
-                });
+        match &item.source {
+            Source::Dir => {
+                let mut h = header(tar::EntryType::Directory, 0, 0o755, mtime);
+                tar.append_data(&mut h, format!("{}/", item.name), std::io::empty())
+                    .map_err(out_err)?;
             }
-            let mut h = header(tar::EntryType::Regular, size, 0o644, mtime);
-            tar.append_data(
-                &mut h,
-                &item.name,
-                BufReader::with_capacity(256 * 1024, file).take(size),
-            )
-            .map_err(|e| EvidenceError::io(&item.disk, e))?;
+            Source::Generated(bytes) => {
+                let mut h = header(tar::EntryType::Regular, bytes.len() as u64, 0o644, mtime);
+                tar.append_data(&mut h, &item.name, bytes.as_slice()).map_err(out_err)?;
+            }
+            Source::Disk(disk) => {
+                let size = sizes.get(item.name.as_str()).copied().unwrap_or(0);
+                let file = File::open(disk).map_err(|e| EvidenceError::io(disk, e))?;
+                let actual = file.metadata().map_err(|e| EvidenceError::io(disk, e))?.len();
+                if actual != size {
+                    return Err(EvidenceError::RunDir {
+                        path: disk.clone(),
+                        message: format!(
+                            "changed while bundling ({size} bytes hashed, now {actual})"
+                        ),
+                    });
+                }
+                let mut h = header(tar::EntryType::Regular, size, 0o644, mtime);
+                tar.append_data(
+                    &mut h,
+                    &item.name,
+                    BufReader::with_capacity(256 * 1024, file).take(size),
+                )
+                .map_err(|e| EvidenceError::io(disk, e))?;
+            }
         }
     }
     let gz = tar.into_inner().map_err(out_err)?;
@@ -593,6 +876,26 @@ fn read_small<R: Read>(
 }
 
 fn parse_manifest(bundle: &Path, bytes: &[u8]) -> Result<Manifest, EvidenceError> {
+    // The version first, so an older or newer manifest is named as such rather than by the
+    // first field this version does not know.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Versioned {
+        schema_version: Option<serde_json::Value>,
+    }
+    if let Ok(Versioned { schema_version }) = serde_json::from_slice::<Versioned>(bytes)
+        && schema_version.as_ref().and_then(|v| v.as_str()) != Some(SCHEMA_VERSION)
+    {
+        return Err(EvidenceError::ManifestInvalid {
+            bundle: bundle.to_owned(),
+            entry: MANIFEST,
+            message: format!(
+                "/schemaVersion is {}; this tollgate reads {SCHEMA_VERSION:?} (manifest schema \
+                 version {SCHEMA_VERSION}; rebuild the bundle with a matching tollgate)",
+                schema_version.map_or("missing".to_owned(), |v| v.to_string())
+            ),
+        });
+    }
     let manifest: Manifest =
         serde_json::from_slice(bytes).map_err(|e| EvidenceError::ManifestInvalid {
             bundle: bundle.to_owned(),

@@ -104,9 +104,26 @@ fn builds_reproducibly_and_verifies() {
     let mut sorted = paths.clone();
     sorted.sort();
     assert_eq!(paths, sorted);
-    assert_eq!(paths.len(), 5);
+    assert_eq!(paths.len(), 8, "5 run files + the OSCAL, GitLab and HTML exports: {paths:?}");
     let sbom = manifest.files.iter().find(|f| f.path == "sbom/cyclonedx.json").unwrap();
     assert_eq!(sbom.media_type, "application/vnd.cyclonedx+json");
+    assert_eq!(sbom.kind, EvidenceKind::Sbom);
+    assert!(sbom.controls.contains(&"ssdf:PS.3.2".to_owned()), "{:?}", sbom.controls);
+    let kind_of = |path: &str| manifest.files.iter().find(|f| f.path == path).unwrap().kind;
+    assert_eq!(kind_of("sbom.json"), EvidenceKind::GateReport);
+    assert_eq!(kind_of("release.json"), EvidenceKind::ReleaseSummary);
+    assert_eq!(kind_of("attest/provenance.sigstore.json"), EvidenceKind::Provenance);
+    assert_eq!(kind_of(oscal::ASSESSMENT_RESULTS), EvidenceKind::Export);
+    assert_eq!(kind_of(gitlab::RELEASE_EVIDENCE), EvidenceKind::Export);
+    assert_eq!(manifest.schema_version, "2");
+    assert_eq!(manifest.catalogs, ["soc2", "iso27001", "ssdf", "slsa"]);
+    assert_eq!(manifest.producer.tool.version, "0.1.0");
+    let config_json = serde_json::to_vec(&tollgate_core::Config::default()).unwrap();
+    assert_eq!(manifest.producer.config_sha256, hex::encode(Sha256::digest(&config_json)));
+    assert_eq!(manifest.producer.policy_sha256, Mapping::default().policy_sha256(&[]));
+    let coverage = manifest.coverage();
+    let slsa = coverage.catalogs.iter().find(|c| c.id == "slsa").unwrap();
+    assert_eq!((slsa.covered, slsa.total), (2, 3));
     assert_eq!(sbom.sha256, hex::encode(Sha256::digest(b"{\"bomFormat\":\"CycloneDX\"}\n")));
     let summary = verify(&a, &key.verifying_key()).unwrap();
     assert_eq!(summary.manifest, built.manifest);
@@ -261,7 +278,7 @@ fn zstd_bundles_are_reproducible_verify_and_detect_truncation() {
     let bytes = std::fs::read(&a).unwrap();
     assert_eq!(bytes, std::fs::read(&b).unwrap());
     assert_eq!(&bytes[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd magic");
-    assert_eq!(verify(&a, &key.verifying_key()).unwrap().manifest.files.len(), 5);
+    assert_eq!(verify(&a, &key.verifying_key()).unwrap().manifest.files.len(), 8);
     assert_eq!(show(&b).unwrap().manifest.release.run_id, "20231114T221320Z");
     let cut = out.path().join("cut.tar.zst");
     std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
@@ -282,4 +299,364 @@ fn data_after_the_gzip_stream_is_rejected() {
     std::fs::write(&bundle, &bytes).unwrap();
     let err = verify(&bundle, &key.verifying_key()).unwrap_err();
     assert!(err.to_string().contains("data after the end of the gzip stream"), "{err}");
+}
+
+#[test]
+fn configuration_policies_and_generated_documents_shape_the_manifest() {
+    let dir = run_dir();
+    let out = tempfile::tempdir().unwrap();
+    let key = key();
+    let policies = out.path().join("repo/policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("release.rego"), "package release\n").unwrap();
+    let config = tollgate_core::Config::parse(
+        Path::new("tollgate.toml"),
+        "[evidence]\ncatalogs = [\"slsa\"]\n[evidence.controls]\ngate-report = [\"slsa:Build-L3\"]\n",
+    )
+    .unwrap();
+    let options = BuildOptions::new("9.9.9")
+        .config(config.clone(), "repo/tollgate.toml")
+        .policies_dir(&policies)
+        .document(GeneratedDocument::new("report.html", |g: &Generation<'_>| {
+            Ok(format!("<p>{} files</p>\n", g.files.len()).into_bytes())
+        }));
+    let bundle = out.path().join("c.tar.gz");
+    let built = build(dir.path(), &key, &bundle, options).unwrap();
+    let m = &built.manifest;
+    assert_eq!(m.catalogs, ["slsa"]);
+    let gate = m.files.iter().find(|f| f.path == "sbom.json").unwrap();
+    assert_eq!(gate.controls, ["slsa:Build-L3"]);
+    let sbom = m.files.iter().find(|f| f.path == "sbom/cyclonedx.json").unwrap();
+    assert!(sbom.controls.is_empty(), "no slsa control for SBOMs: {:?}", sbom.controls);
+    let report = m.files.iter().find(|f| f.path == "report.html").unwrap();
+    assert_eq!((report.kind, report.media_type.as_str()), (EvidenceKind::Export, "text/html"));
+    assert_eq!(m.producer.policies.len(), 1);
+    assert_eq!(m.producer.policies[0].path, "policies/release.rego");
+    assert_eq!(m.producer.policies[0].sha256, hex::encode(Sha256::digest(b"package release\n")));
+    // Config and policy set are digested: a different config, a different policy file, a
+    // different digest.
+    assert_ne!(
+        m.producer.config_sha256,
+        hex::encode(Sha256::digest(serde_json::to_vec(&tollgate_core::Config::default()).unwrap()))
+    );
+    let before = m.producer.policy_sha256.clone();
+    std::fs::write(policies.join("release.rego"), "package release2\n").unwrap();
+    let options =
+        BuildOptions::new("9.9.9").config(config, "repo/tollgate.toml").policies_dir(&policies);
+    let again = build(dir.path(), &key, &out.path().join("d.tar.gz"), options).unwrap();
+    assert_ne!(again.manifest.producer.policy_sha256, before);
+    // Everything, generated documents included, verifies; the report's bytes are the generator's.
+    let summary = verify(&bundle, &key.verifying_key()).unwrap();
+    assert_eq!(summary.manifest, built.manifest);
+    let all = entries(&bundle);
+    let html = all.iter().find(|(p, _, _)| p == "report.html").unwrap();
+    assert_eq!(html.2, b"<p>5 files</p>\n");
+    // Directories of generated documents are entries of their own, before their files.
+    let names: Vec<&str> = all.iter().map(|(p, _, _)| p.as_str()).collect();
+    let oscal_dir = names.iter().position(|n| *n == "oscal/").unwrap();
+    assert_eq!(names[oscal_dir + 1], oscal::ASSESSMENT_RESULTS);
+}
+
+#[test]
+fn bad_evidence_config_and_reserved_paths_are_input_errors() {
+    let dir = run_dir();
+    let out = tempfile::tempdir().unwrap();
+    let config = tollgate_core::Config::parse(
+        Path::new("tollgate.toml"),
+        "[evidence.controls]\nsbom = [\"soc2:CC99.1\"]\n",
+    )
+    .unwrap();
+    let options = BuildOptions::new("0").config(config, "repo/tollgate.toml");
+    let err = build(dir.path(), &key(), &out.path().join("e.tar.gz"), options).unwrap_err();
+    assert!(err.is_input_error(), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "repo/tollgate.toml: evidence.controls.sbom[0]: \"soc2:CC99.1\": catalog soc2 (SOC 2: \
+         2017 Trust Services Criteria, Common Criteria (CC series)) has no control \"CC99.1\""
+    );
+    assert!(!out.path().join("e.tar.gz").exists());
+    std::fs::create_dir_all(dir.path().join("oscal")).unwrap();
+    std::fs::write(dir.path().join(oscal::ASSESSMENT_RESULTS), "{}").unwrap();
+    let err = build(dir.path(), &key(), &out.path().join("e.tar.gz"), "0").unwrap_err();
+    assert!(err.is_input_error() && err.to_string().contains("reserved"), "{err}");
+    std::fs::remove_dir_all(dir.path().join("oscal")).unwrap();
+    std::fs::write(dir.path().join("gitlab"), "a file where a directory is generated").unwrap();
+    let err = build(dir.path(), &key(), &out.path().join("e.tar.gz"), "0").unwrap_err();
+    assert!(err.to_string().contains("reserved"), "{err}");
+}
+
+#[test]
+fn other_manifest_schema_versions_are_rejected_by_name() {
+    let (_dirs, bundle, _key) = built();
+    for (from, to) in [
+        ("\"schemaVersion\": \"2\"", "\"schemaVersion\": \"1\""),
+        ("\"schemaVersion\": \"2\"", "\"schemaVersion\": 3"),
+    ] {
+        let path = tampered(&bundle, |all| {
+            let text = String::from_utf8(all[0].2.clone()).unwrap();
+            assert!(text.contains(from), "{text}");
+            all[0].2 = text.replacen(from, to, 1).into_bytes();
+        });
+        let err = show(&path).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("/schemaVersion is") && text.contains("this tollgate reads \"2\""),
+            "{text}"
+        );
+        assert!(text.contains("tampered.tar.gz: manifest.json"), "{text}");
+    }
+}
+
+/// A small run directory with fixed contents: one passing and one failing gate, an SBOM,
+/// provenance, a JUnit report and git.json, at SOURCE_DATE_EPOCH-like time 1700000000.
+fn small_generation_inputs() -> (tempfile::TempDir, Vec<FileEntry>, ReleaseIdentity, Producer) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Real GateReports, serialized as `tollgate release` writes them.
+    let gate = |name: &str, _verdict: &str, severity: &str| {
+        let severity = match severity {
+            "error" => tollgate_core::Severity::Error,
+            _ => tollgate_core::Severity::Info,
+        };
+        let report = tollgate_core::GateReport::new(
+            name,
+            vec![tollgate_core::GateInput {
+                name: "Cargo.lock".into(),
+                digest: tollgate_core::Digest::sha256(b"lock"),
+            }],
+            vec![tollgate_core::Finding::new(format!("{name}/x"), severity, "m")],
+            tollgate_core::Severity::Error,
+            "2023-11-14T22:13:20Z".into(),
+            0,
+        );
+        serde_json::to_string_pretty(&report).unwrap()
+    };
+    let files: Vec<(&str, String)> = vec![
+        ("attest/provenance.sigstore.json", "{}".into()),
+        ("contracts.json", gate("contracts", "fail", "error")),
+        ("git.json", r#"{"range":{"head":"v1.2.0"}}"#.into()),
+        ("junit.xml", "<testsuites/>".into()),
+        ("notes.txt", "n".into()),
+        ("sbom.json", gate("sbom", "pass", "info")),
+        (
+            "sbom/cyclonedx.json",
+            r#"{"metadata":{"component":{"name":"shop","description":"The shop"}}}"#.into(),
+        ),
+    ];
+    let mapping = Mapping::default();
+    let mut entries = Vec::new();
+    for (path, text) in files {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), &text).unwrap();
+        let kind = classify(path);
+        entries.push(FileEntry {
+            path: path.into(),
+            size: text.len() as u64,
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            sha512: String::new(),
+            media_type: media_type(path).into(),
+            kind,
+            controls: mapping.controls(kind).to_vec(),
+        });
+    }
+    let release = ReleaseIdentity {
+        run_id: "20231114T221320Z".into(),
+        started: Some("2023-11-14T22:13:20Z".into()),
+        verdict: Some("no-go".into()),
+    };
+    let producer = Producer {
+        tool: Tool { name: "tollgate".into(), version: "0.1.0".into() },
+        config_sha256: "c".repeat(64),
+        policy_sha256: "p".repeat(64),
+        policies: Vec::new(),
+    };
+    (dir, entries, release, producer)
+}
+
+fn with_generation<T>(catalogs: &str, f: impl FnOnce(&Generation<'_>) -> T) -> T {
+    let (dir, files, release, producer) = small_generation_inputs();
+    let config = tollgate_core::Config::parse(Path::new("t.toml"), catalogs).unwrap();
+    let mapping = Mapping::from_config(&config.evidence, Path::new("t.toml")).unwrap();
+    let files: Vec<FileEntry> = files
+        .into_iter()
+        .map(|mut f| {
+            f.controls = mapping.controls(f.kind).to_vec();
+            f
+        })
+        .collect();
+    let coverage = controls::coverage_of(
+        &mapping.catalogs,
+        files.iter().map(|f| (f.path.as_str(), f.controls.as_slice())),
+    );
+    let g = Generation {
+        run_dir: dir.path(),
+        release: &release,
+        producer: &producer,
+        files: &files,
+        mapping: &mapping,
+        coverage: &coverage,
+        source_date_epoch: 1_700_000_000,
+    };
+    f(&g)
+}
+
+#[test]
+fn oscal_document_snapshot() {
+    let text = with_generation("[evidence]\ncatalogs = [\"slsa\"]\n", |g| {
+        String::from_utf8(oscal::generate(g).unwrap()).unwrap()
+    });
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn oscal_findings_follow_evidence_and_gate_verdicts() {
+    let doc = with_generation("", oscal::document);
+    let ar = &doc["assessment-results"];
+    assert_eq!(ar["metadata"]["last-modified"], "2023-11-14T22:13:20Z");
+    assert_eq!(ar["metadata"]["oscal-version"], "1.1.2");
+    let result = &ar["results"][0];
+    let findings = result["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 33 + 93 + 61 + 3, "one finding per control of every catalog");
+    let finding = |id: &str| {
+        findings.iter().find(|f| f["target"]["target-id"] == id).unwrap_or_else(|| panic!("{id}"))
+    };
+    // Provenance only: satisfied.
+    assert_eq!(finding("slsa_Build-L1")["target"]["status"]["state"], "satisfied");
+    // No evidence.
+    let l3 = &finding("slsa_Build-L3")["target"]["status"];
+    assert_eq!(
+        (l3["state"].as_str(), l3["reason"].as_str()),
+        (Some("not-satisfied"), Some("no-evidence"))
+    );
+    // Gate reports support ssdf:PO.4.1 and the contracts gate failed.
+    let po41 = &finding("ssdf_PO.4.1")["target"]["status"];
+    assert_eq!(
+        (po41["state"].as_str(), po41["reason"].as_str()),
+        (Some("not-satisfied"), Some("gate-failed"))
+    );
+    // Each gate is a TEST observation, each other kind an EXAMINE one; evidence links carry sha256.
+    let observations = result["observations"].as_array().unwrap();
+    let tests: Vec<&str> = observations
+        .iter()
+        .filter(|o| o["methods"][0] == "TEST")
+        .map(|o| o["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(tests, ["Gate contracts: fail", "Gate sbom: pass"]);
+    let sbom = observations.iter().find(|o| o["title"] == "Evidence: sbom").unwrap();
+    assert_eq!(sbom["methods"][0], "EXAMINE");
+    assert_eq!(sbom["relevant-evidence"][0]["href"], "../sbom/cyclonedx.json");
+    assert_eq!(sbom["relevant-evidence"][0]["props"][0]["name"], "sha256");
+    // Findings point at existing observations.
+    let uuids: Vec<&str> = observations.iter().map(|o| o["uuid"].as_str().unwrap()).collect();
+    for f in findings {
+        for r in f["related-observations"].as_array().into_iter().flatten() {
+            assert!(uuids.contains(&r["observation-uuid"].as_str().unwrap()), "{f}");
+        }
+    }
+    // import-ap resolves to a back-matter resource.
+    let href = ar["import-ap"]["href"].as_str().unwrap();
+    assert_eq!(format!("#{}", ar["back-matter"]["resources"][0]["uuid"].as_str().unwrap()), href);
+    // Deterministic, and content-derived: a different file changes the document's UUID.
+    let again = with_generation("", oscal::document);
+    assert_eq!(doc, again);
+    let other = with_generation("", |g| {
+        let mut files = g.files.to_vec();
+        files[0].sha256 = "0".repeat(64);
+        oscal::document(&Generation { files: &files, ..*g })
+    });
+    assert_ne!(ar["uuid"], other["assessment-results"]["uuid"]);
+}
+
+const NIST_EXAMPLE: &str =
+    include_str!("../tests/fixtures/nist/ifa_assessment-results-example.json");
+
+/// Our document has the structure NIST's published example has: the same top-level and
+/// result-level keys that OSCAL requires, and each observation and finding with the required
+/// keys of the example's.
+#[test]
+fn oscal_shape_matches_nists_example() {
+    let nist: serde_json::Value = serde_json::from_str(NIST_EXAMPLE).unwrap();
+    let ours = with_generation("", oscal::document);
+    let keys =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let check = |pointer: &str, required: &[&str]| {
+        for (name, doc) in [("NIST example", &nist), ("ours", &ours)] {
+            let v = doc.pointer(pointer).unwrap_or_else(|| panic!("{name}: {pointer} missing"));
+            let present = keys(v);
+            for key in required {
+                assert!(
+                    present.iter().any(|k| k == key),
+                    "{name}: {pointer} has no {key}: {present:?}"
+                );
+            }
+        }
+    };
+    assert_eq!(keys(&nist), keys(&ours));
+    check("/assessment-results", &["uuid", "metadata", "import-ap", "results"]);
+    check("/assessment-results/metadata", &["title", "last-modified", "version", "oscal-version"]);
+    check("/assessment-results/import-ap", &["href"]);
+    check(
+        "/assessment-results/results/0",
+        &["uuid", "title", "description", "start", "reviewed-controls", "observations", "findings"],
+    );
+    check(
+        "/assessment-results/results/0/reviewed-controls/control-selections/0/include-controls/0",
+        &["control-id"],
+    );
+    check(
+        "/assessment-results/results/0/observations/0",
+        &["uuid", "title", "description", "methods", "collected"],
+    );
+    check("/assessment-results/results/0/findings/0", &["uuid", "title", "description", "target"]);
+    check("/assessment-results/results/0/findings/0/target", &["type", "target-id", "status"]);
+    check("/assessment-results/results/0/findings/0/target/status", &["state"]);
+    // The first of our findings that has evidence (NIST's only finding has some).
+    let index = ours["assessment-results"]["results"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|f| f.get("related-observations").is_some())
+        .unwrap();
+    for (doc, i) in [(&nist, 0), (&ours, index)] {
+        let related = doc
+            .pointer(&format!("/assessment-results/results/0/findings/{i}/related-observations/0"))
+            .unwrap();
+        assert!(related.get("observation-uuid").is_some(), "{related}");
+    }
+    assert_eq!(
+        nist.pointer("/assessment-results/metadata/oscal-version").unwrap(),
+        oscal::OSCAL_VERSION
+    );
+    assert_eq!(
+        nist.pointer("/assessment-results/results/0/findings/0/target/type"),
+        ours.pointer("/assessment-results/results/0/findings/0/target/type")
+    );
+}
+
+#[test]
+fn gitlab_document_snapshot() {
+    let text = with_generation("[evidence]\ncatalogs = [\"slsa\", \"ssdf\"]\n", |g| {
+        String::from_utf8(gitlab::generate(g).unwrap()).unwrap()
+    });
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn gitlab_document_falls_back_to_the_run() {
+    let doc = with_generation("", |g| {
+        let files: Vec<FileEntry> = g
+            .files
+            .iter()
+            .filter(|f| !f.path.contains("git.json") && !f.path.starts_with("sbom/"))
+            .cloned()
+            .collect();
+        let release = ReleaseIdentity { started: None, ..g.release.clone() };
+        gitlab::document(&Generation { files: &files, release: &release, ..*g })
+    });
+    assert_eq!(doc["release"]["tag_name"], "20231114T221320Z");
+    assert_eq!(doc["release"]["project"]["name"], serde_json::Value::Null);
+    assert_eq!(doc["release"]["created_at"], "2023-11-14 22:13:20 UTC", "from SOURCE_DATE_EPOCH");
+    assert_eq!(gitlab::gitlab_time("2019-06-28T13:23:40.5Z"), "2019-06-28 13:23:40 UTC");
+    assert_eq!(oscal::rfc3339(0), "1970-01-01T00:00:00Z");
+    assert_eq!(oscal::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
 }

@@ -140,11 +140,33 @@ pub fn provenance_statement(
 /// The release `attest` stage: SLSA provenance over the SBOMs the `sbom` stage wrote, signed
 /// with `--key`, else `[attest] key`, else an ephemeral key that the report labels as such.
 /// Writes `attest/provenance.sigstore.json` (and `attest/ephemeral.pub`) in the run directory.
+/// The key a release run signs with: its provenance (`attest`) and its evidence bundle
+/// (`evidence`).
+pub struct ReleaseKey {
+    /// The private key.
+    pub key: SigningKey,
+    /// Where it came from (`--key` or `[attest] key`); `None`: ephemeral, made for this run.
+    pub configured: Option<PathBuf>,
+}
+
+impl ReleaseKey {
+    /// `--key`, else `[attest] key` (relative to `root`), else a new ephemeral ECDSA P-256 key.
+    pub fn resolve(root: &Path, config: &Config, key: Option<&Path>) -> anyhow::Result<Self> {
+        let configured: Option<PathBuf> =
+            key.map(Path::to_path_buf).or_else(|| config.attest.key.as_ref().map(|k| root.join(k)));
+        let key = match &configured {
+            Some(path) => super::keys::load_signing_key(path)?,
+            None => SigningKey::generate(KeyAlgorithm::EcdsaP256Sha256)?,
+        };
+        Ok(ReleaseKey { key, configured })
+    }
+}
+
 pub fn release_stage(
     root: &Path,
     run_dir: &Path,
     config: &Config,
-    key: Option<&Path>,
+    release_key: &ReleaseKey,
     timestamp: String,
 ) -> anyhow::Result<GateReport> {
     let started = Instant::now();
@@ -157,38 +179,33 @@ pub fn release_stage(
     );
     let artifacts = vec![sbom_dir];
     let mut findings = Vec::new();
-    let configured: Option<PathBuf> =
-        key.map(Path::to_path_buf).or_else(|| config.attest.key.as_ref().map(|k| root.join(k)));
-    let key = match &configured {
-        Some(path) => super::keys::load_signing_key(path)?,
-        None => {
-            let key = SigningKey::generate(KeyAlgorithm::EcdsaP256Sha256)?;
-            crate::output::emit(
-                Some(&attest_dir.join("ephemeral.pub")),
-                &key.verifying_key().to_pem(),
-            )?;
-            findings.push(
-                Finding::new(
-                    "attest/ephemeral-key",
-                    config.attest.ephemeral_key,
-                    format!(
-                        "EPHEMERAL KEY: the provenance is signed with a key made for this run \
-                         only (key id {}), whose private half was never stored; the signature \
-                         shows the run directory is intact, not who produced it",
-                        key.verifying_key().key_id()
-                    ),
-                )
-                .at(Location::file("attest/ephemeral.pub"))
-                .fix(
-                    "make a release key with `tollgate keys generate --output-dir DIR` and pass \
-                     it with `tollgate release --key DIR/tollgate.key` or `[attest] key` in \
-                     tollgate.toml",
+    let key = &release_key.key;
+    let configured = &release_key.configured;
+    if configured.is_none() {
+        crate::output::emit(
+            Some(&attest_dir.join("ephemeral.pub")),
+            &key.verifying_key().to_pem(),
+        )?;
+        findings.push(
+            Finding::new(
+                "attest/ephemeral-key",
+                config.attest.ephemeral_key,
+                format!(
+                    "EPHEMERAL KEY: the provenance and the evidence bundle are signed with a key \
+                     made for this run only (key id {}), whose private half was never stored; \
+                     the signature shows the run directory is intact, not who produced it",
+                    key.verifying_key().key_id()
                 ),
-            );
-            key
-        }
-    };
-    let signed = sign_provenance(root, &artifacts, &key)?;
+            )
+            .at(Location::file("attest/ephemeral.pub"))
+            .fix(
+                "make a release key with `tollgate keys generate --output-dir DIR` and pass \
+                 it with `tollgate release --key DIR/tollgate.key` or `[attest] key` in \
+                 tollgate.toml",
+            ),
+        );
+    }
+    let signed = sign_provenance(root, &artifacts, key)?;
     if let Some(problem) = &signed.source_problem {
         findings.push(
             Finding::new(
@@ -219,7 +236,7 @@ pub fn release_stage(
                     verified.statement.subject.len(),
                     verified.key_id,
                     key.algorithm(),
-                    match &configured {
+                    match configured {
                         Some(path) => format!(", {}", path.display()),
                         None => ", ephemeral".to_owned(),
                     }

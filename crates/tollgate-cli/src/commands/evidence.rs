@@ -1,4 +1,4 @@
-//! `tollgate evidence build|verify|show`: evidence bundles.
+//! `tollgate evidence build|verify|show|controls`: evidence bundles and their control mapping.
 //!
 //! Exit codes: 0 built / verified / shown. 1: the bundle does not verify — a bad signature or
 //! wrong key, a tampered manifest, a file whose size or digest differs, an extra, duplicate or
@@ -7,7 +7,9 @@
 //! an unreadable key or bundle file, a bad run directory, a file name that is neither
 //! .tar.gz/.tgz nor .tar.zst/.tzst, bad arguments.
 
-use crate::cli::{EvidenceBuildArgs, EvidenceCommand, EvidenceShowArgs, EvidenceVerifyArgs};
+use crate::cli::{
+    EvidenceBuildArgs, EvidenceCommand, EvidenceControlsArgs, EvidenceShowArgs, EvidenceVerifyArgs,
+};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use tollgate_core::{Config, Verdict};
@@ -18,6 +20,10 @@ pub fn run(command: EvidenceCommand) -> anyhow::Result<Verdict> {
         EvidenceCommand::Build(args) => build(&args),
         EvidenceCommand::Verify(args) => verify(&args),
         EvidenceCommand::Show(args) => show(&args),
+        EvidenceCommand::Controls(args) => controls(&args),
+        EvidenceCommand::Publish(args) => super::evidence_publish::run(&args),
+        EvidenceCommand::Git(args) => super::evidence_changes::git(&args),
+        EvidenceCommand::Changes(args) => super::evidence_changes::changes(&args),
     }
 }
 
@@ -27,12 +33,18 @@ fn build(args: &EvidenceBuildArgs) -> anyhow::Result<Verdict> {
         None => newest_run(&args.root)?,
     };
     let key = super::keys::load_signing_key(&args.key)?;
-    let built = tollgate_evidence::build(&run_dir, &key, &args.output, env!("CARGO_PKG_VERSION"))?;
+    // The repository's configuration decides the control mapping and is digested, with the
+    // policy set, into the manifest's producer block.
+    let config = Config::load(&args.root)?;
+    let options = tollgate_evidence::BuildOptions::new(env!("CARGO_PKG_VERSION"))
+        .config(config, args.root.join(tollgate_core::config::CONFIG_FILE))
+        .policies_dir(args.root.join("policies"));
+    let built = tollgate_evidence::build(&run_dir, &key, &args.output, options)?;
     crate::output::emit(
         None,
         &format!(
             "wrote {}: {} file(s), {} bytes, release {}; manifest sha256:{} signed by key {} ({}); \
-             archive sha256:{}\n",
+             archive sha256:{}\n{}",
             args.output.display(),
             built.manifest.files.len(),
             built.manifest.total_size(),
@@ -41,6 +53,7 @@ fn build(args: &EvidenceBuildArgs) -> anyhow::Result<Verdict> {
             key.verifying_key().key_id(),
             key.algorithm(),
             built.archive_sha256,
+            coverage_lines(&built.manifest.coverage(), false),
         ),
     )?;
     Ok(Verdict::Pass)
@@ -95,10 +108,14 @@ fn show(args: &EvidenceShowArgs) -> anyhow::Result<Verdict> {
             text.push_str(&describe(&summary));
             for file in &summary.manifest.files {
                 text.push_str(&format!(
-                    "  {:>12}  {}  {}\n",
-                    file.size, file.media_type, file.path
+                    "  {:>12}  {:<20} {}  {}\n",
+                    file.size,
+                    file.kind.as_str(),
+                    file.media_type,
+                    file.path
                 ));
             }
+            text.push_str(&coverage_lines(&summary.manifest.coverage(), true));
             crate::output::emit(None, &text)?;
             Ok(Verdict::Pass)
         }
@@ -110,14 +127,96 @@ fn show(args: &EvidenceShowArgs) -> anyhow::Result<Verdict> {
 fn describe(summary: &Summary) -> String {
     let m = &summary.manifest;
     format!(
-        "release:  {}\nstarted:  {}\nverdict:  {}\ntool:     {} {}\nfiles:    {} ({} bytes)\nmanifest: sha256:{}\n",
+        "release:  {}\nstarted:  {}\nverdict:  {}\ntool:     {} {}\nconfig:   sha256:{}\npolicy:   sha256:{}\nfiles:    {} ({} bytes)\nmanifest: sha256:{}\n",
         m.release.run_id,
         m.release.started.as_deref().unwrap_or("-"),
         m.release.verdict.as_deref().unwrap_or("-"),
-        m.tool.name,
-        m.tool.version,
+        m.producer.tool.name,
+        m.producer.tool.version,
+        m.producer.config_sha256,
+        m.producer.policy_sha256,
         m.files.len(),
         m.total_size(),
         summary.manifest_sha256,
     )
+}
+
+/// `coverage:` then one line per catalog (covered/total); with `uncovered`, the ids of the
+/// controls without evidence.
+fn coverage_lines(coverage: &tollgate_evidence::Coverage, uncovered: bool) -> String {
+    let mut text = String::from("coverage:\n");
+    if coverage.catalogs.is_empty() {
+        text.push_str("  no control catalogs in use\n");
+    }
+    for catalog in &coverage.catalogs {
+        text.push_str(&format!(
+            "  {:<9} {:>3}/{:<3} controls with evidence  {} ({})\n",
+            catalog.id, catalog.covered, catalog.total, catalog.title, catalog.version
+        ));
+        let missing = catalog.uncovered();
+        if uncovered && !missing.is_empty() {
+            text.push_str(&format!("            uncovered: {}\n", missing.join(" ")));
+        }
+    }
+    text
+}
+
+/// `tollgate evidence controls`: the catalogs in use and the effective mapping.
+fn controls(args: &EvidenceControlsArgs) -> anyhow::Result<Verdict> {
+    let config = Config::load(&args.root)?;
+    let mapping = tollgate_evidence::Mapping::from_config(
+        &config.evidence,
+        &args.root.join(tollgate_core::config::CONFIG_FILE),
+    )?;
+    let defaults = tollgate_evidence::controls::default_mapping_entries();
+    let text = if args.format == "json" {
+        let kinds: serde_json::Map<String, serde_json::Value> = mapping
+            .kinds
+            .iter()
+            .map(|(kind, ids)| {
+                let overridden = mapping.overridden.contains(kind);
+                let mut entry = serde_json::json!({
+                    "controls": ids,
+                    "source": if overridden { "tollgate.toml" } else { "default" },
+                });
+                if !overridden && let Some(default) = defaults.get(kind.as_str()) {
+                    entry["why"] = default.why.clone().into();
+                }
+                (kind.as_str().to_owned(), entry)
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "catalogs": mapping.used_catalogs(),
+            "mapping": kinds,
+            "policySha256": mapping.policy_sha256(&[]),
+        });
+        serde_json::to_string_pretty(&doc)? + "\n"
+    } else {
+        let mut text = String::new();
+        for catalog in mapping.used_catalogs() {
+            text.push_str(&format!(
+                "{}: {} ({}), {} controls\n  {}\n",
+                catalog.id,
+                catalog.title,
+                catalog.version,
+                catalog.controls.len(),
+                catalog.source
+            ));
+            for control in &catalog.controls {
+                text.push_str(&format!("  {:<8} {}\n", control.id, control.title));
+            }
+            text.push('\n');
+        }
+        text.push_str(
+            "mapping (evidence kind -> controls; * = set in tollgate.toml [evidence.controls]):\n",
+        );
+        for (kind, ids) in &mapping.kinds {
+            let mark = if mapping.overridden.contains(kind) { "*" } else { " " };
+            let ids = if ids.is_empty() { "-".to_owned() } else { ids.join(", ") };
+            text.push_str(&format!("{mark} {:<20} {ids}\n", kind.as_str()));
+        }
+        text
+    };
+    crate::output::emit(None, &text)?;
+    Ok(Verdict::Pass)
 }
