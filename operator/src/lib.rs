@@ -1,0 +1,2 @@
+//! The Tollgate Kubernetes operator: CRDs and controllers for environment parity, schema
+//! migrations and PostgreSQL backups.
