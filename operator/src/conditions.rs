@@ -1,0 +1,1 @@
+//! Status conditions (Ready, Reconciling, Stalled and kind-specific ones) and their transitions.

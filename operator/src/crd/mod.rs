@@ -1,0 +1,1 @@
+//! The custom resources of group `tollgate.dev`, version `v1alpha1`.
