@@ -7,11 +7,19 @@
 //! - [`context`]: what every reconciler gets: client, metrics, executor, clock.
 //! - [`executor`]: where long work (migrations, backups, verification, restores) runs.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`parity`]: environment snapshots and the drift between them (pure).
+//! - [`schedule`]: cron schedules with an IANA time zone (pure).
 //! - [`controllers`]: one reconciler per kind.
+//! - [`runtime`]: the process: leader election, HTTP endpoints, controllers, shutdown.
+//! - [`manifests`]: the deploy/ manifests (CRDs, RBAC, Deployment, Service, NetworkPolicy).
 
 pub mod conditions;
 pub mod context;
 pub mod controllers;
 pub mod crd;
 pub mod executor;
+pub mod manifests;
 pub mod metrics;
+pub mod parity;
+pub mod runtime;
+pub mod schedule;

@@ -7,6 +7,7 @@ mod db;
 mod db_backup;
 mod evidence;
 mod keys;
+mod operator;
 pub(crate) mod pact;
 mod release;
 mod sbom;
@@ -37,6 +38,7 @@ pub fn run(command: Command) -> anyhow::Result<Verdict> {
             DbCommand::Restore(args) => db_backup::restore(&args),
         },
         Command::Evidence(cmd) => evidence::run(cmd),
+        Command::Operator(cmd) => operator::run(cmd),
         Command::Contracts(cmd) => match cmd {
             ContractsCommand::Diff(args) => contracts::diff(&args),
             ContractsCommand::Check(args) => contracts::check(&args),
