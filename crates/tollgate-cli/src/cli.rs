@@ -49,6 +49,26 @@ pub enum Command {
     /// Evidence bundles: a reproducible archive of a release run with a signed hash manifest.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// The Kubernetes operator: install manifests.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+/// `tollgate operator …`.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Write the operator's install manifests (CRDs, least-privilege RBAC, Deployment, Service,
+    /// NetworkPolicy) into a directory.
+    Manifests(OperatorManifestsArgs),
+}
+
+/// `tollgate operator manifests --output-dir DIR`.
+#[derive(Debug, Args)]
+pub struct OperatorManifestsArgs {
+    /// Directory to write crds.yaml, rbac.yaml, deployment.yaml, service.yaml and
+    /// networkpolicy.yaml into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: PathBuf,
 }
 
 /// `tollgate evidence …`.

@@ -10,6 +10,7 @@ mod evidence_changes;
 mod evidence_publish;
 mod evidence_stage;
 mod keys;
+mod operator;
 pub(crate) mod pact;
 mod release;
 mod sbom;
@@ -40,6 +41,7 @@ pub fn run(command: Command) -> anyhow::Result<Verdict> {
             DbCommand::Restore(args) => db_backup::restore(&args),
         },
         Command::Evidence(cmd) => evidence::run(cmd),
+        Command::Operator(cmd) => operator::run(cmd),
         Command::Contracts(cmd) => match cmd {
             ContractsCommand::Diff(args) => contracts::diff(&args),
             ContractsCommand::Check(args) => contracts::check(&args),

@@ -1,0 +1,266 @@
+//! One reconciler per kind, and the plumbing they share: writing status with server-side apply
+//! only when it changed, and publishing Kubernetes events on transitions.
+
+pub mod backup;
+pub mod backup_policy;
+pub mod migration;
+pub mod parity;
+pub mod restore;
+
+use std::fmt::Debug;
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The name events are reported under, and the prefix of every controller's field manager.
+pub const OPERATOR_NAME: &str = "tollgate-operator";
+
+/// The server-side-apply field manager of one controller, e.g. `tollgate-operator/parity`.
+/// Each controller owns the status fields it writes under its own manager.
+pub fn field_manager(controller: &str) -> String {
+    format!("{OPERATOR_NAME}/{controller}")
+}
+
+/// Whether `new` differs from the status last read from the API (`None`: no status yet), i.e.
+/// whether a status write is needed.
+pub fn status_changed<S: PartialEq>(old: Option<&S>, new: &S) -> bool {
+    old != Some(new)
+}
+
+/// Writes `new` as the `/status` subresource of object `name` with server-side apply under
+/// [`field_manager`]`(controller)`, but only when [`status_changed`] says it differs from `old`.
+/// Returns whether a write was made.
+///
+/// The patch carries `apiVersion` and `kind` (required by apply) and nothing but `status`, and
+/// is forced: the status belongs to this controller alone.
+pub async fn apply_status<K, S>(
+    api: &Api<K>,
+    name: &str,
+    controller: &str,
+    old: Option<&S>,
+    new: &S,
+) -> Result<bool, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    S: Serialize + PartialEq,
+{
+    if !status_changed(old, new) {
+        return Ok(false);
+    }
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": new,
+    });
+    let params = PatchParams::apply(&field_manager(controller)).force();
+    api.patch_status(name, &params, &Patch::Apply(&patch)).await?;
+    Ok(true)
+}
+
+/// An event recorder reporting as [`OPERATOR_NAME`] (instance: the `POD_NAME` environment
+/// variable when set). Cheap: intended to be made per reconcile.
+pub fn recorder(client: Client) -> Recorder {
+    Recorder::new(
+        client,
+        Reporter { controller: OPERATOR_NAME.to_owned(), instance: std::env::var("POD_NAME").ok() },
+    )
+}
+
+/// Publishes one event about `obj` (`warning`: type Warning, else Normal). `reason` is a short
+/// `CamelCase` word, `action` what the controller did (`Reconcile`, `Migrate`, …); `note` is
+/// truncated to the 1 KiB the API accepts.
+///
+/// Event failures are not reconcile failures: callers usually log and continue.
+pub async fn publish_event<K>(
+    recorder: &Recorder,
+    obj: &K,
+    warning: bool,
+    reason: &str,
+    action: &str,
+    note: &str,
+) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let reference: ObjectReference = obj.object_ref(&());
+    let event = Event {
+        type_: if warning { EventType::Warning } else { EventType::Normal },
+        reason: truncate(reason, 128),
+        note: (!note.is_empty()).then(|| truncate(note, 1024)),
+        action: truncate(action, 128),
+        secondary: None,
+    };
+    recorder.publish(&event, &reference).await
+}
+
+/// Publishes one event for each condition whose status flipped between `old` and `new`
+/// (or that appeared with status True), naming the condition and its new reason. Returns how
+/// many events were published; the first API error stops the loop.
+pub async fn publish_transitions<K>(
+    recorder: &Recorder,
+    obj: &K,
+    old: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    new: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> Result<usize, kube::Error>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let mut published = 0;
+    for t in transitions(old, new) {
+        publish_event(recorder, obj, t.warning, &t.reason, &t.action, &t.note).await?;
+        published += 1;
+    }
+    Ok(published)
+}
+
+/// One condition transition worth an event (pure; see [`transitions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// Whether the event is a Warning (a `Stalled`/`Drifted`/`DestructiveChangeDetected`
+    /// condition turned True, or `Ready` turned False while `Stalled` is True).
+    pub warning: bool,
+    /// The condition's new reason.
+    pub reason: String,
+    /// `<Type><True|False>`, e.g. `ReadyTrue`.
+    pub action: String,
+    /// `<Type> is now <Status>: <message>`.
+    pub note: String,
+}
+
+/// The transitions from `old` to `new` conditions, in type order: conditions whose status
+/// changed, and new conditions whose status is True (a condition first appearing as False is not
+/// a transition worth an event).
+pub fn transitions(
+    old: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    new: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> Vec<Transition> {
+    use crate::conditions;
+    let mut out = Vec::new();
+    for c in new {
+        let before = conditions::get(old, &c.type_).map(|o| o.status.as_str());
+        let is_true = c.status == "True";
+        let flipped = match before {
+            Some(b) => b != c.status,
+            None => is_true,
+        };
+        if !flipped {
+            continue;
+        }
+        let bad_when_true = matches!(
+            c.type_.as_str(),
+            conditions::STALLED | conditions::DRIFTED | conditions::DESTRUCTIVE_CHANGE_DETECTED
+        );
+        // Not ready because work is in progress is normal; not ready because stalled is not.
+        let warning = if c.type_ == conditions::READY {
+            !is_true && conditions::is_true(new, conditions::STALLED)
+        } else {
+            bad_when_true && is_true
+        };
+        let note = if c.message.is_empty() {
+            format!("{} is now {}", c.type_, c.status)
+        } else {
+            format!("{} is now {}: {}", c.type_, c.status, c.message)
+        };
+        out.push(Transition {
+            warning,
+            reason: c.reason.clone(),
+            action: format!("{}{}", c.type_, c.status),
+            note,
+        });
+    }
+    out
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conditions::{self, set};
+
+    fn t(secs: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(secs).expect("valid timestamp")
+    }
+
+    #[test]
+    fn status_changed_compares_values() {
+        assert!(status_changed(None, &1));
+        assert!(status_changed(Some(&1), &2));
+        assert!(!status_changed(Some(&2), &2));
+    }
+
+    #[test]
+    fn field_manager_is_per_controller() {
+        assert_eq!(field_manager("parity"), "tollgate-operator/parity");
+        assert_ne!(field_manager("parity"), field_manager("migration"));
+    }
+
+    #[test]
+    fn transitions_report_flips_and_new_true_conditions_only() {
+        let mut old = Vec::new();
+        set(&mut old, conditions::READY, true, "Synced", "", None, t(1));
+        set(&mut old, conditions::STALLED, false, "Synced", "", None, t(1));
+        let mut new = old.clone();
+        // Unchanged status, new message: no event.
+        set(&mut new, conditions::READY, true, "Synced", "again", None, t(2));
+        // Flip to True of a bad condition: warning.
+        set(&mut new, conditions::STALLED, true, "DriftDetected", "0003 edited", None, t(2));
+        // New condition appearing False: no event; appearing True: event.
+        set(&mut new, conditions::IN_SYNC, false, "Drift", "", None, t(2));
+        set(&mut new, conditions::DRIFTED, true, "Drift", "2 drifts", None, t(2));
+        let got = transitions(&old, &new);
+        assert_eq!(
+            got,
+            vec![
+                Transition {
+                    warning: true,
+                    reason: "Drift".into(),
+                    action: "DriftedTrue".into(),
+                    note: "Drifted is now True: 2 drifts".into(),
+                },
+                Transition {
+                    warning: true,
+                    reason: "DriftDetected".into(),
+                    action: "StalledTrue".into(),
+                    note: "Stalled is now True: 0003 edited".into(),
+                },
+            ]
+        );
+        let mut recovered = new.clone();
+        set(&mut recovered, conditions::READY, false, "Migrating", "", None, t(3));
+        set(&mut recovered, conditions::STALLED, false, "Resolved", "", None, t(3));
+        let got = transitions(&new, &recovered);
+        assert_eq!(got.len(), 2);
+        assert!(!got[0].warning, "Ready turning False while working is normal");
+        assert_eq!(got[0].action, "ReadyFalse");
+        assert!(!got[1].warning, "Stalled clearing is normal");
+        assert!(transitions(&recovered, &recovered).is_empty());
+        let mut ready = recovered.clone();
+        set(&mut ready, conditions::READY, true, "Ok", "", None, t(4));
+        let mut stalled = ready.clone();
+        set(&mut stalled, conditions::READY, false, "MigrationDrift", "", None, t(5));
+        set(&mut stalled, conditions::STALLED, true, "MigrationDrift", "", None, t(5));
+        let got = transitions(&ready, &stalled);
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|t| t.warning), "Ready lost to a stall is a warning: {got:?}");
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("ééé", 3), "é");
+        assert_eq!(truncate("abc", 5), "abc");
+    }
+}

@@ -1,0 +1,877 @@
+//! The EnvironmentParity controller.
+//!
+//! Reads come from watch-backed caches ([`ClusterCaches`]: reflector stores of Deployments,
+//! ConfigMaps, Secrets and SchemaMigrations, watched once for the whole cluster and shared by
+//! every EnvironmentParity), never from a LIST per reconcile. Environments in other clusters are
+//! read through a kubeconfig Secret: one client and one set of caches per Secret, rebuilt when the
+//! Secret's `resourceVersion` changes.
+//!
+//! Reconcile = read the caches, compute the status with [`compute_status`] (pure), write it by
+//! server-side apply only when it changed, publish events on condition transitions, set the drift
+//! metric, requeue after `spec.intervalSeconds`.
+//!
+//! Secret values never reach the caches: [`digest_secret_in_place`] replaces them by their
+//! SHA-256 before storing, and drops the last-applied annotation that repeats them. ConfigMap
+//! values are digested the same way (except feature-flag manifests) and Deployments are cut down
+//! to container names and images ([`slim_deployment_in_place`]), so the caches stay small.
+//!
+//! No finalizer: the controller owns no external state (the caches are shared and in memory).
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::Api;
+use kube::core::Selector;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::conditions::{self, Summary};
+use crate::context::Context;
+use crate::controllers::{apply_status, publish_transitions, recorder};
+use crate::crd::migration::SchemaMigration;
+use crate::crd::parity::{
+    Dimension, Environment, EnvironmentParity, EnvironmentParityStatus, EnvironmentStatus,
+    SecretKeyRef,
+};
+use crate::parity::{
+    CompareOptions, Comparison, Snapshot, compare, digest_config_map_in_place,
+    digest_secret_in_place, slim_deployment_in_place, strip_for_cache,
+};
+
+/// The controller's name: metric label and field-manager suffix.
+pub const CONTROLLER: &str = "parity";
+/// Requeue delay while caches are still filling.
+const SYNC_RETRY: Duration = Duration::from_secs(2);
+
+/// Errors of one reconcile (everything else becomes a condition).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API server refused a write or a read.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The object has no namespace (it is a namespaced kind; the API would not allow it).
+    #[error("EnvironmentParity {0} has no namespace")]
+    NoNamespace(String),
+}
+
+impl Error {
+    /// A stable label for the `reconcile_errors_total` metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::NoNamespace(_) => "no_namespace",
+        }
+    }
+}
+
+/// Aborts the watcher tasks of a cache set when its last clone is dropped.
+struct Tasks(Vec<tokio::task::AbortHandle>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Watch-backed caches of one cluster (every namespace).
+#[derive(Clone)]
+pub struct ClusterCaches {
+    /// Deployments (managed fields and last-applied annotations stripped).
+    pub deployments: Store<Deployment>,
+    /// ConfigMaps (same).
+    pub config_maps: Store<ConfigMap>,
+    /// Secrets, with every value replaced by its SHA-256 ([`digest_secret_in_place`]).
+    pub secrets: Store<Secret>,
+    /// SchemaMigrations.
+    pub migrations: Store<SchemaMigration>,
+    /// Watch events applied to the stores so far; snapshots are memoised against it.
+    changes: Arc<AtomicU64>,
+    /// Snapshots by (namespace, selector, dimensions), with the change count they were built at.
+    memo: Arc<Mutex<SnapshotMemo>>,
+    _tasks: Arc<Tasks>,
+}
+
+/// (namespace, selector as JSON, dimensions) → (change count when built, the snapshot).
+type SnapshotMemo = HashMap<(String, String, Vec<Dimension>), (u64, Arc<Snapshot>)>;
+/// Most memoised snapshots per cluster (the memo is cleared when it would grow past it).
+const MAX_MEMOISED: usize = 256;
+
+fn spawn_watch<K, F>(
+    api: Api<K>,
+    changes: Arc<AtomicU64>,
+    mut modify: F,
+) -> (Store<K>, tokio::task::AbortHandle)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: FnMut(&mut K) + Send + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let kind = K::kind(&());
+    let stream = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(move |o| modify(o))
+        .reflect(writer)
+        .for_each(move |event| {
+            match event {
+                // Counted after the reflector applied it, so a memoised snapshot is never newer
+                // than its count says.
+                Ok(_) => {
+                    changes.fetch_add(1, Ordering::Release);
+                }
+                Err(e) => {
+                    tracing::warn!(kind = %kind, error = %e, "parity cache watch failed; retrying")
+                }
+            }
+            futures::future::ready(())
+        });
+    (reader, tokio::spawn(stream).abort_handle())
+}
+
+impl ClusterCaches {
+    /// Starts watching the cluster behind `client` (needs a tokio runtime). The watches stop
+    /// when the last clone is dropped.
+    pub fn watch(client: Client) -> ClusterCaches {
+        let n = Arc::new(AtomicU64::new(0));
+        let (deployments, a) = spawn_watch(
+            Api::<Deployment>::all(client.clone()),
+            n.clone(),
+            slim_deployment_in_place,
+        );
+        let (config_maps, b) = spawn_watch(
+            Api::<ConfigMap>::all(client.clone()),
+            n.clone(),
+            digest_config_map_in_place,
+        );
+        let (secrets, c) =
+            spawn_watch(Api::<Secret>::all(client.clone()), n.clone(), digest_secret_in_place);
+        let (migrations, d) = spawn_watch(
+            Api::<SchemaMigration>::all(client),
+            n.clone(),
+            |m: &mut SchemaMigration| strip_for_cache(&mut m.metadata),
+        );
+        ClusterCaches {
+            deployments,
+            config_maps,
+            secrets,
+            migrations,
+            changes: n,
+            memo: Arc::default(),
+            _tasks: Arc::new(Tasks(vec![a, b, c, d])),
+        }
+    }
+
+    /// Caches over stores filled by someone else (tests and benchmarks fill them through
+    /// `reflector::store()` writers; they call [`ClusterCaches::mark_changed`] after each
+    /// change). Secrets must already be digested.
+    pub fn from_stores(
+        deployments: Store<Deployment>,
+        config_maps: Store<ConfigMap>,
+        secrets: Store<Secret>,
+        migrations: Store<SchemaMigration>,
+    ) -> ClusterCaches {
+        ClusterCaches {
+            deployments,
+            config_maps,
+            secrets,
+            migrations,
+            changes: Arc::default(),
+            memo: Arc::default(),
+            _tasks: Arc::new(Tasks(Vec::new())),
+        }
+    }
+
+    /// Records that the stores changed (the watches do it themselves; for
+    /// [`ClusterCaches::from_stores`]).
+    pub fn mark_changed(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// [`ClusterCaches::snapshot`], memoised: rebuilt only when a watch event reached the
+    /// stores since the last build for the same namespace, selector and dimensions.
+    pub fn snapshot_memoised(
+        &self,
+        env: &Environment,
+        index: usize,
+        dimensions: &[Dimension],
+    ) -> Result<Arc<Snapshot>, String> {
+        let selector = serde_json::to_string(&env.selector).unwrap_or_default();
+        let key = (env.namespace.clone(), selector, dimensions.to_vec());
+        // Read the count before the stores: a snapshot is never recorded as newer than it is.
+        let count = self.changes.load(Ordering::Acquire);
+        if let Some((at, snap)) = self.lock_memo().get(&key)
+            && *at == count
+        {
+            return Ok(snap.clone());
+        }
+        let snap = Arc::new(self.snapshot(env, index, dimensions)?);
+        let mut memo = self.lock_memo();
+        if memo.len() >= MAX_MEMOISED {
+            memo.clear();
+        }
+        memo.insert(key, (count, snap.clone()));
+        Ok(snap)
+    }
+
+    fn lock_memo(&self) -> std::sync::MutexGuard<'_, SnapshotMemo> {
+        // The map is only ever replaced entry by entry: a poisoned lock still holds a valid map.
+        self.memo.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the stores needed for `dimensions` have received their initial list.
+    pub fn is_ready(&self, dimensions: &[Dimension]) -> bool {
+        let on = |d| dimensions.contains(&d);
+        let ready = |f: futures::future::BoxFuture<'_, bool>| f.now_or_never().unwrap_or(false);
+        (!on(Dimension::Images)
+            || ready(self.deployments.wait_until_ready().map(|r| r.is_ok()).boxed()))
+            && (!(on(Dimension::ConfigMaps) || on(Dimension::FeatureFlags))
+                || ready(self.config_maps.wait_until_ready().map(|r| r.is_ok()).boxed()))
+            && (!on(Dimension::Secrets)
+                || ready(self.secrets.wait_until_ready().map(|r| r.is_ok()).boxed()))
+            && (!on(Dimension::SchemaVersion)
+                || ready(self.migrations.wait_until_ready().map(|r| r.is_ok()).boxed()))
+    }
+
+    /// The snapshot of one environment from the caches (no API call). Errors (a bad selector)
+    /// name the field.
+    pub fn snapshot(
+        &self,
+        env: &Environment,
+        index: usize,
+        dimensions: &[Dimension],
+    ) -> Result<Snapshot, String> {
+        let selector = env
+            .selector
+            .clone()
+            .map(Selector::try_from)
+            .transpose()
+            .map_err(|e| format!("/spec/environments/{index}/selector: {e}"))?;
+        let ns = env.namespace.as_str();
+        let in_ns = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            m.namespace.as_deref() == Some(ns)
+        };
+        let on = |d| dimensions.contains(&d);
+        let deployments = if on(Dimension::Images) {
+            self.deployments.state_filter(|o| in_ns(&o.metadata))
+        } else {
+            Vec::new()
+        };
+        let config_maps = if on(Dimension::ConfigMaps) || on(Dimension::FeatureFlags) {
+            self.config_maps.state_filter(|o| in_ns(&o.metadata))
+        } else {
+            Vec::new()
+        };
+        let secrets = if on(Dimension::Secrets) {
+            self.secrets.state_filter(|o| in_ns(&o.metadata))
+        } else {
+            Vec::new()
+        };
+        let migrations = if on(Dimension::SchemaVersion) {
+            self.migrations.state_filter(|o| in_ns(&o.metadata))
+        } else {
+            Vec::new()
+        };
+        Ok(Snapshot::build(
+            ns,
+            selector.as_ref(),
+            dimensions,
+            deployments.iter().map(|a| a.as_ref()),
+            config_maps.iter().map(|a| a.as_ref()),
+            secrets.iter().map(|a| a.as_ref()),
+            migrations.iter().map(|a| a.as_ref()),
+        ))
+    }
+}
+
+/// (namespace, Secret name, key) → (the Secret's resourceVersion, the caches built from it).
+type RemoteMap = HashMap<(String, String, String), (String, ClusterCaches)>;
+
+/// Caches of other clusters, one per kubeconfig Secret, rebuilt when the Secret changes.
+#[derive(Default)]
+pub struct RemoteClusters {
+    by_secret: Mutex<RemoteMap>,
+}
+
+impl RemoteClusters {
+    /// The caches of the cluster the kubeconfig in Secret `namespace/r.name` key `r.key` points
+    /// at (one GET of the Secret; caches reused while its resourceVersion is unchanged).
+    pub async fn caches(
+        &self,
+        client: &Client,
+        namespace: &str,
+        r: &SecretKeyRef,
+    ) -> Result<ClusterCaches, String> {
+        let place = format!("secret {namespace}/{} key {}", r.name, r.key);
+        let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+            .get_opt(&r.name)
+            .await
+            .map_err(|e| format!("{place}: cannot read: {e}"))?
+            .ok_or_else(|| format!("{place}: not found"))?;
+        let version = secret.resource_version().unwrap_or_default();
+        let key = (namespace.to_owned(), r.name.clone(), r.key.clone());
+        if let Some((v, caches)) = self.lock().get(&key)
+            && *v == version
+        {
+            return Ok(caches.clone());
+        }
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(&r.key))
+            .ok_or_else(|| format!("{place}: no such key"))?;
+        let text = std::str::from_utf8(&bytes.0).map_err(|_| format!("{place}: not UTF-8"))?;
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(text)
+            .map_err(|e| format!("{place}: not a kubeconfig: {e}"))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| format!("{place}: unusable kubeconfig: {e}"))?;
+        let remote =
+            Client::try_from(config).map_err(|e| format!("{place}: cannot build a client: {e}"))?;
+        let caches = ClusterCaches::watch(remote);
+        self.lock().insert(key, (version, caches.clone()));
+        Ok(caches)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RemoteMap> {
+        // A panic while holding the lock leaves a consistent map (inserts are single calls).
+        self.by_secret.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What the controller needs besides the shared [`Context`].
+pub struct ParityContext {
+    /// Client, metrics, executor, clock.
+    pub ctx: Arc<Context>,
+    /// Caches of this cluster.
+    pub local: ClusterCaches,
+    /// Caches of other clusters.
+    pub remotes: RemoteClusters,
+}
+
+/// How the environments could be read for one reconcile.
+#[derive(Debug)]
+pub enum EnvRead {
+    /// A snapshot.
+    Read(Arc<Snapshot>),
+    /// Caches still filling.
+    Syncing,
+    /// Unreadable (bad kubeconfig Secret, bad selector): the message says why.
+    Failed(String),
+}
+
+/// The next status (pure). `envs` pairs each environment of the spec with how it was read;
+/// `old` is the current status. `lastCompared` is refreshed only when the result changed or the
+/// interval has passed, so steady state writes at most once per interval.
+pub fn compute_status(
+    obj: &EnvironmentParity,
+    envs: &[EnvRead],
+    old: Option<&EnvironmentParityStatus>,
+    now: jiff::Timestamp,
+) -> EnvironmentParityStatus {
+    let generation = obj.metadata.generation;
+    let mut status = old.cloned().unwrap_or_default();
+    conditions::normalise(&mut status.conditions);
+    status.observed_generation = generation;
+    let conds = &mut status.conditions;
+
+    let options = match CompareOptions::from_spec(&obj.spec) {
+        Ok(o) => o,
+        Err(message) => {
+            conditions::set_summary(
+                conds,
+                Summary::Stalled,
+                "InvalidSpec",
+                &message,
+                generation,
+                now,
+            );
+            conditions::set(
+                conds,
+                conditions::IN_SYNC,
+                false,
+                "InvalidSpec",
+                &message,
+                generation,
+                now,
+            );
+            return status;
+        }
+    };
+    let syncing: Vec<&str> = obj
+        .spec
+        .environments
+        .iter()
+        .zip(envs)
+        .filter(|(_, r)| matches!(r, EnvRead::Syncing))
+        .map(|(e, _)| e.name.as_str())
+        .collect();
+    if !syncing.is_empty() {
+        let message = format!("waiting for the caches of {}", syncing.join(", "));
+        conditions::set_summary(
+            conds,
+            Summary::Reconciling,
+            "CachesSyncing",
+            &message,
+            generation,
+            now,
+        );
+        return status;
+    }
+
+    let named: Vec<(&str, Option<&Snapshot>)> = obj
+        .spec
+        .environments
+        .iter()
+        .zip(envs)
+        .map(|(e, r)| {
+            (e.name.as_str(), if let EnvRead::Read(s) = r { Some(s.as_ref()) } else { None })
+        })
+        .collect();
+    let comparison: Comparison = compare(&named, &options, &status.drifts, now);
+    let failures: Vec<String> = obj
+        .spec
+        .environments
+        .iter()
+        .zip(envs)
+        .filter_map(|(e, r)| match r {
+            EnvRead::Failed(m) => Some(format!("{}: {m}", e.name)),
+            _ => None,
+        })
+        .collect();
+
+    status.environments = obj
+        .spec
+        .environments
+        .iter()
+        .zip(envs)
+        .map(|(e, r)| EnvironmentStatus {
+            name: e.name.clone(),
+            objects: match r {
+                EnvRead::Read(s) => u32::try_from(s.source_objects).unwrap_or(u32::MAX),
+                _ => 0,
+            },
+            error: match r {
+                EnvRead::Failed(m) => Some(conditions_message(m)),
+                _ => None,
+            },
+        })
+        .collect();
+    let counted = comparison.counted();
+    status.total_drifts = u32::try_from(comparison.total).unwrap_or(u32::MAX);
+    status.tolerated_drifts = u32::try_from(comparison.tolerated).unwrap_or(u32::MAX);
+    status.drifts = comparison.drifts;
+
+    let summary = if counted == 0 {
+        format!("no drift ({} within the allowed lag)", comparison.tolerated)
+    } else {
+        format!("{counted} drift(s) ({} within the allowed lag)", comparison.tolerated)
+    };
+    let conds = &mut status.conditions;
+    conditions::set(
+        conds,
+        conditions::DRIFTED,
+        counted > 0,
+        if counted > 0 { "DriftDetected" } else { "NoDrift" },
+        &summary,
+        generation,
+        now,
+    );
+    if failures.is_empty() {
+        conditions::set(
+            conds,
+            conditions::IN_SYNC,
+            counted == 0,
+            if counted > 0 { "DriftDetected" } else { "InSync" },
+            &summary,
+            generation,
+            now,
+        );
+        conditions::set_summary(conds, Summary::Ready, "Compared", &summary, generation, now);
+    } else {
+        let message = format!("cannot read {}", failures.join("; "));
+        conditions::set(
+            conds,
+            conditions::IN_SYNC,
+            false,
+            "EnvironmentUnreadable",
+            &message,
+            generation,
+            now,
+        );
+        conditions::set_summary(
+            conds,
+            Summary::Stalled,
+            "EnvironmentUnreadable",
+            &message,
+            generation,
+            now,
+        );
+    }
+
+    let interval = jiff::SignedDuration::from_secs(i64::from(obj.interval_seconds()));
+    let mut unchanged = status.clone();
+    unchanged.last_compared = old.and_then(|o| o.last_compared.clone());
+    let fresh = unchanged
+        .last_compared
+        .as_ref()
+        .is_some_and(|t| now.duration_since(t.0) < interval && t.0 <= now);
+    if Some(&unchanged) == old && fresh {
+        return unchanged;
+    }
+    status.last_compared = Some(Time(now));
+    status
+}
+
+fn conditions_message(m: &str) -> String {
+    m.chars().take(1024).collect()
+}
+
+/// Reconciles one EnvironmentParity.
+pub async fn reconcile(
+    obj: Arc<EnvironmentParity>,
+    pctx: Arc<ParityContext>,
+) -> Result<Action, Error> {
+    let ctx = &pctx.ctx;
+    let _timer = ctx.metrics.reconcile(CONTROLLER);
+    let name = obj.name_any();
+    let namespace = obj.namespace().ok_or_else(|| Error::NoNamespace(name.clone()))?;
+    let dimensions = obj.dimensions();
+
+    let mut envs = Vec::with_capacity(obj.spec.environments.len());
+    for (i, env) in obj.spec.environments.iter().enumerate() {
+        let caches = match &env.kubeconfig_secret_ref {
+            None => Ok(pctx.local.clone()),
+            Some(r) => pctx.remotes.caches(&ctx.client, &namespace, r).await,
+        };
+        envs.push(match caches {
+            Err(m) => EnvRead::Failed(m),
+            Ok(c) if !c.is_ready(&dimensions) => EnvRead::Syncing,
+            Ok(c) => match c.snapshot_memoised(env, i, &dimensions) {
+                Ok(s) => EnvRead::Read(s),
+                Err(m) => EnvRead::Failed(m),
+            },
+        });
+    }
+    let syncing = envs.iter().any(|e| matches!(e, EnvRead::Syncing));
+    let old = obj.status.as_ref();
+    let new = compute_status(&obj, &envs, old, ctx.clock.now());
+
+    let api: Api<EnvironmentParity> = Api::namespaced(ctx.client.clone(), &namespace);
+    if apply_status(&api, &name, CONTROLLER, old, &new).await? {
+        let before = old.map(|s| s.conditions.as_slice()).unwrap_or_default();
+        if let Err(e) = publish_transitions(
+            &recorder(ctx.client.clone()),
+            obj.as_ref(),
+            before,
+            &new.conditions,
+        )
+        .await
+        {
+            tracing::warn!(%namespace, %name, error = %e, "cannot publish parity events");
+        }
+    }
+    if !syncing && conditions::get(&new.conditions, conditions::DRIFTED).is_some() {
+        ctx.metrics.set_drifts(
+            &namespace,
+            &name,
+            u64::from(new.total_drifts - new.tolerated_drifts),
+        );
+    }
+    Ok(if syncing {
+        Action::requeue(SYNC_RETRY)
+    } else {
+        Action::requeue(Duration::from_secs(u64::from(obj.interval_seconds())))
+    })
+}
+
+/// Retry policy: count the error, back off.
+pub fn error_policy(
+    _obj: Arc<EnvironmentParity>,
+    error: &Error,
+    pctx: Arc<ParityContext>,
+) -> Action {
+    pctx.ctx.metrics.reconcile_error(CONTROLLER, error.metric_label());
+    tracing::warn!(error = %error, "parity reconcile failed");
+    Action::requeue(Duration::from_secs(15))
+}
+
+/// Runs the controller (and the caches of this cluster) until `shutdown` resolves.
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let local = ClusterCaches::watch(ctx.client.clone());
+    let api = Api::<EnvironmentParity>::all(ctx.client.clone());
+    let metrics = ctx.metrics.clone();
+    let pctx = Arc::new(ParityContext { ctx, local, remotes: RemoteClusters::default() });
+    Controller::new(api, watcher::Config::default().any_semantic())
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, pctx)
+        .for_each(|result| {
+            if let Err(kube::runtime::controller::Error::ObjectNotFound(r)) = &result {
+                // Deleted: drop its drift series.
+                metrics.forget_parity(r.namespace.as_deref().unwrap_or_default(), &r.name);
+            }
+            futures::future::ready(())
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::parity::{AllowedLag, EnvironmentParitySpec};
+    use crate::parity::Value;
+    use std::collections::BTreeMap;
+
+    fn t(secs: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(secs).expect("valid timestamp")
+    }
+
+    fn env(name: &str) -> Environment {
+        Environment {
+            name: name.into(),
+            namespace: name.into(),
+            kubeconfig_secret_ref: None,
+            selector: None,
+        }
+    }
+
+    fn parity(interval: u32) -> EnvironmentParity {
+        let mut p = EnvironmentParity::new(
+            "shop",
+            EnvironmentParitySpec {
+                environments: vec![env("dev"), env("prod")],
+                dimensions: vec![],
+                ignore: vec![],
+                allowed_lag: None,
+                interval_seconds: Some(interval),
+            },
+        );
+        p.metadata.namespace = Some("ops".into());
+        p.metadata.generation = Some(4);
+        p
+    }
+
+    fn image(v: &str) -> Snapshot {
+        let mut s = Snapshot::default();
+        s.insert(
+            Dimension::Images,
+            "web".into(),
+            BTreeMap::from([("app".to_owned(), Value::plain(v))]),
+        );
+        s.source_objects = 1;
+        s
+    }
+
+    #[test]
+    fn in_sync_environments_are_ready_and_in_sync() {
+        let p = parity(60);
+        let s = compute_status(
+            &p,
+            &[EnvRead::Read(Arc::new(image("a"))), EnvRead::Read(Arc::new(image("a")))],
+            None,
+            t(100),
+        );
+        assert!(conditions::is_true(&s.conditions, conditions::READY));
+        assert!(conditions::is_true(&s.conditions, conditions::IN_SYNC));
+        assert!(!conditions::is_true(&s.conditions, conditions::DRIFTED));
+        assert_eq!(s.observed_generation, Some(4));
+        assert_eq!(s.total_drifts, 0);
+        assert_eq!(s.last_compared, Some(Time(t(100))));
+        assert_eq!(s.environments.iter().map(|e| e.objects).collect::<Vec<_>>(), [1, 1]);
+    }
+
+    #[test]
+    fn drift_sets_drifted_and_lists_it() {
+        let p = parity(60);
+        let s = compute_status(
+            &p,
+            &[EnvRead::Read(Arc::new(image("a"))), EnvRead::Read(Arc::new(image("b")))],
+            None,
+            t(100),
+        );
+        assert!(conditions::is_true(&s.conditions, conditions::DRIFTED));
+        assert!(!conditions::is_true(&s.conditions, conditions::IN_SYNC));
+        assert!(
+            conditions::is_true(&s.conditions, conditions::READY),
+            "a completed comparison is Ready"
+        );
+        assert_eq!(s.total_drifts, 1);
+        assert_eq!(s.drifts[0].pointer, "/images/web/app");
+    }
+
+    #[test]
+    fn steady_state_does_not_change_the_status_within_the_interval() {
+        let p = parity(60);
+        let envs = [EnvRead::Read(Arc::new(image("a"))), EnvRead::Read(Arc::new(image("b")))];
+        let first = compute_status(&p, &envs, None, t(100));
+        let second = compute_status(&p, &envs, Some(&first), t(130));
+        assert_eq!(second, first, "nothing to write");
+        let third = compute_status(&p, &envs, Some(&first), t(160));
+        assert_eq!(third.last_compared, Some(Time(t(160))), "heartbeat once per interval");
+        assert_eq!(third.drifts, first.drifts, "drifts keep their first-seen time");
+        // A change is written at once.
+        let fixed = compute_status(
+            &p,
+            &[EnvRead::Read(Arc::new(image("a"))), EnvRead::Read(Arc::new(image("a")))],
+            Some(&first),
+            t(110),
+        );
+        assert_eq!(fixed.last_compared, Some(Time(t(110))));
+        assert!(conditions::is_true(&fixed.conditions, conditions::IN_SYNC));
+    }
+
+    #[test]
+    fn syncing_caches_mean_reconciling_without_touching_drifts() {
+        let p = parity(60);
+        let first = compute_status(
+            &p,
+            &[EnvRead::Read(Arc::new(image("a"))), EnvRead::Read(Arc::new(image("b")))],
+            None,
+            t(100),
+        );
+        let s = compute_status(
+            &p,
+            &[EnvRead::Read(Arc::new(image("a"))), EnvRead::Syncing],
+            Some(&first),
+            t(200),
+        );
+        assert!(conditions::is_true(&s.conditions, conditions::RECONCILING));
+        assert!(!conditions::is_true(&s.conditions, conditions::READY));
+        assert_eq!(s.drifts, first.drifts);
+    }
+
+    #[test]
+    fn an_unreadable_environment_stalls_with_the_reason() {
+        let p = parity(60);
+        let s = compute_status(
+            &p,
+            &[
+                EnvRead::Read(Arc::new(image("a"))),
+                EnvRead::Failed("secret ops/prod-kubeconfig key kubeconfig: not found".into()),
+            ],
+            None,
+            t(100),
+        );
+        let stalled = conditions::get(&s.conditions, conditions::STALLED).unwrap();
+        assert_eq!(stalled.status, "True");
+        assert_eq!(stalled.reason, "EnvironmentUnreadable");
+        assert!(
+            stalled.message.contains("prod: secret ops/prod-kubeconfig"),
+            "{}",
+            stalled.message
+        );
+        assert!(!conditions::is_true(&s.conditions, conditions::IN_SYNC));
+        assert_eq!(
+            s.environments[1].error.as_deref(),
+            Some("secret ops/prod-kubeconfig key kubeconfig: not found")
+        );
+    }
+
+    #[test]
+    fn a_bad_spec_stalls_with_the_pointer() {
+        let mut p = parity(60);
+        p.spec.allowed_lag =
+            Some(AllowedLag { schema_versions: None, duration: Some("soon".into()) });
+        let s = compute_status(
+            &p,
+            &[EnvRead::Read(Arc::new(image("a"))), EnvRead::Read(Arc::new(image("a")))],
+            None,
+            t(1),
+        );
+        let stalled = conditions::get(&s.conditions, conditions::STALLED).unwrap();
+        assert_eq!((stalled.status.as_str(), stalled.reason.as_str()), ("True", "InvalidSpec"));
+        assert!(stalled.message.starts_with("/spec/allowedLag/duration"));
+    }
+
+    #[test]
+    fn caches_feed_snapshots_without_the_api() {
+        use kube::runtime::watcher::Event;
+        let (deployments, mut dw) = reflector::store::<Deployment>();
+        let (config_maps, mut cw) = reflector::store::<ConfigMap>();
+        let (secrets, mut sw) = reflector::store::<Secret>();
+        let (migrations, mut mw) = reflector::store::<SchemaMigration>();
+        let mut secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some("db".into()),
+                namespace: Some("dev".into()),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(
+                "password".to_owned(),
+                k8s_openapi::ByteString(b"hunter2".to_vec()),
+            )])),
+            ..Default::default()
+        };
+        digest_secret_in_place(&mut secret);
+        dw.apply_watcher_event(&Event::Init);
+        dw.apply_watcher_event(&Event::InitDone);
+        cw.apply_watcher_event(&Event::Init);
+        cw.apply_watcher_event(&Event::InitDone);
+        mw.apply_watcher_event(&Event::Init);
+        mw.apply_watcher_event(&Event::InitDone);
+        let caches = ClusterCaches::from_stores(deployments, config_maps, secrets, migrations);
+        assert!(!caches.is_ready(&Dimension::ALL), "the Secret store has not listed yet");
+        assert!(caches.is_ready(&[Dimension::Images]));
+        sw.apply_watcher_event(&Event::Init);
+        sw.apply_watcher_event(&Event::InitApply(secret));
+        sw.apply_watcher_event(&Event::InitDone);
+        assert!(caches.is_ready(&Dimension::ALL));
+        let snap = caches.snapshot(&env("dev"), 0, &Dimension::ALL).unwrap();
+        assert!(snap.objects[&Dimension::Secrets]["db"].contains_key("password"));
+        assert!(
+            !caches
+                .snapshot(&env("prod"), 1, &Dimension::ALL)
+                .unwrap()
+                .objects
+                .contains_key(&Dimension::Secrets)
+        );
+        let mut bad = env("dev");
+        bad.selector = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+            match_expressions: Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
+                    key: "app".into(),
+                    operator: "Sometimes".into(),
+                    values: None,
+                },
+            ]),
+            match_labels: None,
+        });
+        let e = caches.snapshot(&bad, 2, &Dimension::ALL).unwrap_err();
+        assert!(e.starts_with("/spec/environments/2/selector"), "{e}");
+
+        // Memoised: the same snapshot until the stores change, then a fresh one.
+        let first = caches.snapshot_memoised(&env("dev"), 0, &Dimension::ALL).unwrap();
+        let again = caches.snapshot_memoised(&env("dev"), 0, &Dimension::ALL).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let other_dims = caches.snapshot_memoised(&env("dev"), 0, &[Dimension::Images]).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other_dims), "keyed by dimensions too");
+        let mut more = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some("api".into()),
+                namespace: Some("dev".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        digest_secret_in_place(&mut more);
+        sw.apply_watcher_event(&Event::Apply(more));
+        caches.mark_changed();
+        let after = caches.snapshot_memoised(&env("dev"), 0, &Dimension::ALL).unwrap();
+        assert!(!Arc::ptr_eq(&first, &after));
+        assert!(after.objects[&Dimension::Secrets].contains_key("api"));
+    }
+}

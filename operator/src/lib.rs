@@ -1,0 +1,25 @@
+//! The Tollgate Kubernetes operator: CRDs and controllers for environment parity, schema
+//! migrations and PostgreSQL backups (group `tollgate.dev`, version `v1alpha1`).
+//!
+//! Module map (one job each):
+//! - [`crd`]: the custom resources as Rust types (CRDs derive from them).
+//! - [`conditions`]: status conditions and their transitions (pure).
+//! - [`context`]: what every reconciler gets: client, metrics, executor, clock.
+//! - [`executor`]: where long work (migrations, backups, verification, restores) runs.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`parity`]: environment snapshots and the drift between them (pure).
+//! - [`schedule`]: cron schedules with an IANA time zone (pure).
+//! - [`controllers`]: one reconciler per kind.
+//! - [`runtime`]: the process: leader election, HTTP endpoints, controllers, shutdown.
+//! - [`manifests`]: the deploy/ manifests (CRDs, RBAC, Deployment, Service, NetworkPolicy).
+
+pub mod conditions;
+pub mod context;
+pub mod controllers;
+pub mod crd;
+pub mod executor;
+pub mod manifests;
+pub mod metrics;
+pub mod parity;
+pub mod runtime;
+pub mod schedule;

@@ -1,0 +1,308 @@
+//! Prometheus metrics of the operator (the official `prometheus-client` crate).
+//!
+//! One [`Metrics`] is shared by every controller through the
+//! [`Context`](crate::context::Context); the HTTP server serves [`Metrics::render`] on
+//! `/metrics`. Every series is labelled by values the operator controls (controller names,
+//! error reasons, namespaces and object names), so the label sets stay bounded by the number of
+//! objects in the cluster; [`Metrics::forget_parity`] and [`Metrics::forget_policy`] drop the series of a deleted
+//! object.
+
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The `Content-Type` of [`Metrics::render`]'s output (OpenMetrics text 1.0.0, which
+/// Prometheus scrapes natively).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Labels of the per-controller series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerLabels {
+    controller: String,
+}
+
+/// Labels of the reconcile error counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    controller: String,
+    reason: String,
+}
+
+/// Labels of a BackupPolicy's series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PolicyLabels {
+    namespace: String,
+    policy: String,
+}
+
+/// Labels of an EnvironmentParity's series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ObjectLabels {
+    namespace: String,
+    name: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Reconcile durations are expected between a millisecond (a cache read) and about a minute
+/// (a slow API server): 1 ms doubling to ~65 s.
+fn reconcile_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+/// The operator's metrics registry and its series.
+///
+/// Series (all prefixed `tollgate_operator_`):
+/// - `reconcile_total{controller}` — reconciles run (counted when the timer drops);
+/// - `reconcile_duration_seconds{controller}` — histogram of reconcile durations;
+/// - `reconcile_errors_total{controller,reason}` — reconciles that failed, by error label;
+/// - `last_backup_success_timestamp_seconds{namespace,policy}` — Unix time of the newest
+///   successful backup of a BackupPolicy;
+/// - `drifts{namespace,name}` — drifts currently reported by an EnvironmentParity.
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ControllerLabels, Counter>,
+    durations: HistogramFamily<ControllerLabels>,
+    errors: Family<ErrorLabels, Counter>,
+    last_backup_success: Family<PolicyLabels, Gauge>,
+    drifts: Family<ObjectLabels, Gauge>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every series registered (and no samples yet).
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tollgate_operator");
+        let reconciles = Family::<ControllerLabels, Counter>::default();
+        let durations: HistogramFamily<ControllerLabels> =
+            Family::new_with_constructor(reconcile_histogram);
+        let errors = Family::<ErrorLabels, Counter>::default();
+        let last_backup_success = Family::<PolicyLabels, Gauge>::default();
+        let drifts = Family::<ObjectLabels, Gauge>::default();
+        registry.register("reconcile", "Reconciles run, by controller", reconciles.clone());
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of reconciles, by controller",
+            durations.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Reconciles that returned an error, by controller and error reason",
+            errors.clone(),
+        );
+        registry.register(
+            "last_backup_success_timestamp_seconds",
+            "Unix time of the newest successful backup of a BackupPolicy",
+            last_backup_success.clone(),
+        );
+        registry.register(
+            "drifts",
+            "Drifts currently reported by an EnvironmentParity",
+            drifts.clone(),
+        );
+        Self { registry, reconciles, durations, errors, last_backup_success, drifts }
+    }
+
+    /// Starts timing one reconcile of `controller`; when the returned guard drops, the reconcile
+    /// is counted and its duration observed (also on early returns and `?`).
+    #[must_use = "the reconcile is recorded when the timer drops; bind it to a variable"]
+    pub fn reconcile(&self, controller: &str) -> ReconcileTimer {
+        let labels = ControllerLabels { controller: controller.to_owned() };
+        ReconcileTimer {
+            start: Instant::now(),
+            counter: self.reconciles.get_or_create_owned(&labels),
+            histogram: self.durations.get_or_create_owned(&labels),
+        }
+    }
+
+    /// Counts one failed reconcile of `controller`; `reason` is the error's stable metric label
+    /// (for example `Error::metric_label()`), never a free-form message.
+    pub fn reconcile_error(&self, controller: &str, reason: &str) {
+        self.errors
+            .get_or_create(&ErrorLabels {
+                controller: controller.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records that the newest successful backup of BackupPolicy `namespace/policy` finished at
+    /// `unix_secs`.
+    pub fn set_last_backup_success(&self, namespace: &str, policy: &str, unix_secs: i64) {
+        self.last_backup_success
+            .get_or_create(&PolicyLabels {
+                namespace: namespace.to_owned(),
+                policy: policy.to_owned(),
+            })
+            .set(unix_secs);
+    }
+
+    /// Records that EnvironmentParity `namespace/name` currently reports `count` drifts (the
+    /// total, not the capped list length).
+    pub fn set_drifts(&self, namespace: &str, name: &str, count: u64) {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        self.drifts
+            .get_or_create(&ObjectLabels { namespace: namespace.to_owned(), name: name.to_owned() })
+            .set(count);
+    }
+
+    /// Drops the drift series of a deleted EnvironmentParity, so it does not linger in scrapes.
+    pub fn forget_parity(&self, namespace: &str, name: &str) {
+        self.drifts
+            .remove(&ObjectLabels { namespace: namespace.to_owned(), name: name.to_owned() });
+    }
+
+    /// Drops the last-backup series of a deleted BackupPolicy, so it does not linger in scrapes.
+    pub fn forget_policy(&self, namespace: &str, policy: &str) {
+        self.last_backup_success
+            .remove(&PolicyLabels { namespace: namespace.to_owned(), policy: policy.to_owned() });
+    }
+
+    /// The whole registry in the OpenMetrics text format (serve it with [`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail; an encoding error would be a bug in a label value
+        // type, and an empty scrape is the safe answer to it.
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Times one reconcile; records its count and duration when dropped.
+#[derive(Debug)]
+pub struct ReconcileTimer {
+    start: Instant,
+    counter: Counter,
+    histogram: Histogram,
+}
+
+impl Drop for ReconcileTimer {
+    fn drop(&mut self) {
+        self.counter.inc();
+        self.histogram.observe(self.start.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .map(|value| value.trim().parse().expect("a numeric sample"))
+    }
+
+    #[test]
+    fn timer_counts_and_observes_on_drop() {
+        let metrics = Metrics::new();
+        {
+            let _timer = metrics.reconcile("backup");
+            let _again = metrics.reconcile("backup");
+        }
+        let _ = metrics.reconcile("parity");
+        let text = metrics.render();
+        assert_eq!(
+            sample(&text, r#"tollgate_operator_reconcile_total{controller="backup"}"#),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(&text, r#"tollgate_operator_reconcile_total{controller="parity"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"tollgate_operator_reconcile_duration_seconds_count{controller="backup"}"#
+            ),
+            Some(2.0)
+        );
+        assert!(text.ends_with("# EOF\n"), "OpenMetrics output ends with EOF: {text}");
+    }
+
+    #[test]
+    fn errors_are_counted_per_reason() {
+        let metrics = Metrics::new();
+        metrics.reconcile_error("migration", "kube");
+        metrics.reconcile_error("migration", "kube");
+        metrics.reconcile_error("migration", "drift");
+        let text = metrics.render();
+        assert_eq!(
+            sample(
+                &text,
+                r#"tollgate_operator_reconcile_errors_total{controller="migration",reason="kube"}"#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"tollgate_operator_reconcile_errors_total{controller="migration",reason="drift"}"#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"tollgate_operator_reconcile_errors_total{controller="backup",reason="kube"}"#
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn gauges_are_set_replaced_and_forgotten() {
+        let metrics = Metrics::new();
+        metrics.set_last_backup_success("prod", "nightly", 1_700_000_000);
+        metrics.set_last_backup_success("prod", "nightly", 1_700_086_400);
+        metrics.set_drifts("prod", "parity", 7);
+        metrics.set_drifts("prod", "parity", 3);
+        let text = metrics.render();
+        assert_eq!(
+            sample(
+                &text,
+                r#"tollgate_operator_last_backup_success_timestamp_seconds{namespace="prod",policy="nightly"}"#
+            ),
+            Some(1_700_086_400.0)
+        );
+        assert_eq!(
+            sample(&text, r#"tollgate_operator_drifts{namespace="prod",name="parity"}"#),
+            Some(3.0)
+        );
+
+        metrics.forget_parity("prod", "parity");
+        metrics.forget_policy("prod", "nightly");
+        let text = metrics.render();
+        assert_eq!(
+            sample(&text, r#"tollgate_operator_drifts{namespace="prod",name="parity"}"#),
+            None
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"tollgate_operator_last_backup_success_timestamp_seconds{namespace="prod",policy="nightly"}"#
+            ),
+            None
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}

@@ -1,0 +1,333 @@
+//! The SchemaMigration controller against the fake API server (`tests/support`: a stand-in for
+//! kube-apiserver over a real socket, since none can run here) and a real PostgreSQL (the server
+//! `cargo xtask test` starts; `TOLLGATE_TEST_DATABASE_URL`). Migrations run through the
+//! in-process executor into a scratch database, and the test reads the database back.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::ObjectMeta;
+use tollgate_operator::conditions;
+use tollgate_operator::context::{Context, SystemClock};
+use tollgate_operator::controllers::migration;
+use tollgate_operator::crd::migration::{
+    ConfigMapSource, MigrationSourceSpec, SchemaMigration, SchemaMigrationSpec, SecretKeyRef,
+};
+use tollgate_operator::executor::InProcessExecutor;
+use tollgate_operator::metrics::Metrics;
+
+use support::FakeApiServer;
+
+fn meta(name: &str) -> ObjectMeta {
+    ObjectMeta { name: Some(name.into()), namespace: Some("ops".into()), ..Default::default() }
+}
+
+fn sql(files: &[(&str, &str)]) -> ConfigMap {
+    ConfigMap {
+        metadata: meta("sql"),
+        data: Some(files.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        ..Default::default()
+    }
+}
+
+fn schema_migration() -> SchemaMigration {
+    let mut m = SchemaMigration::new(
+        "app",
+        SchemaMigrationSpec {
+            database_secret_ref: SecretKeyRef { name: "db".into(), key: "url".into() },
+            source: MigrationSourceSpec {
+                config_map: Some(ConfigMapSource { name: "sql".into() }),
+                git: None,
+            },
+            lock_timeout_seconds: Some(5),
+            statement_timeout_seconds: Some(30),
+            allow_destructive: false,
+            require_approval: false,
+            approved_plan_hash: None,
+            pre_migration_backup: None,
+        },
+    );
+    m.metadata.namespace = Some("ops".into());
+    m.metadata.generation = Some(1);
+    m
+}
+
+async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..300 {
+        if let Some(v) = check() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}")
+}
+
+/// The migration once condition `type_` has `reason` (re-seeding it with a new annotation
+/// while waiting, so the controller reconciles now rather than after its recheck interval).
+async fn wait_for(
+    server: &FakeApiServer,
+    type_: &str,
+    status: &str,
+    reason: &str,
+) -> SchemaMigration {
+    let mut n = 0;
+    eventually(&format!("{type_}={status} ({reason})"), || {
+        let mut m: SchemaMigration = server.get("ops", "app")?;
+        n += 1;
+        if n % 10 == 0 {
+            m.metadata.annotations =
+                Some(BTreeMap::from([("test/touch".to_owned(), n.to_string())]));
+            server.upsert(&m);
+        }
+        let c = conditions::get(&m.status.as_ref()?.conditions, type_)?;
+        (c.status == status && c.reason == reason).then_some(m)
+    })
+    .await
+}
+
+/// The versions in the history table (a blocking query, moved off the async workers).
+fn history(db: &tollgate_db::testing::ScratchDb) -> Vec<i64> {
+    tokio::task::block_in_place(|| history_now(db))
+}
+
+fn history_now(db: &tollgate_db::testing::ScratchDb) -> Vec<i64> {
+    db.connect()
+        .query("SELECT version FROM tollgate_schema_history ORDER BY version", &[])
+        .expect("the history table")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn table_exists(db: &tollgate_db::testing::ScratchDb, table: &str) -> bool {
+    tokio::task::block_in_place(|| table_exists_now(db, table))
+}
+
+fn table_exists_now(db: &tollgate_db::testing::ScratchDb, table: &str) -> bool {
+    db.connect()
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .expect("to_regclass")
+        .get(0)
+}
+
+/// The scratch database is created and dropped outside the runtime (its helpers block).
+#[test]
+fn migrations_apply_stop_for_approval_and_stall_on_drift() {
+    let db = tollgate_db::testing::scratch_database("op_migration");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(apply_approve_drift(&db));
+}
+
+async fn apply_approve_drift(db: &tollgate_db::testing::ScratchDb) {
+    let (server, client) = FakeApiServer::start().await;
+    server.upsert(&Secret {
+        metadata: meta("db"),
+        data: Some(BTreeMap::from([("url".to_owned(), ByteString(db.url().as_bytes().to_vec()))])),
+        ..Default::default()
+    });
+    let v1 = ("V1__init.sql", "CREATE TABLE items (id bigint PRIMARY KEY);");
+    let v2 = ("V2__name.sql", "ALTER TABLE items ADD COLUMN name text;");
+    server.upsert(&sql(&[v1, v2]));
+    server.upsert(&schema_migration());
+
+    let ctx = Arc::new(Context {
+        client,
+        metrics: Arc::new(Metrics::new()),
+        executor: Arc::new(InProcessExecutor),
+        clock: Arc::new(SystemClock),
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(migration::run(ctx, async move {
+        let _ = stopped.await;
+    }));
+
+    // Safe migrations apply without approval.
+    let m = wait_for(&server, conditions::READY, "True", "UpToDate").await;
+    let status = m.status.unwrap();
+    assert_eq!(status.applied_version, Some(2));
+    assert_eq!(status.last_applied_versions, [1, 2]);
+    assert_eq!(status.pending_total, 0);
+    assert_eq!(history(db), [1, 2]);
+    let reasons = server.event_reasons_for("ops", "app");
+    assert!(
+        reasons.contains(&"UpToDate".to_owned()) || reasons.contains(&"Migrated".to_owned()),
+        "{reasons:?}"
+    );
+
+    // A destructive migration stops for approval, naming the plan hash; nothing is applied.
+    let v3 = ("V3__drop.sql", "DROP TABLE items;");
+    server.upsert(&sql(&[v1, v2, v3]));
+    let m = wait_for(&server, conditions::STALLED, "True", "ApprovalRequired").await;
+    let status = m.status.clone().unwrap();
+    let hash = status.plan_hash.clone().expect("the plan hash to approve");
+    assert_eq!(status.pending_versions, [3]);
+    assert!(
+        status.destructive_statements[0].starts_with("V3: "),
+        "{:?}",
+        status.destructive_statements
+    );
+    let destructive =
+        conditions::get(&status.conditions, conditions::DESTRUCTIVE_CHANGE_DETECTED).unwrap();
+    assert_eq!(destructive.status, "True");
+    let stalled = conditions::get(&status.conditions, conditions::STALLED).unwrap();
+    assert!(stalled.message.contains(&hash), "{}", stalled.message);
+    assert!(table_exists(db, "items"), "nothing was dropped");
+    assert!(server.event_reasons_for("ops", "app").contains(&"ApprovalRequired".to_owned()));
+
+    // Approving another plan approves nothing.
+    let mut m = m;
+    m.spec.approved_plan_hash = Some("0".repeat(64));
+    server.upsert(&m);
+    wait_for(&server, conditions::STALLED, "True", "ApprovalMismatch").await;
+    assert!(table_exists(db, "items"));
+
+    // Approving this plan applies it.
+    let mut m: SchemaMigration = server.get("ops", "app").unwrap();
+    m.spec.approved_plan_hash = Some(hash);
+    server.upsert(&m);
+    let m = wait_for(&server, conditions::READY, "True", "UpToDate").await;
+    assert_eq!(m.status.unwrap().applied_version, Some(3));
+    assert!(!table_exists(db, "items"));
+    assert_eq!(history(db), [1, 2, 3]);
+
+    // An applied migration edited afterwards is drift: stop, say which, apply nothing.
+    let v4 = ("V4__again.sql", "CREATE TABLE again (id int);");
+    server.upsert(&sql(&[("V1__init.sql", "CREATE TABLE items (id int);"), v2, v3, v4]));
+    let m = wait_for(&server, conditions::STALLED, "True", "MigrationDrift").await;
+    let status = m.status.unwrap();
+    assert!(status.drift.iter().any(|d| d.contains("V1")), "{:?}", status.drift);
+    assert!(!table_exists(db, "again"), "nothing applied on drift");
+    assert!(!conditions::is_true(&status.conditions, conditions::READY));
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), controller)
+        .await
+        .expect("graceful shutdown")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_database_secret_stalls_with_its_name() {
+    let (server, client) = FakeApiServer::start().await;
+    server.upsert(&sql(&[("V1__init.sql", "SELECT 1;")]));
+    server.upsert(&schema_migration());
+    let ctx = Arc::new(Context {
+        client,
+        metrics: Arc::new(Metrics::new()),
+        executor: Arc::new(InProcessExecutor),
+        clock: Arc::new(SystemClock),
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(migration::run(ctx, async move {
+        let _ = stopped.await;
+    }));
+    let m = wait_for(&server, conditions::STALLED, "True", "DatabaseSecretUnavailable").await;
+    let stalled = conditions::get(&m.status.as_ref().unwrap().conditions, conditions::STALLED)
+        .unwrap()
+        .clone();
+    assert!(stalled.message.contains("ops/db"), "{}", stalled.message);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), controller)
+        .await
+        .expect("graceful shutdown")
+        .unwrap();
+}
+
+/// The pre-migration backup runs through the real Backup controller (O3's), into a local store
+/// directory with the real `pg_dump`; the migration waits for it and only then applies.
+#[test]
+fn a_pre_migration_backup_completes_before_anything_is_applied() {
+    let db = tollgate_db::testing::scratch_database("op_premig");
+    let store = tempfile::tempdir().expect("a store directory");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(backup_then_migrate(&db, store.path()));
+}
+
+async fn backup_then_migrate(db: &tollgate_db::testing::ScratchDb, store: &std::path::Path) {
+    use tollgate_operator::crd::backup::{Backup, BackupPhase, BackupPolicy};
+    use tollgate_operator::crd::migration::PreMigrationBackup;
+
+    let (server, client) = FakeApiServer::start().await;
+    server.upsert(&Secret {
+        metadata: meta("db"),
+        data: Some(BTreeMap::from([("url".to_owned(), ByteString(db.url().as_bytes().to_vec()))])),
+        ..Default::default()
+    });
+    let policy: BackupPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "tollgate.dev/v1alpha1",
+        "kind": "BackupPolicy",
+        "metadata": { "name": "nightly", "namespace": "ops" },
+        "spec": {
+            "databaseSecretRef": { "name": "db", "key": "url" },
+            "store": { "url": format!("file://{}", store.display()) },
+            "schedule": "0 3 1 1 *"
+        }
+    }))
+    .expect("a BackupPolicy");
+    server.upsert(&policy);
+    server.upsert(&sql(&[("V1__init.sql", "CREATE TABLE items (id bigint PRIMARY KEY);")]));
+    let mut m = schema_migration();
+    m.spec.pre_migration_backup = Some(PreMigrationBackup { backup_policy_ref: "nightly".into() });
+    server.upsert(&m);
+
+    let ctx = Arc::new(Context {
+        client,
+        metrics: Arc::new(Metrics::new()),
+        executor: Arc::new(InProcessExecutor),
+        clock: Arc::new(SystemClock),
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_b, stopped_b) = tokio::sync::oneshot::channel::<()>();
+    let migrations = tokio::spawn(migration::run(ctx.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let backups = tokio::spawn(tollgate_operator::controllers::backup::run(ctx, async move {
+        let _ = stopped_b.await;
+    }));
+
+    let m = wait_for(&server, conditions::READY, "True", "UpToDate").await;
+    let status = m.status.unwrap();
+    let backup_name = status.pre_migration_backup.clone().expect("the pre-migration Backup");
+    assert!(backup_name.starts_with("app-pre-"), "{backup_name}");
+    let backup: Backup = server.get("ops", &backup_name).expect("the Backup object");
+    let bstatus = backup.status.expect("the Backup's status");
+    assert_eq!(bstatus.phase, BackupPhase::Succeeded);
+    assert_eq!(
+        backup.metadata.labels.unwrap().get(migration::MIGRATION_LABEL).map(String::as_str),
+        Some("app")
+    );
+    assert!(
+        backup.metadata.owner_references.is_none(),
+        "deleting the migration never deletes a backup"
+    );
+    let completed = conditions::get(&status.conditions, conditions::BACKUP_COMPLETED).unwrap();
+    assert_eq!(completed.status, "True");
+    // The backup was finished before the migration started: its dump predates the table.
+    let finished = bstatus.finished_time.expect("finished").0;
+    let applied_at = status.last_applied_time.expect("applied").0;
+    assert!(finished <= applied_at, "backup {finished} before migration {applied_at}");
+    assert_eq!(history(db), [1]);
+    assert!(std::fs::read_dir(store).unwrap().count() > 0, "the dump is in the store");
+
+    stop.send(()).unwrap();
+    stop_b.send(()).unwrap();
+    for task in [migrations, backups] {
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("graceful shutdown")
+            .unwrap();
+    }
+}

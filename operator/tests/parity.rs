@@ -1,0 +1,312 @@
+//! The EnvironmentParity controller against the fake API server (`tests/support`: a stand-in for
+//! kube-apiserver over a real socket, since none can run here). Objects are seeded in the
+//! server; the real controller reads them through its watch-backed caches and writes status and
+//! events back through the API.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, PodTemplateSpec, Secret};
+use kube::api::ObjectMeta;
+use tollgate_operator::conditions;
+use tollgate_operator::context::{Context, SystemClock};
+use tollgate_operator::controllers::parity;
+use tollgate_operator::crd::parity::{
+    Environment, EnvironmentParity, EnvironmentParitySpec, SecretKeyRef,
+};
+use tollgate_operator::executor::InProcessExecutor;
+use tollgate_operator::metrics::Metrics;
+
+use support::FakeApiServer;
+
+fn meta(ns: &str, name: &str) -> ObjectMeta {
+    ObjectMeta { name: Some(name.into()), namespace: Some(ns.into()), ..Default::default() }
+}
+
+fn deployment(ns: &str, image: &str) -> Deployment {
+    Deployment {
+        metadata: meta(ns, "web"),
+        spec: DeploymentSpec {
+            template: PodTemplateSpec {
+                spec: Some(PodSpec {
+                    containers: vec![Container {
+                        name: "app".into(),
+                        image: Some(image.into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn secret(ns: &str, name: &str, key: &str, value: &str) -> Secret {
+    Secret {
+        metadata: meta(ns, name),
+        data: Some(BTreeMap::from([(key.to_owned(), ByteString(value.as_bytes().to_vec()))])),
+        ..Default::default()
+    }
+}
+
+fn config_map(ns: &str, value: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: meta(ns, "app"),
+        data: Some(BTreeMap::from([("LOG".to_owned(), value.to_owned())])),
+        ..Default::default()
+    }
+}
+
+fn parity_object(prod_kubeconfig: Option<SecretKeyRef>) -> EnvironmentParity {
+    let env = |name: &str, kubeconfig_secret_ref| Environment {
+        name: name.into(),
+        namespace: name.into(),
+        kubeconfig_secret_ref,
+        selector: None,
+    };
+    let mut p = EnvironmentParity::new(
+        "shop",
+        EnvironmentParitySpec {
+            environments: vec![env("dev", None), env("prod", prod_kubeconfig)],
+            dimensions: vec![],
+            ignore: vec![],
+            allowed_lag: None,
+            interval_seconds: Some(600),
+        },
+    );
+    p.metadata.namespace = Some("ops".into());
+    p.metadata.generation = Some(1);
+    p
+}
+
+fn context(client: kube::Client) -> Arc<Context> {
+    Arc::new(Context {
+        client,
+        metrics: Arc::new(Metrics::new()),
+        executor: Arc::new(InProcessExecutor),
+        clock: Arc::new(SystemClock),
+    })
+}
+
+/// Polls `check` every 100 ms for up to 30 s.
+async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..300 {
+        if let Some(v) = check() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}")
+}
+
+fn condition(p: &EnvironmentParity, type_: &str) -> Option<(String, String)> {
+    let c = conditions::get(&p.status.as_ref()?.conditions, type_)?;
+    Some((c.status.clone(), c.reason.clone()))
+}
+
+/// Re-seeds the EnvironmentParity with a new annotation: a change the controller's watch sees,
+/// so it reconciles now instead of after `intervalSeconds`.
+fn touch(server: &FakeApiServer, n: u32) {
+    let mut p: EnvironmentParity = server.get("ops", "shop").expect("the EnvironmentParity");
+    p.metadata.annotations = Some(BTreeMap::from([("test/touch".to_owned(), n.to_string())]));
+    server.upsert(&p);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_found_in_the_caches_reported_and_cleared() {
+    let (server, client) = FakeApiServer::start().await;
+    server.upsert(&deployment("dev", "dev.example/app@sha256:aaa"));
+    server.upsert(&deployment("prod", "prod.example/app@sha256:bbb"));
+    server.upsert(&config_map("dev", "debug"));
+    server.upsert(&config_map("prod", "debug"));
+    server.upsert(&secret("dev", "db", "password", "hunter2"));
+    server.upsert(&secret("prod", "db", "password", "hunter3"));
+    server.upsert(&parity_object(None));
+
+    let ctx = context(client);
+    let metrics = ctx.metrics.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(parity::run(ctx, async move {
+        let _ = stopped.await;
+    }));
+
+    let p = eventually("Drifted=True", || {
+        let p: EnvironmentParity = server.get("ops", "shop")?;
+        (condition(&p, conditions::DRIFTED)?.0 == "True").then_some(p)
+    })
+    .await;
+    let status = p.status.clone().unwrap();
+    let found: Vec<_> = status
+        .drifts
+        .iter()
+        .map(|d| (d.pointer.as_str(), d.from.as_str(), d.to.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [("/images/web/app", "dev", "prod"), ("/secrets/db/password", "dev", "prod")],
+        "the image digest and the Secret value differ; the ConfigMap does not"
+    );
+    assert_eq!(status.total_drifts, 2);
+    assert_eq!(condition(&p, conditions::IN_SYNC), Some(("False".into(), "DriftDetected".into())));
+    assert_eq!(condition(&p, conditions::READY).map(|c| c.0), Some("True".into()));
+    assert_eq!(status.observed_generation, Some(1));
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(!json.contains("hunter"), "no Secret value in the status: {json}");
+    assert!(
+        !json.contains(&tollgate_operator::parity::sha256_hex(b"hunter2")),
+        "no Secret hash either"
+    );
+    let reasons = server.event_reasons_for("ops", "shop");
+    assert!(reasons.contains(&"DriftDetected".to_owned()), "{reasons:?}");
+    assert!(
+        metrics.render().contains(r#"tollgate_operator_drifts{namespace="ops",name="shop"} 2"#),
+        "{}",
+        metrics.render()
+    );
+
+    // Status went out by server-side apply under the controller's own field manager.
+    let status_writes: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/environmentparities/shop/status"))
+        .collect();
+    assert!(!status_writes.is_empty());
+    for r in &status_writes {
+        assert_eq!(r.method, "PATCH");
+        assert_eq!(r.content_type.as_deref(), Some("application/apply-patch+yaml"));
+        assert_eq!(r.field_manager.as_deref(), Some("tollgate-operator/parity"));
+    }
+
+    // More reconciles with nothing changed: no LIST, and no status write.
+    let lists = |server: &FakeApiServer| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && !r.query.contains("watch=true"))
+            .filter(|r| {
+                ["/deployments", "/configmaps", "/secrets"].iter().any(|k| r.path.ends_with(k))
+            })
+            .count()
+    };
+    let lists_before = lists(&server);
+    let writes_before = status_writes.len();
+    for n in 0..3 {
+        touch(&server, n);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(lists(&server), lists_before, "reconciles read the caches, not the API");
+    let writes_after = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/environmentparities/shop/status"))
+        .count();
+    assert_eq!(writes_after, writes_before, "an unchanged status is not written again");
+
+    // Promote: prod gets dev's image digest (from its own registry) and Secret value.
+    server.upsert(&deployment("prod", "prod.example/app@sha256:aaa"));
+    server.upsert(&secret("prod", "db", "password", "hunter2"));
+    let mut n = 10;
+    let p = eventually("InSync=True", || {
+        n += 1;
+        touch(&server, n);
+        let p: EnvironmentParity = server.get("ops", "shop")?;
+        (condition(&p, conditions::IN_SYNC)?.0 == "True").then_some(p)
+    })
+    .await;
+    let status = p.status.unwrap();
+    assert!(status.drifts.is_empty());
+    assert_eq!(status.total_drifts, 0);
+    assert_eq!(condition_of(&status.conditions, conditions::DRIFTED), Some("False".into()));
+    let reasons = server.event_reasons_for("ops", "shop");
+    assert!(reasons.contains(&"InSync".to_owned()), "{reasons:?}");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), controller)
+        .await
+        .expect("graceful shutdown")
+        .unwrap();
+}
+
+fn condition_of(
+    conds: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    type_: &str,
+) -> Option<String> {
+    conditions::get(conds, type_).map(|c| c.status.clone())
+}
+
+fn kubeconfig(server: &FakeApiServer) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: remote\n  cluster:\n    server: http://{}\ncontexts:\n- name: remote\n  context:\n    cluster: remote\n    user: remote\ncurrent-context: remote\nusers:\n- name: remote\n  user: {{}}\n",
+        server.addr()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_cluster_is_read_through_its_kubeconfig_secret() {
+    let (local, client) = FakeApiServer::start().await;
+    let (remote, _) = FakeApiServer::start().await;
+    local.upsert(&deployment("dev", "app@sha256:aaa"));
+    remote.upsert(&deployment("prod", "app@sha256:ccc"));
+    // The remote cluster's objects are not in the local one.
+    local.upsert(&deployment("prod", "app@sha256:aaa"));
+    local.upsert(&secret("ops", "prod-kubeconfig", "kubeconfig", &kubeconfig(&remote)));
+    let key = SecretKeyRef { name: "prod-kubeconfig".into(), key: "kubeconfig".into() };
+    local.upsert(&parity_object(Some(key)));
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(parity::run(context(client), async move {
+        let _ = stopped.await;
+    }));
+    let p = eventually("a comparison with the remote cluster", || {
+        let p: EnvironmentParity = local.get("ops", "shop")?;
+        (condition(&p, conditions::DRIFTED)?.0 == "True").then_some(p)
+    })
+    .await;
+    let status = p.status.unwrap();
+    assert_eq!(status.drifts.len(), 1);
+    assert!(
+        status.drifts[0].description.contains("app@sha256:ccc"),
+        "prod was read from the remote cluster: {}",
+        status.drifts[0].description
+    );
+    assert!(
+        remote
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/deployments") && r.query.contains("watch=true"))
+    );
+
+    // A kubeconfig that is not one stalls with the Secret named.
+    local.upsert(&secret("ops", "prod-kubeconfig", "kubeconfig", "{not: [a kubeconfig"));
+    let mut n = 0;
+    let p = eventually("Stalled=True", || {
+        n += 1;
+        touch(&local, n);
+        let p: EnvironmentParity = local.get("ops", "shop")?;
+        (condition(&p, conditions::STALLED)?.0 == "True").then_some(p)
+    })
+    .await;
+    let stalled = conditions::get(&p.status.as_ref().unwrap().conditions, conditions::STALLED)
+        .unwrap()
+        .clone();
+    assert_eq!(stalled.reason, "EnvironmentUnreadable");
+    assert!(
+        stalled.message.contains("secret ops/prod-kubeconfig key kubeconfig"),
+        "{}",
+        stalled.message
+    );
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), controller)
+        .await
+        .expect("graceful shutdown")
+        .unwrap();
+}
