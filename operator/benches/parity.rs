@@ -6,8 +6,14 @@
 //! `reflector` stores the controller's watches fill. One reconcile = what the controller does
 //! per object: a snapshot of each environment from the caches
 //! ([`ClusterCaches::snapshot_memoised`]) and the status computation with the diff
-//! ([`compute_status`]); no API calls. Measured twice: right after a cache change (snapshots
-//! rebuilt: the worst case) and in steady state (memoised snapshots reused).
+//! ([`compute_status`]); no API calls. Measured three times:
+//! - right after one object changed: the watch event is passed to [`ClusterCaches::record`]
+//!   (timed with the reconcile), which reads only that object again into the memoised
+//!   snapshots. Changes rotate over the environments and over Deployments and ConfigMaps, and
+//!   every second one reverts the previous, so the drift count stays put;
+//! - after a new list (a watch restarted, or start-up): every snapshot is built again from the
+//!   stores ([`ClusterCaches::mark_changed`]), the worst case;
+//! - in steady state (memoised snapshots reused).
 //!
 //! Criterion reports the mean and its confidence interval; before that, a fixed run of 300
 //! reconciles of each case prints the median, the p99 and the resident memory (VmRSS / VmHWM from
@@ -25,13 +31,14 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, PodTemplateSpec, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, Store, store::Writer};
 use kube::runtime::watcher;
 use tollgate_operator::controllers::parity::{ClusterCaches, EnvRead, compute_status};
 use tollgate_operator::crd::migration::SchemaMigration;
 use tollgate_operator::crd::parity::{
     Dimension, Environment, EnvironmentParity, EnvironmentParitySpec, EnvironmentParityStatus,
 };
+use tollgate_operator::parity::Object;
 
 const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
 const DEPLOYMENTS: usize = 5_000;
@@ -106,7 +113,7 @@ fn config_map(env: usize, i: usize) -> ConfigMap {
     }
 }
 
-fn filled<K>(objects: impl IntoIterator<Item = K>) -> Store<K>
+fn filled<K>(objects: impl IntoIterator<Item = K>) -> (Store<K>, Writer<K>)
 where
     K: kube::Resource<DynamicType = ()> + Clone + 'static,
 {
@@ -116,20 +123,50 @@ where
         writer.apply_watcher_event(&watcher::Event::InitApply(object));
     }
     writer.apply_watcher_event(&watcher::Event::InitDone);
-    reader
+    (reader, writer)
 }
 
-fn caches() -> ClusterCaches {
-    let per_env_d = DEPLOYMENTS / ENVIRONMENTS.len() + 1;
-    let per_env_c = CONFIG_MAPS / ENVIRONMENTS.len() + 1;
-    let deployments = (0..DEPLOYMENTS).map(|n| deployment(n / per_env_d, n % per_env_d));
-    let config_maps = (0..CONFIG_MAPS).map(|n| config_map(n / per_env_c, n % per_env_c));
-    ClusterCaches::from_stores(
-        filled(deployments),
-        filled(config_maps),
-        filled(Vec::<Secret>::new()),
-        filled(Vec::<SchemaMigration>::new()),
-    )
+const PER_ENV_D: usize = DEPLOYMENTS / ENVIRONMENTS.len() + 1;
+const PER_ENV_C: usize = CONFIG_MAPS / ENVIRONMENTS.len() + 1;
+
+/// The caches, and the writers of their Deployment and ConfigMap stores.
+fn caches() -> (ClusterCaches, Writer<Deployment>, Writer<ConfigMap>) {
+    let deployments = (0..DEPLOYMENTS).map(|n| deployment(n / PER_ENV_D, n % PER_ENV_D));
+    let config_maps = (0..CONFIG_MAPS).map(|n| config_map(n / PER_ENV_C, n % PER_ENV_C));
+    let (d, dw) = filled(deployments);
+    let (c, cw) = filled(config_maps);
+    let caches = ClusterCaches::from_stores(
+        d,
+        c,
+        filled(Vec::<Secret>::new()).0,
+        filled(Vec::<SchemaMigration>::new()).0,
+    );
+    (caches, dw, cw)
+}
+
+/// The `n`th change of one object: even `n` change an object, odd `n` revert it.
+enum Change {
+    Deployment(Box<Deployment>),
+    ConfigMap(Box<ConfigMap>),
+}
+
+fn change(n: usize) -> Change {
+    let k = n / 2;
+    let env = k % ENVIRONMENTS.len();
+    let revert = n % 2 == 1;
+    if k.is_multiple_of(2) {
+        let mut d = deployment(env, (k * 37) % (PER_ENV_D - 1));
+        if !revert && let Some(pod) = d.spec.template.spec.as_mut() {
+            pod.containers[0].image = Some(format!("registry.example.com/shop/changed:{k}"));
+        }
+        Change::Deployment(Box::new(d))
+    } else {
+        let mut c = config_map(env, (k * 37) % (PER_ENV_C - 1));
+        if !revert && let Some(data) = c.data.as_mut() {
+            data.insert("key-1".into(), format!("changed-{k}"));
+        }
+        Change::ConfigMap(Box::new(c))
+    }
 }
 
 fn parity() -> EnvironmentParity {
@@ -155,17 +192,17 @@ fn parity() -> EnvironmentParity {
 }
 
 /// One reconcile's computation, as the controller does it: snapshots from the caches
-/// ([`ClusterCaches::snapshot_memoised`]), then the status with the diff. `after_change`: a
-/// watch event arrived since the last reconcile, so every snapshot is rebuilt (the worst case);
-/// otherwise the memoised snapshots are reused (steady state).
+/// ([`ClusterCaches::snapshot_memoised`]), then the status with the diff. `relisted`: every
+/// snapshot is built again from the stores (the worst case); otherwise the memoised snapshots
+/// are reused, as kept up to date by [`ClusterCaches::record`].
 fn reconcile_once(
     caches: &ClusterCaches,
     obj: &EnvironmentParity,
     old: Option<&EnvironmentParityStatus>,
     now: jiff::Timestamp,
-    after_change: bool,
+    relisted: bool,
 ) -> EnvironmentParityStatus {
-    if after_change {
+    if relisted {
         caches.mark_changed();
     }
     let dims = &obj.spec.dimensions;
@@ -195,22 +232,45 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn bench(c: &mut Criterion) {
     let rss_before = proc_status_kib("VmRSS:").unwrap_or(0);
-    let caches = caches();
+    let (caches, mut dw, mut cw) = caches();
     let obj = parity();
     let now = jiff::Timestamp::from_second(1_800_000_000).expect("a valid time");
     let first = reconcile_once(&caches, &obj, None, now, true);
     assert!(first.total_drifts > 0, "the fixture drifts");
 
-    for (label, after_change) in
-        [("after a cache change", true), ("steady state (memoised)", false)]
-    {
-        let mut samples: Vec<Duration> = (0..300)
-            .map(|_| {
-                let start = Instant::now();
-                black_box(reconcile_once(&caches, &obj, Some(&first), now, after_change));
-                start.elapsed()
-            })
-            .collect();
+    // Applies the `n`th change to the stores (the reflector's work, untimed) and returns the
+    // time of passing it to the caches plus one reconcile.
+    let mut changed_and_reconciled = |n: usize| {
+        let change = change(n);
+        match &change {
+            Change::Deployment(d) => dw.apply_watcher_event(&watcher::Event::Apply(*d.clone())),
+            Change::ConfigMap(c) => cw.apply_watcher_event(&watcher::Event::Apply(*c.clone())),
+        }
+        let start = Instant::now();
+        match &change {
+            Change::Deployment(d) => caches.record(Object::Deployment(d), false),
+            Change::ConfigMap(c) => caches.record(Object::ConfigMap(c), false),
+        }
+        black_box(reconcile_once(&caches, &obj, Some(&first), now, false));
+        start.elapsed()
+    };
+    let one_change: Vec<Duration> = (0..300).map(&mut changed_and_reconciled).collect();
+    // The reverted changes leave the caches as they were.
+    assert_eq!(reconcile_once(&caches, &obj, Some(&first), now, false), first);
+    for (label, samples, relisted) in [
+        ("after one object changed", Some(one_change), false),
+        ("after a new list (full rebuild)", None, true),
+        ("steady state (memoised)", None, false),
+    ] {
+        let mut samples: Vec<Duration> = samples.unwrap_or_else(|| {
+            (0..300)
+                .map(|_| {
+                    let start = Instant::now();
+                    black_box(reconcile_once(&caches, &obj, Some(&first), now, relisted));
+                    start.elapsed()
+                })
+                .collect()
+        });
         samples.sort();
         println!(
             "parity reconcile {label}, {DEPLOYMENTS} Deployments + {CONFIG_MAPS} ConfigMaps in {} environments: \
@@ -232,8 +292,22 @@ fn bench(c: &mut Criterion) {
         hwm as f64 / 1024.0,
     );
 
+    let mut n = 0;
     c.bench_function(
-        "parity_reconcile_after_change_5000_deployments_5000_configmaps_3_envs",
+        "parity_reconcile_after_one_change_5000_deployments_5000_configmaps_3_envs",
+        |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        n += 1;
+                        changed_and_reconciled(n)
+                    })
+                    .sum()
+            });
+        },
+    );
+    c.bench_function(
+        "parity_reconcile_after_relist_5000_deployments_5000_configmaps_3_envs",
         |b| {
             b.iter(|| black_box(reconcile_once(&caches, &obj, Some(&first), now, true)));
         },

@@ -72,10 +72,9 @@ impl From<String> for SecretString {
 
 /// Static S3 credentials for a store (from a BackupPolicy's credentials Secret).
 ///
-/// `tollgate-db`'s `Store` reads S3 credentials from the process environment (`AWS_*`), so the
-/// work runs only where the environment holds exactly these credentials: the Job executor sets
-/// them in the worker's environment; the in-process executor refuses work whose credentials
-/// differ from the operator's own (reason [`FailureReason::Credentials`]).
+/// Both executors pass them to `tollgate_db::store::Store::open_with_credentials`, so they sign
+/// the store's requests and the process environment's `AWS_*` credentials are not used. An
+/// empty key id or secret is refused (reason [`FailureReason::Credentials`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreCredentials {
@@ -486,7 +485,7 @@ pub enum FailureReason {
     MigrationFailed,
     /// The object store failed.
     StoreFailed,
-    /// The store credentials cannot be applied where the work runs.
+    /// The store credentials are unusable (an empty key id or secret).
     Credentials,
     /// A PostgreSQL tool (`pg_dump`, `pg_restore`, `psql`) failed.
     ToolFailed,

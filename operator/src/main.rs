@@ -1,7 +1,7 @@
 //! The `tollgate-operator` binary: parses flags and wires the pieces of the library together.
 //!
 //! - `run`: the operator (all controllers, leader election, `/metrics`, `/healthz`, `/readyz`,
-//!   JSON logs, graceful shutdown on SIGTERM);
+//!   JSON logs, optional OTLP traces, graceful shutdown on SIGTERM);
 //! - `work --json JSON`: one work item, as a Job's worker (writes the result to the termination
 //!   log);
 //! - `manifests --output-dir DIR`: the install manifests.
@@ -48,7 +48,7 @@ enum ExecutorKind {
 enum Command {
     /// Run the operator.
     Run {
-        /// Address of the /metrics, /healthz and /readyz endpoints.
+        /// Address of the /metrics, /healthz and /readyz endpoints (port 0: any free port, logged).
         #[arg(long, default_value = "0.0.0.0:8080")]
         http_addr: SocketAddr,
         /// Log format.
@@ -72,6 +72,10 @@ enum Command {
         /// The image of work Jobs (with `--executor job`).
         #[arg(long, env = "TOLLGATE_OPERATOR_IMAGE")]
         job_image: Option<String>,
+        /// Export tracing spans over OTLP/HTTP (protobuf) to this collector base URL (spans are
+        /// POSTed to URL/v1/traces); off when unset.
+        #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+        otlp_endpoint: Option<String>,
     },
     /// Run one work item (the Job executor's worker).
     Work {
@@ -119,8 +123,25 @@ fn main() -> ExitCode {
             identity,
             executor,
             job_image,
+            otlp_endpoint,
         } => {
-            runtime::init_logging(matches!(log_format, LogFormat::Json));
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: starting the async runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            // The OTLP exporter's batch task runs on this runtime.
+            let _entered = rt.enter();
+            let json = matches!(log_format, LogFormat::Json);
+            let traces = match runtime::init_logging_and_traces(json, otlp_endpoint.as_deref()) {
+                Ok(traces) => traces,
+                Err(e) => {
+                    eprintln!("error: --otlp-endpoint: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let options = RunOptions {
                 http_addr,
                 no_leader_election,
@@ -130,16 +151,21 @@ fn main() -> ExitCode {
                 executor,
                 job_image,
             };
-            match tokio::runtime::Runtime::new()
-                .context("starting the async runtime")
-                .and_then(|rt| rt.block_on(run(options)))
-            {
+            let code = match rt.block_on(run(options)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "the operator stopped");
                     ExitCode::from(1)
                 }
+            };
+            // Outside `block_on`: shutting down waits for the exporter task, which runs on
+            // the runtime's worker threads.
+            if let Some(traces) = traces
+                && let Err(e) = traces.shutdown()
+            {
+                tracing::warn!(error = %e, "the last spans were not exported");
             }
+            code
         }
     }
 }
@@ -178,13 +204,16 @@ async fn run(o: RunOptions) -> anyhow::Result<()> {
     let leader_election = (!o.no_leader_election)
         .then(|| LeaseConfig { name: o.lease_name, ..LeaseConfig::new(&o.namespace, identity) });
     let listener = runtime::bind(o.http_addr).await?;
+    // The bound address (an ephemeral port when `--http-addr` ends in `:0`), for whoever
+    // started the process: tests read it from this log line.
+    let http_addr = listener.local_addr().context("reading the HTTP listener's address")?;
+    tracing::info!(%http_addr, "serving /metrics, /healthz and /readyz");
     let shutdown = async {
         if let Err(e) = runtime::shutdown_signal().await {
             tracing::error!(error = %e, "no signal handler; stopping");
         }
     };
-    runtime::run(ctx, RunConfig { http_addr: o.http_addr, leader_election }, listener, shutdown)
-        .await?;
+    runtime::run(ctx, RunConfig { http_addr, leader_election }, listener, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

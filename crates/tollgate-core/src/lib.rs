@@ -10,6 +10,7 @@ pub mod finding;
 pub mod fs;
 pub mod render;
 pub mod report;
+pub mod store_url;
 pub mod time_source;
 
 pub use artifact::{Artifact, Digest, DigestAlgorithm};

@@ -16,6 +16,7 @@ use object_store::{ObjectStore, PutPayload, WriteMultipart};
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use tokio::runtime::Runtime;
+use tollgate_core::store_url::{S3Credentials, StoreUrl};
 
 /// Part size of multipart uploads (S3's minimum is 5 MiB).
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -72,58 +73,60 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens a store from a URL: `file:///dir`, a plain path, or
-    /// `s3://bucket[/prefix][?endpoint=http://host:port&region=R]`. S3 credentials and the
-    /// region come from the usual `AWS_*` variables; the endpoint from the URL or
-    /// `AWS_ENDPOINT_URL`. An `http://` endpoint is allowed (local S3-compatible servers).
+    /// Opens a store from a URL (the syntax of [`StoreUrl`]): `file:///dir`, a plain path, or
+    /// `s3://bucket[/prefix][?endpoint=http://host:port&region=R]`. S3 credentials come from the
+    /// usual `AWS_*` variables; the region and endpoint from the URL or the environment. An
+    /// `http://` endpoint is allowed (local S3-compatible servers).
     pub fn open(url: &str) -> Result<Store, StoreError> {
-        let bad = |reason: &str| StoreError::BadUrl { url: url.into(), reason: reason.into() };
+        Store::open_with_credentials(url, None)
+    }
+
+    /// Like [`Store::open`]; with `Some(credentials)` every S3 request is signed with them and
+    /// no `AWS_*` credential variable (nor any other credential source) is consulted — the
+    /// region and endpoint still come from the URL or the environment. Credentials for a local
+    /// directory are refused ([`StoreError::BadUrl`]): they would be silently unused.
+    pub fn open_with_credentials(
+        url: &str,
+        credentials: Option<&S3Credentials>,
+    ) -> Result<Store, StoreError> {
+        let bad = |reason: String| StoreError::BadUrl { url: url.into(), reason };
         let io_err = |source| StoreError::Io { url: url.into(), source };
+        let target = StoreUrl::parse(url).map_err(|e| bad(e.reason))?;
         let rt =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io_err)?;
-        let (inner, prefix): (Arc<dyn ObjectStore>, String) =
-            if let Some(rest) = url.strip_prefix("s3://") {
-                let (loc, query) = rest.split_once('?').unwrap_or((rest, ""));
-                let (bucket, prefix) = loc.split_once('/').unwrap_or((loc, ""));
-                if bucket.is_empty() {
-                    return Err(bad("no bucket name"));
-                }
-                let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-                let mut endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty());
-                let mut region = None;
-                for pair in query.split('&').filter(|p| !p.is_empty()) {
-                    match pair.split_once('=') {
-                        Some(("endpoint", v)) => endpoint = Some(v.to_string()),
-                        Some(("region", v)) => region = Some(v.to_string()),
-                        _ => return Err(bad(&format!("unknown query parameter {pair:?}"))),
+        let (inner, prefix): (Arc<dyn ObjectStore>, String) = match target {
+            StoreUrl::S3(s3) => {
+                let mut b = match credentials {
+                    Some(c) => {
+                        let b = AmazonS3Builder::new()
+                            .with_access_key_id(&c.access_key_id)
+                            .with_secret_access_key(&c.secret_access_key);
+                        match &c.session_token {
+                            Some(token) => b.with_token(token),
+                            None => b,
+                        }
                     }
-                }
-                if let Some(e) = endpoint {
+                    None => AmazonS3Builder::from_env(),
+                };
+                b = b.with_bucket_name(&s3.bucket).with_region(&s3.region);
+                if let Some(e) = &s3.endpoint {
                     b = b
-                        .with_allow_http(e.starts_with("http://"))
+                        .with_allow_http(s3.allow_http)
                         .with_virtual_hosted_style_request(false)
                         .with_endpoint(e);
                 }
-                let region = region
-                    .or_else(|| std::env::var("AWS_REGION").ok())
-                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-                    .unwrap_or_else(|| "us-east-1".into());
-                b = b.with_region(region);
-                let s3 = b.build().map_err(|e| bad(&e.to_string()))?;
-                (Arc::new(s3), prefix.trim_matches('/').to_string())
-            } else {
-                let path = match url.strip_prefix("file://") {
-                    Some(p) => p,
-                    None if url.contains("://") => return Err(bad("unsupported scheme")),
-                    None => url,
-                };
-                if path.is_empty() {
-                    return Err(bad("empty path"));
-                }
-                std::fs::create_dir_all(path).map_err(io_err)?;
-                let fs = LocalFileSystem::new_with_prefix(path).map_err(|e| bad(&e.to_string()))?;
+                let s3_store = b.build().map_err(|e| bad(e.to_string()))?;
+                (Arc::new(s3_store), s3.prefix)
+            }
+            StoreUrl::Local(_) if credentials.is_some() => {
+                return Err(bad("S3 credentials given for a local directory".into()));
+            }
+            StoreUrl::Local(path) => {
+                std::fs::create_dir_all(&path).map_err(io_err)?;
+                let fs = LocalFileSystem::new_with_prefix(&path).map_err(|e| bad(e.to_string()))?;
                 (Arc::new(fs), String::new())
-            };
+            }
+        };
         Ok(Store { rt, inner, prefix, url: url.to_string() })
     }
 
@@ -360,5 +363,109 @@ mod tests {
         assert!(matches!(Store::open("gs://x"), Err(StoreError::BadUrl { .. })));
         assert!(matches!(Store::open("s3:///p"), Err(StoreError::BadUrl { .. })));
         assert!(matches!(Store::open("s3://b/p?x=1"), Err(StoreError::BadUrl { .. })));
+        let e = Store::open("s3://b?region=").unwrap_err().to_string();
+        assert!(e.contains("\"s3://b?region=\"") && e.contains("has no value"), "{e}");
+    }
+
+    /// A TCP relay in front of `upstream` that keeps every byte the client sends, so a test can
+    /// read the `Authorization` headers the store really signed with. Returns its endpoint.
+    fn recording_relay(upstream: &str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+        use std::net::{TcpListener, TcpStream};
+        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = sent.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                let mut server = TcpStream::connect(&upstream).unwrap();
+                let (mut client_r, mut server_w) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let record = record.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n @ 1..) = client_r.read(&mut buf) {
+                        record.lock().unwrap().extend_from_slice(&buf[..n]);
+                        if server_w.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server_w.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server, &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        (endpoint, sent)
+    }
+
+    /// Against moto (`TOLLGATE_TEST_S3_ENDPOINT`) through a recording relay: explicit
+    /// credentials sign every request (key id and session token on the wire) and the `AWS_*`
+    /// credentials of the process are not used; without them, the environment's key id is.
+    #[test]
+    fn explicit_credentials_sign_the_requests_instead_of_the_environment() {
+        let moto = crate::testing::s3_endpoint();
+        let env_key = std::env::var("AWS_ACCESS_KEY_ID")
+            .expect("AWS_ACCESS_KEY_ID is not set: run `cargo xtask test` (it sets AWS_*)");
+        let bucket = format!("f1-credentials-{}", std::process::id());
+        let hostport = moto.trim_start_matches("http://").trim_end_matches('/');
+        let mut conn = std::net::TcpStream::connect(hostport).unwrap();
+        write!(
+            conn,
+            "PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut resp = String::new();
+        conn.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200"), "create bucket: {resp}");
+
+        let (relay, sent) = recording_relay(&moto);
+        let url = format!("s3://{bucket}/pre?endpoint={relay}");
+        let credentials = S3Credentials {
+            access_key_id: "AKIDF1EXPLICIT".into(),
+            secret_access_key: "explicit-secret".into(),
+            session_token: Some("explicit-session-token".into()),
+        };
+        assert_ne!(env_key, credentials.access_key_id, "the test needs a different env key");
+        let store = Store::open_with_credentials(&url, Some(&credentials)).unwrap();
+        store.put("a/one", b"hello".to_vec()).unwrap();
+        assert_eq!(store.get_bytes("a/one").unwrap(), b"hello");
+        assert_eq!(store.list("a").unwrap(), vec![("a/one".to_string(), 5)]);
+        let wire = String::from_utf8_lossy(&sent.lock().unwrap()).to_ascii_lowercase();
+        let signed = wire.matches("credential=akidf1explicit/").count();
+        assert!(signed >= 3, "put, get and list signed with the explicit key: {signed}");
+        assert_eq!(signed, wire.matches("authorization:").count(), "every request");
+        assert!(wire.contains("x-amz-security-token: explicit-session-token"));
+        let env_marker = format!("credential={}/", env_key.to_ascii_lowercase());
+        assert!(!wire.contains(&env_marker), "the environment's key was used");
+        assert!(!wire.contains("explicit-secret"), "the secret never travels");
+
+        sent.lock().unwrap().clear();
+        let from_env = Store::open(&url).unwrap();
+        assert_eq!(from_env.get_bytes("a/one").unwrap(), b"hello");
+        let wire = String::from_utf8_lossy(&sent.lock().unwrap()).to_ascii_lowercase();
+        assert!(wire.contains(&env_marker), "without credentials the environment signs");
+        assert!(!wire.contains("akidf1explicit"));
+    }
+
+    #[test]
+    fn credentials_for_a_directory_are_refused_before_it_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let credentials = S3Credentials {
+            access_key_id: "AKIDDIR".into(),
+            secret_access_key: "dir-secret".into(),
+            session_token: None,
+        };
+        let e =
+            Store::open_with_credentials(path.to_str().unwrap(), Some(&credentials)).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::BadUrl { reason, .. } if reason.contains("local directory")),
+            "{e}"
+        );
+        assert!(!path.exists(), "nothing created");
     }
 }

@@ -19,6 +19,7 @@ mod error;
 pub mod git_range;
 pub mod github;
 pub mod gitlab;
+mod hasher;
 pub mod oscal;
 pub mod publish;
 pub mod report;
@@ -35,9 +36,11 @@ use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256, Sha512};
+use sha2::{Digest as _, Sha256};
 use tollgate_attest::dsse::{self, Envelope};
 use tollgate_attest::keys::{SigningKey, VerifyingKey};
+
+use hasher::{Hasher, Sha256Writer};
 
 /// The manifest's file name in the archive.
 pub const MANIFEST: &str = "manifest.json";
@@ -326,38 +329,19 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<Item>) -> Result<(), EvidenceErr
     Ok(())
 }
 
-fn hash_file(path: &Path) -> Result<(u64, String, String), EvidenceError> {
+/// Size, SHA-256 and SHA-512 of the file at `path`.
+fn hash_file(hasher: &mut Hasher, path: &Path) -> Result<(u64, String, String), EvidenceError> {
+    let mut file = File::open(path).map_err(|e| EvidenceError::io(path, e))?;
+    hasher.hash(&mut file).map_err(|e| EvidenceError::io(path, e))
+}
+
+/// SHA-256 of the file at `path` (lowercase hex).
+fn sha256_file(path: &Path) -> Result<String, EvidenceError> {
     let file = File::open(path).map_err(|e| EvidenceError::io(path, e))?;
-    let mut hasher = Hashes::default();
-    std::io::copy(&mut BufReader::with_capacity(256 * 1024, file), &mut hasher)
+    let mut writer = Sha256Writer::new(std::io::sink());
+    std::io::copy(&mut BufReader::with_capacity(hasher::CHUNK, file), &mut writer)
         .map_err(|e| EvidenceError::io(path, e))?;
-    Ok(hasher.finish())
-}
-
-/// SHA-256 and SHA-512 of everything written, and the byte count.
-#[derive(Default)]
-struct Hashes {
-    sha256: Sha256,
-    sha512: Sha512,
-    size: u64,
-}
-
-impl Write for Hashes {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.sha256.update(buf);
-        self.sha512.update(buf);
-        self.size += buf.len() as u64;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Hashes {
-    fn finish(self) -> (u64, String, String) {
-        (self.size, hex::encode(self.sha256.finalize()), hex::encode(self.sha512.finalize()))
-    }
+    Ok(writer.finish())
 }
 
 /// The media type for an archive path.
@@ -554,7 +538,7 @@ fn policy_files(dir: &Path) -> Result<Vec<PolicyFile>, EvidenceError> {
     let mut files = Vec::new();
     for item in items {
         if let Source::Disk(path) = &item.source {
-            let (_, sha256, _) = hash_file(path)?;
+            let sha256 = sha256_file(path)?;
             files.push(PolicyFile { path: item.name, sha256 });
         }
     }
@@ -600,10 +584,11 @@ pub fn build(
             });
         }
     }
+    let mut hasher = Hasher::new().map_err(|e| EvidenceError::io(run_dir, e))?;
     let mut files = Vec::new();
     for item in &items {
         if let Source::Disk(disk) = &item.source {
-            let (size, sha256, sha512) = hash_file(disk)?;
+            let (size, sha256, sha512) = hash_file(&mut hasher, disk)?;
             let kind = classify(&item.name);
             files.push(FileEntry {
                 path: item.name.clone(),
@@ -647,11 +632,8 @@ pub fn build(
     let mut generated = Vec::new();
     for document in &options.documents {
         let bytes = (document.generate)(&generation)?;
-        let hashes = {
-            let mut h = Hashes::default();
-            h.write_all(&bytes).map_err(|e| EvidenceError::io(&document.path, e))?;
-            h.finish()
-        };
+        let hashes =
+            hasher.hash(&mut bytes.as_slice()).map_err(|e| EvidenceError::io(&document.path, e))?;
         generated.push((document.path.clone(), bytes, hashes));
     }
     for (path, bytes, (size, sha256, sha512)) in generated {
@@ -696,7 +678,12 @@ pub fn build(
     let temp =
         tempfile::NamedTempFile::new_in(&parent).map_err(|e| EvidenceError::io(&parent, e))?;
     let out_err = |e: std::io::Error| EvidenceError::io(output, e);
-    let writer = BufWriter::with_capacity(256 * 1024, temp.as_file().try_clone().map_err(out_err)?);
+    drop(hasher);
+    // The archive's SHA-256 is taken as it is written, not by reading it back.
+    let writer = BufWriter::with_capacity(
+        256 * 1024,
+        Sha256Writer::new(temp.as_file().try_clone().map_err(out_err)?),
+    );
     let mut tar = tar::Builder::new(Compressor::new(format, writer).map_err(out_err)?);
     for (name, bytes) in [(MANIFEST, &manifest_bytes), (MANIFEST_DSSE, &envelope_bytes)] {
         let mut h = header(tar::EntryType::Regular, bytes.len() as u64, 0o644, mtime);
@@ -736,12 +723,10 @@ pub fn build(
         }
     }
     let gz = tar.into_inner().map_err(out_err)?;
-    let mut writer = gz.finish().map_err(out_err)?;
-    writer.flush().map_err(out_err)?;
-    drop(writer);
+    let writer = gz.finish().map_err(out_err)?;
+    let archive_sha256 = writer.into_inner().map_err(|e| out_err(e.into_error()))?.finish();
     temp.as_file().sync_all().map_err(out_err)?;
     temp.persist(output).map_err(|e| EvidenceError::io(output, e.error))?;
-    let (_, archive_sha256, _) = hash_file(output)?;
     Ok(Built {
         manifest_sha256: hex::encode(Sha256::digest(&manifest_bytes)),
         manifest,
@@ -955,6 +940,7 @@ pub fn verify(bundle: &Path, key: &VerifyingKey) -> Result<Summary, EvidenceErro
     let mut expected: BTreeMap<&str, (&FileEntry, bool)> =
         manifest.files.iter().map(|f| (f.path.as_str(), (f, false))).collect();
     let mut last = MANIFEST_DSSE.to_owned();
+    let mut hasher = Hasher::new().map_err(|e| EvidenceError::io(bundle, e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| corrupt(bundle, Some(&last), &e))?;
         let (name, is_dir) = check_entry(bundle, &entry)?;
@@ -969,9 +955,8 @@ pub fn verify(bundle: &Path, key: &VerifyingKey) -> Result<Summary, EvidenceErro
             return Err(EvidenceError::DuplicateFile { bundle: bundle.to_owned(), entry: name });
         }
         *seen = true;
-        let mut hashes = Hashes::default();
-        std::io::copy(&mut entry, &mut hashes).map_err(|e| corrupt(bundle, Some(&last), &e))?;
-        let (size, sha256, sha512) = hashes.finish();
+        let (size, sha256, sha512) =
+            hasher.hash(&mut entry).map_err(|e| corrupt(bundle, Some(&last), &e))?;
         if size != want.size {
             return Err(EvidenceError::SizeMismatch {
                 bundle: bundle.to_owned(),

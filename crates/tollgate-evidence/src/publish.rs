@@ -23,7 +23,8 @@
 //! plain object_store. On a local directory the retention is recorded in the sidecar and both
 //! files are made read-only (0444).
 //!
-//! Store URLs have the syntax of `tollgate db … --store`: a path, `file:///dir`, or
+//! Store URLs have the syntax of `tollgate db … --store`, parsed by the one shared parser
+//! [`tollgate_core::store_url::StoreUrl`]: a path, `file:///dir`, or
 //! `s3://bucket[/prefix][?endpoint=URL&region=R]` with the endpoint also from
 //! `AWS_ENDPOINT_URL` and credentials and region from the usual `AWS_*` variables.
 //!
@@ -48,6 +49,7 @@ use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
 use tollgate_attest::keys::VerifyingKey;
+use tollgate_core::store_url::{S3Location, StoreUrl};
 use tollgate_core::time_source;
 
 use crate::EvidenceError;
@@ -248,7 +250,8 @@ pub fn publish(
     key: &VerifyingKey,
     options: &PublishOptions,
 ) -> Result<Publication, PublishError> {
-    let target = StoreUrl::parse(&options.store)?;
+    let target = StoreUrl::parse(&options.store)
+        .map_err(|e| PublishError::BadUrl { url: e.url, reason: e.reason })?;
     let published_at = time_source::now().map_err(|e| PublishError::BadOptions(e.to_string()))?;
     let lock = lock_settings(options, &target, published_at)?;
     let bundle_name = bundle
@@ -367,7 +370,7 @@ fn lock_settings(
         )));
     }
     match target {
-        StoreUrl::S3 { .. } => Ok(Some(Lock {
+        StoreUrl::S3(_) => Ok(Some(Lock {
             mode: Some(options.object_lock.unwrap_or(LockMode::Compliance)),
             until,
         })),
@@ -395,54 +398,6 @@ fn hash_file(path: &Path) -> Result<(u64, String), PublishError> {
         size += n as u64;
     }
     Ok((size, hex::encode(hasher.finalize())))
-}
-
-/// A parsed store URL (the syntax of `tollgate db --store`).
-enum StoreUrl {
-    Local(PathBuf),
-    S3 { bucket: String, prefix: String, endpoint: Option<String>, region: String },
-}
-
-impl StoreUrl {
-    fn parse(url: &str) -> Result<StoreUrl, PublishError> {
-        let bad = |reason: &str| PublishError::BadUrl { url: url.into(), reason: reason.into() };
-        if let Some(rest) = url.strip_prefix("s3://") {
-            let (loc, query) = rest.split_once('?').unwrap_or((rest, ""));
-            let (bucket, prefix) = loc.split_once('/').unwrap_or((loc, ""));
-            if bucket.is_empty() {
-                return Err(bad("no bucket name"));
-            }
-            let mut endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty());
-            let mut region = None;
-            for pair in query.split('&').filter(|p| !p.is_empty()) {
-                match pair.split_once('=') {
-                    Some(("endpoint", v)) => endpoint = Some(v.to_owned()),
-                    Some(("region", v)) => region = Some(v.to_owned()),
-                    _ => return Err(bad(&format!("unknown query parameter {pair:?}"))),
-                }
-            }
-            let region = region
-                .or_else(|| std::env::var("AWS_REGION").ok())
-                .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-                .unwrap_or_else(|| "us-east-1".into());
-            Ok(StoreUrl::S3 {
-                bucket: bucket.to_owned(),
-                prefix: prefix.trim_matches('/').to_owned(),
-                endpoint,
-                region,
-            })
-        } else {
-            let path = match url.strip_prefix("file://") {
-                Some(p) => p,
-                None if url.contains("://") => return Err(bad("unsupported scheme")),
-                None => url,
-            };
-            if path.is_empty() {
-                return Err(bad("empty path"));
-            }
-            Ok(StoreUrl::Local(PathBuf::from(path)))
-        }
-    }
 }
 
 /// An opened store: object_store for reads, staging uploads and local writes; on S3, an
@@ -477,7 +432,7 @@ impl Destination {
                     local: Some(fs()?),
                 })
             }
-            StoreUrl::S3 { bucket, prefix, endpoint, region } => {
+            StoreUrl::S3(S3Location { bucket, prefix, endpoint, region, allow_http }) => {
                 let mut client = ClientOptions::new()
                     .with_connect_timeout(std::time::Duration::from_secs(10))
                     .with_timeout(std::time::Duration::from_secs(300));
@@ -491,7 +446,7 @@ impl Destination {
                     });
                 let base = match &endpoint {
                     Some(e) => {
-                        client = client.with_allow_http(e.starts_with("http://"));
+                        client = client.with_allow_http(allow_http);
                         builder = builder.with_virtual_hosted_style_request(false).with_endpoint(e);
                         format!("{}/{bucket}", e.trim_end_matches('/'))
                     }
@@ -780,24 +735,20 @@ fn encode_key(key: &ObjPath) -> String {
 mod tests {
     use super::*;
 
+    /// The shared parser's refusals surface as `BadUrl`, naming the URL, before anything runs.
     #[test]
-    fn store_urls_parse_like_tollgate_db() {
-        assert!(matches!(StoreUrl::parse("gs://x"), Err(PublishError::BadUrl { .. })));
-        assert!(matches!(StoreUrl::parse("s3:///p"), Err(PublishError::BadUrl { .. })));
-        assert!(matches!(StoreUrl::parse("s3://b/p?x=1"), Err(PublishError::BadUrl { .. })));
-        assert!(matches!(StoreUrl::parse(""), Err(PublishError::BadUrl { .. })));
-        match StoreUrl::parse("s3://bucket/a/b/?endpoint=http://127.0.0.1:9&region=eu-west-1") {
-            Ok(StoreUrl::S3 { bucket, prefix, endpoint, region }) => {
-                assert_eq!(
-                    (bucket.as_str(), prefix.as_str(), endpoint.as_deref(), region.as_str()),
-                    ("bucket", "a/b", Some("http://127.0.0.1:9"), "eu-west-1")
-                );
-            }
-            _ => panic!("not parsed as S3"),
+    fn bad_store_urls_are_refused_with_the_url() {
+        let temp = tempfile::tempdir().unwrap();
+        let bundle = temp.path().join("missing.tar.zst");
+        let key = tollgate_attest::keys::SigningKey::generate(
+            tollgate_attest::keys::KeyAlgorithm::EcdsaP256Sha256,
+        )
+        .unwrap();
+        for url in ["gs://x", "s3:///p", "s3://b/p?x=1", ""] {
+            let options = PublishOptions { store: url.into(), retention: None, object_lock: None };
+            let e = publish(&bundle, &key.verifying_key(), &options).unwrap_err();
+            assert!(matches!(&e, PublishError::BadUrl { url: u, .. } if u == url), "{url}: {e}");
         }
-        assert!(
-            matches!(StoreUrl::parse("file:///tmp/x"), Ok(StoreUrl::Local(p)) if p == Path::new("/tmp/x"))
-        );
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! server-side apply only when it changed, publish events on condition transitions, set the drift
 //! metric, requeue after `spec.intervalSeconds`.
 //!
+//! Snapshots are memoised per (namespace, selector, dimensions) and kept up to date from the
+//! watch events ([`LiveSnapshot`]): an event re-reads only the changed object, into the
+//! snapshots of its namespace, so a reconcile right after a change costs about what one in
+//! steady state does. A new list (watch restart) drops them; the next reconcile builds them again.
+//!
 //! Secret values never reach the caches: [`digest_secret_in_place`] replaces them by their
 //! SHA-256 before storing, and drops the last-applied annotation that repeats them. ConfigMap
 //! values are digested the same way (except feature-flag manifests) and Deployments are cut down
@@ -20,7 +25,6 @@
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -45,8 +49,8 @@ use crate::crd::parity::{
     SecretKeyRef,
 };
 use crate::parity::{
-    CompareOptions, Comparison, Snapshot, compare, digest_config_map_in_place,
-    digest_secret_in_place, slim_deployment_in_place, strip_for_cache,
+    CompareOptions, Comparison, LiveSnapshot, Object, Snapshot, compare,
+    digest_config_map_in_place, digest_secret_in_place, slim_deployment_in_place, strip_for_cache,
 };
 
 /// The controller's name: metric label and field-manager suffix.
@@ -97,26 +101,53 @@ pub struct ClusterCaches {
     pub secrets: Store<Secret>,
     /// SchemaMigrations.
     pub migrations: Store<SchemaMigration>,
-    /// Watch events applied to the stores so far; snapshots are memoised against it.
-    changes: Arc<AtomicU64>,
-    /// Snapshots by (namespace, selector, dimensions), with the change count they were built at.
+    /// Snapshots by (namespace, selector, dimensions), kept up to date from watch events
+    /// (only the changed object is read again) and dropped when a watch lists again.
     memo: Arc<Mutex<SnapshotMemo>>,
     _tasks: Arc<Tasks>,
 }
 
-/// (namespace, selector as JSON, dimensions) → (change count when built, the snapshot).
-type SnapshotMemo = HashMap<(String, String, Vec<Dimension>), (u64, Arc<Snapshot>)>;
+/// (namespace, selector as JSON, dimensions) → the snapshot, maintained from watch events.
+type SnapshotMemo = HashMap<(String, String, Vec<Dimension>), LiveSnapshot>;
 /// Most memoised snapshots per cluster (the memo is cleared when it would grow past it).
 const MAX_MEMOISED: usize = 256;
 
+fn lock(memo: &Mutex<SnapshotMemo>) -> std::sync::MutexGuard<'_, SnapshotMemo> {
+    // Entries are only ever replaced or patched whole: a poisoned lock still holds valid ones.
+    memo.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Brings the memoised snapshots up to date after one watch event reached the stores: an
+/// object applied or deleted is read again (into the snapshots of its namespace only); a new
+/// list drops them all (objects may have vanished without a Delete event).
+fn record_event<K>(memo: &Mutex<SnapshotMemo>, event: &watcher::Event<K>)
+where
+    for<'a> Object<'a>: From<&'a K>,
+{
+    match event {
+        watcher::Event::Apply(o) => record_object(memo, Object::from(o), false),
+        watcher::Event::Delete(o) => record_object(memo, Object::from(o), true),
+        // The reflector swaps its store at InitDone only.
+        watcher::Event::InitDone => lock(memo).clear(),
+        watcher::Event::Init | watcher::Event::InitApply(_) => {}
+    }
+}
+
+fn record_object(memo: &Mutex<SnapshotMemo>, object: Object<'_>, deleted: bool) {
+    for live in lock(memo).values_mut() {
+        live.apply(object, deleted);
+    }
+}
+
 fn spawn_watch<K, F>(
     api: Api<K>,
-    changes: Arc<AtomicU64>,
+    memo: Arc<Mutex<SnapshotMemo>>,
     mut modify: F,
 ) -> (Store<K>, tokio::task::AbortHandle)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     F: FnMut(&mut K) + Send + 'static,
+    for<'a> Object<'a>: From<&'a K>,
 {
     let (reader, writer) = reflector::store();
     let kind = K::kind(&());
@@ -126,11 +157,9 @@ where
         .reflect(writer)
         .for_each(move |event| {
             match event {
-                // Counted after the reflector applied it, so a memoised snapshot is never newer
-                // than its count says.
-                Ok(_) => {
-                    changes.fetch_add(1, Ordering::Release);
-                }
+                // After the reflector applied it: a snapshot built in between already holds the
+                // change, and applying it again is harmless.
+                Ok(event) => record_event(&memo, &event),
                 Err(e) => {
                     tracing::warn!(kind = %kind, error = %e, "parity cache watch failed; retrying")
                 }
@@ -144,22 +173,22 @@ impl ClusterCaches {
     /// Starts watching the cluster behind `client` (needs a tokio runtime). The watches stop
     /// when the last clone is dropped.
     pub fn watch(client: Client) -> ClusterCaches {
-        let n = Arc::new(AtomicU64::new(0));
+        let memo = Arc::new(Mutex::new(SnapshotMemo::new()));
         let (deployments, a) = spawn_watch(
             Api::<Deployment>::all(client.clone()),
-            n.clone(),
+            memo.clone(),
             slim_deployment_in_place,
         );
         let (config_maps, b) = spawn_watch(
             Api::<ConfigMap>::all(client.clone()),
-            n.clone(),
+            memo.clone(),
             digest_config_map_in_place,
         );
         let (secrets, c) =
-            spawn_watch(Api::<Secret>::all(client.clone()), n.clone(), digest_secret_in_place);
+            spawn_watch(Api::<Secret>::all(client.clone()), memo.clone(), digest_secret_in_place);
         let (migrations, d) = spawn_watch(
             Api::<SchemaMigration>::all(client),
-            n.clone(),
+            memo.clone(),
             |m: &mut SchemaMigration| strip_for_cache(&mut m.metadata),
         );
         ClusterCaches {
@@ -167,15 +196,15 @@ impl ClusterCaches {
             config_maps,
             secrets,
             migrations,
-            changes: n,
-            memo: Arc::default(),
+            memo,
             _tasks: Arc::new(Tasks(vec![a, b, c, d])),
         }
     }
 
     /// Caches over stores filled by someone else (tests and benchmarks fill them through
-    /// `reflector::store()` writers; they call [`ClusterCaches::mark_changed`] after each
-    /// change). Secrets must already be digested.
+    /// `reflector::store()` writers; after each change they call [`ClusterCaches::record`],
+    /// or [`ClusterCaches::mark_changed`] after a whole new list). Secrets must already be
+    /// digested.
     pub fn from_stores(
         deployments: Store<Deployment>,
         config_maps: Store<ConfigMap>,
@@ -187,20 +216,29 @@ impl ClusterCaches {
             config_maps,
             secrets,
             migrations,
-            changes: Arc::default(),
             memo: Arc::default(),
             _tasks: Arc::new(Tasks(Vec::new())),
         }
     }
 
-    /// Records that the stores changed (the watches do it themselves; for
-    /// [`ClusterCaches::from_stores`]).
+    /// Drops every memoised snapshot: the next reads build them again from the stores (the
+    /// watches do it themselves when they list again; for [`ClusterCaches::from_stores`] after
+    /// changes not passed to [`ClusterCaches::record`]).
     pub fn mark_changed(&self) {
-        self.changes.fetch_add(1, Ordering::Release);
+        lock(&self.memo).clear();
     }
 
-    /// [`ClusterCaches::snapshot`], memoised: rebuilt only when a watch event reached the
-    /// stores since the last build for the same namespace, selector and dimensions.
+    /// Brings the memoised snapshots up to date after `object` was applied to the stores
+    /// (`deleted` false) or removed from them (`deleted` true): only this object is read again,
+    /// into the snapshots of its namespace. The watches do it for every event; for
+    /// [`ClusterCaches::from_stores`].
+    pub fn record(&self, object: Object<'_>, deleted: bool) {
+        record_object(&self.memo, object, deleted);
+    }
+
+    /// [`ClusterCaches::snapshot`], memoised per namespace, selector and dimensions: built from
+    /// the stores once, then kept up to date from watch events (only changed objects are read
+    /// again), so a reconcile right after a change costs about as much as one without.
     pub fn snapshot_memoised(
         &self,
         env: &Environment,
@@ -209,25 +247,19 @@ impl ClusterCaches {
     ) -> Result<Arc<Snapshot>, String> {
         let selector = serde_json::to_string(&env.selector).unwrap_or_default();
         let key = (env.namespace.clone(), selector, dimensions.to_vec());
-        // Read the count before the stores: a snapshot is never recorded as newer than it is.
-        let count = self.changes.load(Ordering::Acquire);
-        if let Some((at, snap)) = self.lock_memo().get(&key)
-            && *at == count
-        {
-            return Ok(snap.clone());
+        // Built under the lock: an event that reaches the stores meanwhile is applied to the
+        // new entry after it (the watch waits for the lock), never lost.
+        let mut memo = lock(&self.memo);
+        if let Some(live) = memo.get(&key) {
+            return Ok(live.snapshot());
         }
-        let snap = Arc::new(self.snapshot(env, index, dimensions)?);
-        let mut memo = self.lock_memo();
+        let live = self.live(env, index, dimensions)?;
+        let snap = live.snapshot();
         if memo.len() >= MAX_MEMOISED {
             memo.clear();
         }
-        memo.insert(key, (count, snap.clone()));
+        memo.insert(key, live);
         Ok(snap)
-    }
-
-    fn lock_memo(&self) -> std::sync::MutexGuard<'_, SnapshotMemo> {
-        // The map is only ever replaced entry by entry: a poisoned lock still holds a valid map.
-        self.memo.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether the stores needed for `dimensions` have received their initial list.
@@ -252,6 +284,17 @@ impl ClusterCaches {
         index: usize,
         dimensions: &[Dimension],
     ) -> Result<Snapshot, String> {
+        let live = self.live(env, index, dimensions)?;
+        Ok(Arc::unwrap_or_clone(live.snapshot()))
+    }
+
+    /// A [`LiveSnapshot`] of one environment, built from the stores.
+    fn live(
+        &self,
+        env: &Environment,
+        index: usize,
+        dimensions: &[Dimension],
+    ) -> Result<LiveSnapshot, String> {
         let selector = env
             .selector
             .clone()
@@ -283,9 +326,9 @@ impl ClusterCaches {
         } else {
             Vec::new()
         };
-        Ok(Snapshot::build(
+        Ok(LiveSnapshot::build(
             ns,
-            selector.as_ref(),
+            selector,
             dimensions,
             deployments.iter().map(|a| a.as_ref()),
             config_maps.iter().map(|a| a.as_ref()),
@@ -873,5 +916,73 @@ mod tests {
         let after = caches.snapshot_memoised(&env("dev"), 0, &Dimension::ALL).unwrap();
         assert!(!Arc::ptr_eq(&first, &after));
         assert!(after.objects[&Dimension::Secrets].contains_key("api"));
+    }
+
+    /// A Deployment `name` in `ns` with one container `app` running `image`.
+    fn deployment(ns: &str, name: &str, image: &str) -> Deployment {
+        Deployment {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(ns.into()),
+                ..Default::default()
+            },
+            spec: k8s_openapi::api::apps::v1::DeploymentSpec {
+                template: k8s_openapi::api::core::v1::PodTemplateSpec {
+                    spec: Some(k8s_openapi::api::core::v1::PodSpec {
+                        containers: vec![k8s_openapi::api::core::v1::Container {
+                            name: "app".into(),
+                            image: Some(image.into()),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn memoised_snapshots_follow_watch_events() {
+        use kube::runtime::watcher::Event;
+        let (deployments, mut dw) = reflector::store::<Deployment>();
+        dw.apply_watcher_event(&Event::Init);
+        dw.apply_watcher_event(&Event::InitApply(deployment("dev", "web", "app:1")));
+        dw.apply_watcher_event(&Event::InitApply(deployment("prod", "web", "app:1")));
+        dw.apply_watcher_event(&Event::InitDone);
+        let caches = ClusterCaches::from_stores(
+            deployments,
+            reflector::store::<ConfigMap>().0,
+            reflector::store::<Secret>().0,
+            reflector::store::<SchemaMigration>().0,
+        );
+        let images = [Dimension::Images];
+        let dev = caches.snapshot_memoised(&env("dev"), 0, &images).unwrap();
+        let prod = caches.snapshot_memoised(&env("prod"), 1, &images).unwrap();
+
+        // A change reaches the memoised snapshot of its namespace only.
+        let web2 = deployment("dev", "web", "app:2");
+        dw.apply_watcher_event(&Event::Apply(web2.clone()));
+        record_event(&caches.memo, &Event::Apply(web2.clone()));
+        let dev2 = caches.snapshot_memoised(&env("dev"), 0, &images).unwrap();
+        assert_eq!(dev.objects[&Dimension::Images]["web"]["app"].compare, "app:1", "held copy");
+        assert_eq!(dev2.objects[&Dimension::Images]["web"]["app"].compare, "app:2");
+        assert_eq!(*dev2, caches.snapshot(&env("dev"), 0, &images).unwrap(), "= a full build");
+        assert!(Arc::ptr_eq(&prod, &caches.snapshot_memoised(&env("prod"), 1, &images).unwrap()));
+
+        // Deletions too, through the public entry point.
+        dw.apply_watcher_event(&Event::Delete(web2.clone()));
+        caches.record(Object::Deployment(&web2), true);
+        let dev3 = caches.snapshot_memoised(&env("dev"), 0, &images).unwrap();
+        assert!(!dev3.objects.contains_key(&Dimension::Images));
+        assert_eq!(dev3.source_objects, 0);
+
+        // A new list drops the memo: objects may have vanished without a Delete event.
+        record_event::<Deployment>(&caches.memo, &Event::InitDone);
+        let prod2 = caches.snapshot_memoised(&env("prod"), 1, &images).unwrap();
+        assert!(!Arc::ptr_eq(&prod, &prod2));
+        assert_eq!(prod, prod2);
     }
 }

@@ -100,9 +100,8 @@ pub struct StoreSpec {
     #[x_kube(validation = Rule::new("self.startsWith('s3://') || self.startsWith('file:///') || self.startsWith('/')").message("s3://bucket[/prefix], file:///dir or an absolute path"))]
     pub url: String,
     /// A Secret (in this namespace) with `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
-    /// optionally `AWS_SESSION_TOKEN`. Without it the operator's own credentials are used.
-    /// With it, backups need the Job executor (the store client reads credentials from the
-    /// process environment).
+    /// optionally `AWS_SESSION_TOKEN`. Without it the operator's own credentials are used;
+    /// with it, the store client signs with these credentials only, in either executor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
 }

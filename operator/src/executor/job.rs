@@ -5,8 +5,8 @@
 //! - The work JSON holds secrets (database URLs, store credentials), so it never goes into the
 //!   pod spec: it is stored in a Secret named like the Job, handed to the container as the
 //!   environment variable `TOLLGATE_WORK`, and Kubernetes expands `$(TOLLGATE_WORK)` in the
-//!   arguments. Store credentials also become `AWS_*` variables from the same Secret, because
-//!   `tollgate-db`'s store reads them from the environment.
+//!   arguments. Store credentials travel inside the work JSON too: the worker hands them to the
+//!   store client explicitly, exactly as the in-process executor does.
 //! - The name is a hash of the work JSON, so an operator that restarts while a Job runs finds
 //!   and adopts the same Job (HTTP 409 on create) instead of starting the work twice.
 //! - The worker writes `{"outcome": …}` or `{"error": …}` (see
@@ -132,18 +132,10 @@ fn labels(work: &Work) -> BTreeMap<String, String> {
     ])
 }
 
-/// The Secret carrying the work JSON (key [`WORK_KEY`]) and, when the work has store
-/// credentials, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`).
+/// The Secret carrying the work JSON (key [`WORK_KEY`]), store credentials included.
 pub fn secret_for(config: &JobConfig, work: &Work) -> k8s_openapi::api::core::v1::Secret {
     let mut data = BTreeMap::new();
     data.insert(WORK_KEY.to_owned(), serde_json::to_string(work).unwrap_or_default());
-    if let Some(c) = work.store_credentials() {
-        data.insert("AWS_ACCESS_KEY_ID".to_owned(), c.access_key_id.expose().to_owned());
-        data.insert("AWS_SECRET_ACCESS_KEY".to_owned(), c.secret_access_key.expose().to_owned());
-        if let Some(t) = &c.session_token {
-            data.insert("AWS_SESSION_TOKEN".to_owned(), t.expose().to_owned());
-        }
-    }
     k8s_openapi::api::core::v1::Secret {
         metadata: ObjectMeta {
             name: Some(job_name(work)),
@@ -175,14 +167,7 @@ fn from_secret(name: &str, secret: &str, key: &str) -> EnvVar {
 /// The Job running `work` (pure; see the module documentation for each choice).
 pub fn job_for(config: &JobConfig, work: &Work) -> Job {
     let name = job_name(work);
-    let mut env = vec![from_secret(WORK_ENV, &name, WORK_KEY)];
-    if let Some(c) = work.store_credentials() {
-        env.push(from_secret("AWS_ACCESS_KEY_ID", &name, "AWS_ACCESS_KEY_ID"));
-        env.push(from_secret("AWS_SECRET_ACCESS_KEY", &name, "AWS_SECRET_ACCESS_KEY"));
-        if c.session_token.is_some() {
-            env.push(from_secret("AWS_SESSION_TOKEN", &name, "AWS_SESSION_TOKEN"));
-        }
-    }
+    let env = vec![from_secret(WORK_ENV, &name, WORK_KEY)];
     let container = Container {
         name: CONTAINER.to_owned(),
         image: Some(config.image.clone()),
@@ -474,14 +459,8 @@ mod tests {
             })
             .collect();
         let name = job_name(&w);
-        assert_eq!(
-            env,
-            vec![
-                (WORK_ENV, name.as_str(), WORK_KEY),
-                ("AWS_ACCESS_KEY_ID", name.as_str(), "AWS_ACCESS_KEY_ID"),
-                ("AWS_SECRET_ACCESS_KEY", name.as_str(), "AWS_SECRET_ACCESS_KEY"),
-            ]
-        );
+        // Only the work Secret: the credentials travel inside the work JSON.
+        assert_eq!(env, vec![(WORK_ENV, name.as_str(), WORK_KEY)]);
         let sc = c.security_context.as_ref().unwrap();
         assert_eq!(sc.allow_privilege_escalation, Some(false));
         assert_eq!(sc.read_only_root_filesystem, Some(true));
@@ -491,11 +470,8 @@ mod tests {
         let data = secret.string_data.unwrap();
         let back: Work = serde_json::from_str(&data[WORK_KEY]).unwrap();
         assert_eq!(back, w);
-        assert_eq!(data["AWS_SECRET_ACCESS_KEY"], "sekret");
-
-        let plain = job_for(&config, &work(false));
-        let env = plain.spec.unwrap().template.spec.unwrap().containers[0].env.clone().unwrap();
-        assert_eq!(env.len(), 1, "no AWS variables without credentials");
+        assert_eq!(back.store_credentials().unwrap().secret_access_key.expose(), "sekret");
+        assert_eq!(data.len(), 1, "nothing but the work JSON: {:?}", data.keys());
     }
 
     fn pod_with(message: Option<&str>, exit_code: i32) -> Pod {

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use tollgate_core::store_url::S3Credentials;
 use tollgate_db::backup::{self, BackupError, BackupInfo};
 use tollgate_db::migrate::{self, MigrateError, Migration, Plan};
 use tollgate_db::restore::{self, Tier, VerifyOptions};
@@ -276,27 +277,33 @@ fn load_migrations(source: &MigrationSource) -> Result<Vec<Migration>, ExecError
     .map_err(migrate_err)
 }
 
-/// Opens the store, refusing credentials the process environment does not hold (tollgate-db's
-/// `Store` reads S3 credentials only from `AWS_*`).
+/// Opens the store. A policy's own credentials (`credentialsSecretRef`) are handed to
+/// tollgate-db explicitly, so they sign the store's requests wherever the work runs (in-process
+/// or in a Job) and the process's `AWS_*` credentials are not consulted; without them the
+/// environment's are used. Credentials with an empty key id or secret are refused (reason
+/// [`FailureReason::Credentials`]) before anything runs.
 fn open_store(target: &StoreTarget) -> Result<Store, ExecError> {
-    if let Some(c) = &target.credentials {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let same = env("AWS_ACCESS_KEY_ID").as_deref() == Some(c.access_key_id.expose())
-            && env("AWS_SECRET_ACCESS_KEY").as_deref() == Some(c.secret_access_key.expose())
-            && env("AWS_SESSION_TOKEN").as_deref() == c.session_token.as_ref().map(|t| t.expose());
-        if !same {
-            return Err(ExecError::failed(
-                FailureReason::Credentials,
-                format!(
-                    "store {}: the credentials Secret differs from this worker's AWS_* environment, \
-                     and the store reads credentials only from there; run backups with the job \
-                     executor (which sets them), or drop credentialsSecretRef to use the operator's own",
-                    target.url
-                ),
-            ));
+    let credentials = match &target.credentials {
+        None => None,
+        Some(c) => {
+            if c.access_key_id.expose().is_empty() || c.secret_access_key.expose().is_empty() {
+                return Err(ExecError::failed(
+                    FailureReason::Credentials,
+                    format!(
+                        "store {}: the credentials Secret has an empty AWS_ACCESS_KEY_ID or \
+                         AWS_SECRET_ACCESS_KEY",
+                        target.url
+                    ),
+                ));
+            }
+            Some(S3Credentials {
+                access_key_id: c.access_key_id.expose().to_owned(),
+                secret_access_key: c.secret_access_key.expose().to_owned(),
+                session_token: c.session_token.as_ref().map(|t| t.expose().to_owned()),
+            })
         }
-    }
-    Store::open(&target.url)
+    };
+    Store::open_with_credentials(&target.url, credentials.as_ref())
         .map_err(|e| ExecError::failed(FailureReason::StoreFailed, truncate(&e.to_string(), 1024)))
 }
 
@@ -573,39 +580,85 @@ mod tests {
         assert!(!e.to_string().contains("pa55word"), "{e}");
     }
 
-    #[test]
-    fn credentials_the_environment_lacks_are_refused_before_anything_runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let work = Work::Backup {
-            database_url: "postgresql://127.0.0.1:1/x".into(),
-            store: StoreTarget {
-                url: dir.path().display().to_string(),
-                credentials: Some(StoreCredentials {
-                    access_key_id: SecretString::new("not-in-the-env-key"),
-                    secret_access_key: SecretString::new("not-in-the-env-secret"),
-                    session_token: None,
-                }),
-            },
-            recipients: vec![],
-        };
-        let e = run_blocking(&work).unwrap_err();
-        assert_eq!(e.reason(), "Credentials");
-        assert!(!e.to_string().contains("not-in-the-env-secret"), "{e}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
-    }
-
-    #[test]
-    fn missing_backup_is_not_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let work = Work::Verify {
-            store: StoreTarget { url: dir.path().display().to_string(), credentials: None },
+    fn verify_missing(url: &str, credentials: Option<StoreCredentials>) -> Work {
+        Work::Verify {
+            store: StoreTarget { url: url.to_owned(), credentials },
             backup_id: "20260101T000000Z-000000".into(),
             tier: VerifyTier::Checksum,
             scratch_server_url: None,
             identities: None,
             queries: vec![],
             record: false,
+        }
+    }
+
+    fn credentials(key: &str, secret: &str) -> Option<StoreCredentials> {
+        Some(StoreCredentials {
+            access_key_id: SecretString::new(key),
+            secret_access_key: SecretString::new(secret),
+            session_token: None,
+        })
+    }
+
+    #[test]
+    fn empty_credentials_are_refused_before_anything_runs() {
+        let url = "s3://b/p?endpoint=http://127.0.0.1:1";
+        let e = run_blocking(&verify_missing(url, credentials("AKIDPOLICY", ""))).unwrap_err();
+        assert_eq!(e.reason(), "Credentials");
+        assert!(e.to_string().contains(url), "{e}");
+        assert!(!e.transient());
+        let e = run_blocking(&verify_missing(url, credentials("", "policy-secret"))).unwrap_err();
+        assert_eq!(e.reason(), "Credentials");
+        assert!(!e.to_string().contains("policy-secret"), "{e}");
+    }
+
+    #[test]
+    fn credentials_for_a_directory_store_are_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let work = Work::Backup {
+            database_url: "postgresql://127.0.0.1:1/x".into(),
+            store: StoreTarget {
+                url: store.display().to_string(),
+                credentials: credentials("AKIDPOLICY", "not-for-a-directory"),
+            },
+            recipients: vec![],
         };
+        let e = run_blocking(&work).unwrap_err();
+        assert_eq!(e.reason(), "StoreFailed");
+        assert!(e.to_string().contains("local directory"), "{e}");
+        assert!(!e.to_string().contains("not-for-a-directory"), "{e}");
+        assert!(!store.exists(), "nothing written");
+    }
+
+    /// In-process work with a policy's own credentials (different from this process's
+    /// `AWS_ACCESS_KEY_ID`) reaches the store on moto (`TOLLGATE_TEST_S3_ENDPOINT`) instead of
+    /// being refused; tollgate-db's store tests show the requests are signed with them.
+    #[test]
+    fn policy_credentials_unlike_the_environment_reach_the_store() {
+        use std::io::{Read as _, Write as _};
+        let endpoint = tollgate_db::testing::s3_endpoint();
+        let env_key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default();
+        assert_ne!(env_key, "AKIDPOLICY");
+        let bucket = format!("run-credentials-{}", std::process::id());
+        let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
+        let mut conn = std::net::TcpStream::connect(hostport).expect("moto answers");
+        let put = format!("PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n");
+        write!(conn, "{put}Content-Length: 0\r\n\r\n").unwrap();
+        let mut resp = String::new();
+        conn.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200"), "create bucket: {resp}");
+        let url = format!("s3://{bucket}/backups?endpoint={endpoint}");
+        let work = verify_missing(&url, credentials("AKIDPOLICY", "policy-secret"));
+        let e = run_blocking(&work).unwrap_err();
+        assert_eq!(e.reason(), "BackupNotFound", "the store was opened and read: {e}");
+        assert!(!e.to_string().contains("policy-secret"), "{e}");
+    }
+
+    #[test]
+    fn missing_backup_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = verify_missing(&dir.path().display().to_string(), None);
         let e = run_blocking(&work).unwrap_err();
         assert_eq!(e.reason(), "BackupNotFound");
         assert!(!e.transient());

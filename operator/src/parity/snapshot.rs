@@ -187,6 +187,101 @@ fn short_hash(full: &str) -> String {
     format!("sha256:{}", &full[..full.len().min(12)])
 }
 
+/// Whether `meta` belongs in the snapshot of `namespace` under `selector` (and is not being
+/// deleted).
+pub(super) fn wanted(
+    namespace: &str,
+    selector: Option<&Selector>,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> bool {
+    meta.namespace.as_deref() == Some(namespace)
+        && meta.deletion_timestamp.is_none()
+        && selector.is_none_or(|s| s.matches(meta.labels.as_ref().unwrap_or(&BTreeMap::new())))
+}
+
+/// Whether a ConfigMap is never compared (same name everywhere, different content by nature).
+pub(super) fn is_ignored_config_map(name: &str) -> bool {
+    IGNORED_CONFIG_MAPS.contains(&name)
+}
+
+/// Whether a ConfigMap is a feature-flag manifest ([`FEATURE_FLAGS_LABEL`]).
+pub(super) fn is_flag_manifest(cm: &ConfigMap) -> bool {
+    cm.labels().get(FEATURE_FLAGS_LABEL).map(String::as_str) == Some("true")
+}
+
+/// Whether a Secret is of a type that is never compared.
+pub(super) fn is_ignored_secret(s: &Secret) -> bool {
+    s.type_.as_deref().is_some_and(|t| IGNORED_SECRET_TYPES.contains(&t))
+}
+
+/// The keys a Deployment contributes to [`Dimension::Images`]: container → image.
+pub(super) fn deployment_keys(d: &Deployment) -> BTreeMap<String, Value> {
+    let mut keys = BTreeMap::new();
+    if let Some(pod) = d.spec.template.spec.as_ref() {
+        let all = pod.init_containers.iter().flatten().chain(&pod.containers);
+        for c in all {
+            let image = c.image.clone().unwrap_or_default();
+            keys.insert(
+                c.name.clone(),
+                Value { compare: image_identity(&image), shown: Shown::Text(image) },
+            );
+        }
+    }
+    keys
+}
+
+/// The keys a (non-flag) ConfigMap contributes to [`Dimension::ConfigMaps`]: key → digest.
+pub(super) fn config_map_keys(cm: &ConfigMap) -> BTreeMap<String, Value> {
+    let digested = is_digested(&cm.metadata);
+    let mut keys = BTreeMap::new();
+    for (k, v) in cm.data.iter().flatten() {
+        let h = digest(digested, v.as_bytes());
+        keys.insert(k.clone(), Value { compare: h, shown: Shown::ShortHash });
+    }
+    for (k, v) in cm.binary_data.iter().flatten() {
+        let h = digest(digested, &v.0);
+        keys.insert(k.clone(), Value { compare: h, shown: Shown::ShortHash });
+    }
+    keys
+}
+
+/// The keys a Secret contributes to [`Dimension::Secrets`]: key → digest (never shown).
+pub(super) fn secret_keys(s: &Secret) -> BTreeMap<String, Value> {
+    let digested = is_digested(&s.metadata);
+    s.data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), Value { compare: digest(digested, &v.0), shown: Shown::Hidden }))
+        .collect()
+}
+
+/// The keys a SchemaMigration contributes to [`Dimension::SchemaVersion`]: its applied
+/// version (`none` before the first run).
+pub(super) fn migration_keys(m: &SchemaMigration) -> BTreeMap<String, Value> {
+    let version = m
+        .status
+        .as_ref()
+        .and_then(|s| s.applied_version)
+        .map_or_else(|| "none".to_owned(), |v| v.to_string());
+    BTreeMap::from([(String::new(), Value::plain(version))])
+}
+
+/// The flags of feature-flag manifests given in name order (their `data`): a flag set by two
+/// manifests takes the first one's value.
+pub(super) fn merge_flags<'a>(
+    manifests: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
+) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let mut flags: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for data in manifests {
+        for (flag, value) in data {
+            flags
+                .entry(flag.clone())
+                .or_insert_with(|| BTreeMap::from([(String::new(), Value::plain(value.trim()))]));
+        }
+    }
+    flags
+}
+
 impl Snapshot {
     /// Builds a snapshot of the objects `selector` selects (all when `None`) in `namespace`
     /// (objects elsewhere are skipped, so whole-cluster caches can be passed), for the given
@@ -200,109 +295,61 @@ impl Snapshot {
         secrets: impl IntoIterator<Item = &'a Secret>,
         migrations: impl IntoIterator<Item = &'a SchemaMigration>,
     ) -> Snapshot {
-        let wanted = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-            meta.namespace.as_deref() == Some(namespace)
-                && meta.deletion_timestamp.is_none()
-                && selector
-                    .is_none_or(|s| s.matches(meta.labels.as_ref().unwrap_or(&BTreeMap::new())))
-        };
+        let wanted = |meta| wanted(namespace, selector, meta);
         let on = |d: Dimension| dimensions.contains(&d);
         let mut snap = Snapshot::default();
 
         if on(Dimension::Images) {
             for d in deployments.into_iter().filter(|d| wanted(&d.metadata)) {
                 snap.source_objects += 1;
-                let mut keys = BTreeMap::new();
-                if let Some(pod) = d.spec.template.spec.as_ref() {
-                    let all = pod.init_containers.iter().flatten().chain(&pod.containers);
-                    for c in all {
-                        let image = c.image.clone().unwrap_or_default();
-                        keys.insert(
-                            c.name.clone(),
-                            Value { compare: image_identity(&image), shown: Shown::Text(image) },
-                        );
-                    }
-                }
-                snap.insert(Dimension::Images, d.name_any(), keys);
+                snap.insert(Dimension::Images, d.name_any(), deployment_keys(d));
             }
         }
 
-        let mut flags: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+        let mut flag_manifests: Vec<&BTreeMap<String, String>> = Vec::new();
         if on(Dimension::ConfigMaps) || on(Dimension::FeatureFlags) {
             let mut cms: Vec<&ConfigMap> =
                 config_maps.into_iter().filter(|c| wanted(&c.metadata)).collect();
             cms.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
             for cm in cms {
                 let name = cm.name_any();
-                if IGNORED_CONFIG_MAPS.contains(&name.as_str()) {
+                if is_ignored_config_map(&name) {
                     continue;
                 }
-                let is_flags =
-                    cm.labels().get(FEATURE_FLAGS_LABEL).map(String::as_str) == Some("true");
-                if is_flags {
+                if is_flag_manifest(cm) {
                     if !on(Dimension::FeatureFlags) {
                         continue;
                     }
                     snap.source_objects += 1;
-                    // Flag manifests are read in name order; a flag set by two manifests takes
-                    // the first one's value.
-                    for (flag, value) in cm.data.iter().flatten() {
-                        flags.entry(flag.clone()).or_insert_with(|| {
-                            BTreeMap::from([(String::new(), Value::plain(value.trim()))])
-                        });
+                    // Flag manifests are read in name order (see `merge_flags`).
+                    if let Some(data) = cm.data.as_ref() {
+                        flag_manifests.push(data);
                     }
                 } else if on(Dimension::ConfigMaps) {
                     snap.source_objects += 1;
-                    let digested = is_digested(&cm.metadata);
-                    let mut keys = BTreeMap::new();
-                    for (k, v) in cm.data.iter().flatten() {
-                        let h = digest(digested, v.as_bytes());
-                        keys.insert(k.clone(), Value { compare: h, shown: Shown::ShortHash });
-                    }
-                    for (k, v) in cm.binary_data.iter().flatten() {
-                        let h = digest(digested, &v.0);
-                        keys.insert(k.clone(), Value { compare: h, shown: Shown::ShortHash });
-                    }
-                    snap.insert(Dimension::ConfigMaps, name, keys);
+                    snap.insert(Dimension::ConfigMaps, name, config_map_keys(cm));
                 }
             }
         }
         if on(Dimension::FeatureFlags) {
+            let flags = merge_flags(flag_manifests);
             snap.objects.entry(Dimension::FeatureFlags).or_default().extend(flags);
         }
 
         if on(Dimension::Secrets) {
             for s in secrets.into_iter().filter(|s| wanted(&s.metadata)) {
-                if s.type_.as_deref().is_some_and(|t| IGNORED_SECRET_TYPES.contains(&t)) {
+                if is_ignored_secret(s) {
                     continue;
                 }
                 snap.source_objects += 1;
-                let digested = is_digested(&s.metadata);
-                let keys = s
-                    .data
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| {
-                        (k.clone(), Value { compare: digest(digested, &v.0), shown: Shown::Hidden })
-                    })
-                    .collect();
-                snap.insert(Dimension::Secrets, s.name_any(), keys);
+                snap.insert(Dimension::Secrets, s.name_any(), secret_keys(s));
             }
         }
 
         if on(Dimension::SchemaVersion) {
             for m in migrations.into_iter().filter(|m| wanted(&m.metadata)) {
                 snap.source_objects += 1;
-                let version = m
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.applied_version)
-                    .map_or_else(|| "none".to_owned(), |v| v.to_string());
-                snap.insert(
-                    Dimension::SchemaVersion,
-                    m.name_any(),
-                    BTreeMap::from([(String::new(), Value::plain(version))]),
-                );
+                snap.insert(Dimension::SchemaVersion, m.name_any(), migration_keys(m));
             }
         }
         snap

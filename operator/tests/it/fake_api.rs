@@ -4,11 +4,10 @@
 //! The server stands in for kube-apiserver, which cannot run on these machines; it answers in
 //! the real API's shapes (see the module doc of `support` for its documented simplifications).
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::{self, FakeApiServer};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStatus};
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret};
@@ -20,7 +19,6 @@ use kube::api::{
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
 use serde_json::json;
-use support::FakeApiServer;
 
 fn config_map(name: &str, labels: &[(&str, &str)], data: &[(&str, &str)]) -> ConfigMap {
     ConfigMap {

@@ -3,8 +3,6 @@
 //! server; the real controller reads them through its watch-backed caches and writes status and
 //! events back through the API.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +20,7 @@ use tollgate_operator::crd::parity::{
 use tollgate_operator::executor::InProcessExecutor;
 use tollgate_operator::metrics::Metrics;
 
-use support::FakeApiServer;
+use crate::support::FakeApiServer;
 
 fn meta(ns: &str, name: &str) -> ObjectMeta {
     ObjectMeta { name: Some(name.into()), namespace: Some(ns.into()), ..Default::default() }

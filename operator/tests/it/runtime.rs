@@ -2,8 +2,7 @@
 //! kube-apiserver over a real socket): leader election on a coordination.k8s.io/v1 Lease with
 //! kube-lease-manager, the HTTP endpoints, and graceful shutdown releasing the Lease.
 
-mod support;
-
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use tollgate_operator::executor::InProcessExecutor;
 use tollgate_operator::metrics::Metrics;
 use tollgate_operator::runtime::{self, LeaderElection, LeaseConfig, RunConfig};
 
-use support::FakeApiServer;
+use crate::support::{self, FakeApiServer};
 
 fn lease_config(identity: &str) -> LeaseConfig {
     LeaseConfig {
@@ -36,7 +35,7 @@ fn holder(server: &FakeApiServer) -> Option<String> {
         .and_then(|s| s.holder_identity)
 }
 
-async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+pub(crate) async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(20), future)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
@@ -296,7 +295,7 @@ async fn readyz_is_not_ready_until_the_api_answers() {
 }
 
 /// A kubeconfig pointing at the fake API server (plain HTTP, no credentials).
-fn kubeconfig_for(server: &FakeApiServer, dir: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn kubeconfig_for(server: &FakeApiServer, dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("kubeconfig");
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{}\n\
@@ -309,7 +308,7 @@ fn kubeconfig_for(server: &FakeApiServer, dir: &std::path::Path) -> std::path::P
 }
 
 /// Kills the child process if the test fails before it exits.
-struct KillOnDrop(std::process::Child);
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -318,8 +317,22 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Reads the child's JSON log lines from stderr until the one announcing the HTTP address
+/// (`--http-addr 127.0.0.1:0` lets the child pick a free port itself, so no port is reserved
+/// and released first, which another test in this process could grab in between); the rest
+/// of stderr is drained in the background so the child never blocks on a full pipe.
+fn http_addr_from_log(stderr: std::process::ChildStderr) -> std::sync::mpsc::Receiver<SocketAddr> {
+    use std::io::BufRead as _;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if let Some(addr) = event["http_addr"].as_str().and_then(|a| a.parse().ok()) {
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    rx
 }
 
 /// The real binary: `tollgate-operator run` against the fake API server leads, serves its
@@ -329,24 +342,31 @@ async fn the_binary_exits_cleanly_on_sigterm_and_releases_the_lease() {
     let (server, _) = FakeApiServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = kubeconfig_for(&server, dir.path());
-    let port = free_port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = KillOnDrop(
         std::process::Command::new(env!("CARGO_BIN_EXE_tollgate-operator"))
             .args([
                 "run",
                 "--http-addr",
-                &addr.to_string(),
+                "127.0.0.1:0",
                 "--identity",
                 "pod-1",
                 "--namespace",
                 "tollgate-system",
             ])
             .env("KUBECONFIG", &kubeconfig)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,tollgate_operator=info")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("start tollgate-operator"),
     );
+    let addrs = http_addr_from_log(child.0.stderr.take().expect("piped stderr"));
+    // Off the async workers: the fake API server runs on them.
+    let addr = tokio::task::spawn_blocking(move || addrs.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .expect("the binary logs the address it serves on");
+    assert_ne!(addr.port(), 0, "the logged address is the bound one");
 
     within("the binary to lead", async {
         loop {

@@ -3,8 +3,6 @@
 //! `cargo xtask test` starts; `TOLLGATE_TEST_DATABASE_URL`). Migrations run through the
 //! in-process executor into a scratch database, and the test reads the database back.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +19,7 @@ use tollgate_operator::crd::migration::{
 use tollgate_operator::executor::InProcessExecutor;
 use tollgate_operator::metrics::Metrics;
 
-use support::FakeApiServer;
+use crate::support::FakeApiServer;
 
 fn meta(name: &str) -> ObjectMeta {
     ObjectMeta { name: Some(name.into()), namespace: Some("ops".into()), ..Default::default() }
@@ -78,14 +76,24 @@ async fn wait_for(
     let mut n = 0;
     eventually(&format!("{type_}={status} ({reason})"), || {
         let mut m: SchemaMigration = server.get("ops", "app")?;
+        let reached = m
+            .status
+            .as_ref()
+            .and_then(|s| conditions::get(&s.conditions, type_))
+            .is_some_and(|c| c.status == status && c.reason == reason);
+        if reached {
+            return Some(m);
+        }
+        // Touch only while the condition is not reached: a touch after it would start another
+        // reconcile that may rewrite the status under test (tests in this binary run in
+        // parallel, so polls can be slow).
         n += 1;
         if n % 10 == 0 {
             m.metadata.annotations =
                 Some(BTreeMap::from([("test/touch".to_owned(), n.to_string())]));
             server.upsert(&m);
         }
-        let c = conditions::get(&m.status.as_ref()?.conditions, type_)?;
-        (c.status == status && c.reason == reason).then_some(m)
+        None
     })
     .await
 }
