@@ -343,3 +343,51 @@ fn publish_attaches_the_bundle_to_a_github_release_and_never_overwrites() {
     );
     assert!(replay.requests().iter().all(|r| r.method != "POST"), "uploaded anyway");
 }
+
+/// `tollgate release` with `[evidence.github] repo` set: the `evidence` stage collects the
+/// change evidence of the release range into the run directory (and so into the bundle), and a
+/// direct push without a pull request makes the release no-go. GitHub is the replay server.
+#[test]
+fn release_collects_change_evidence_and_an_unreviewed_change_is_no_go() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::copy_tree(
+        &crate::support::fixture("tollgate-sbom", "cargo-workspace"),
+        dir.path(),
+    );
+    std::fs::write(
+        dir.path().join("tollgate.toml"),
+        format!("[evidence.github]\nrepo = \"{REPO}\"\n"),
+    )
+    .unwrap();
+    let shas = repository(dir.path());
+    let replay = Replay::start();
+    serve_changes(&replay, &shas);
+    let output = run(tollgate_gh(dir.path(), &replay, TOKEN).args(["release", "--out", "out"]));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("NO-GO"), "{}", text(&output));
+    assert!(!text(&output).contains(TOKEN));
+    let run_dir = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let changes: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("changes.json")).unwrap()).unwrap();
+    assert_eq!(
+        changes["summary"],
+        serde_json::json!({"changes": 2, "compliant": 1, "noncompliant": 1})
+    );
+    let evidence: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("evidence.json")).unwrap()).unwrap();
+    assert_eq!(evidence["verdict"], "fail");
+    let rules: Vec<&str> = evidence["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"changes/no-pr") && rules.contains(&"evidence/changes"), "{rules:?}");
+    let git: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("git.json")).unwrap()).unwrap();
+    assert_eq!(git["range"]["base"], "v1.0.0");
+}
