@@ -12,12 +12,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use k8s_openapi::api::core::v1::ConfigMap;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use prost::Message as _;
-use serde_json::json;
-use tollgate_operator::crd::parity::EnvironmentParity;
 
 use crate::runtime::{KillOnDrop, kubeconfig_for, within};
 use crate::support::FakeApiServer;
@@ -97,24 +94,7 @@ fn spans_by_service(export: &Export) -> Vec<(Option<String>, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_exports_reconcile_spans_over_otlp() {
     let (server, _) = FakeApiServer::start().await;
-    for (ns, value) in [("dev", "new"), ("prod", "old")] {
-        let cm: ConfigMap = serde_json::from_value(json!({
-            "metadata": {"name": "settings", "namespace": ns},
-            "data": {"mode": value},
-        }))
-        .unwrap();
-        server.upsert(&cm);
-    }
-    let parity: EnvironmentParity = serde_json::from_value(json!({
-        "apiVersion": "tollgate.dev/v1alpha1", "kind": "EnvironmentParity",
-        "metadata": {"name": "shop", "namespace": "ops"},
-        "spec": {
-            "environments": [{"name": "dev", "namespace": "dev"}, {"name": "prod", "namespace": "prod"}],
-            "dimensions": ["configMaps"],
-        },
-    }))
-    .unwrap();
-    server.upsert(&parity);
+    crate::runtime::seed_drifting_parity(&server);
     let (collector, received) = start_collector().await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = kubeconfig_for(&server, dir.path());

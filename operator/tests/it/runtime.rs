@@ -150,24 +150,7 @@ async fn run_serves_health_and_metrics_leads_and_releases_the_lease_on_shutdown(
 
     // The leader runs the controllers: an EnvironmentParity over two namespaces whose
     // ConfigMaps differ gets a status reporting the drift (written by server-side apply).
-    for (ns, value) in [("dev", "new"), ("prod", "old")] {
-        let cm: ConfigMap = serde_json::from_value(json!({
-            "metadata": {"name": "settings", "namespace": ns},
-            "data": {"mode": value},
-        }))
-        .unwrap();
-        server.upsert(&cm);
-    }
-    let parity: EnvironmentParity = serde_json::from_value(json!({
-        "apiVersion": "tollgate.dev/v1alpha1", "kind": "EnvironmentParity",
-        "metadata": {"name": "shop", "namespace": "ops"},
-        "spec": {
-            "environments": [{"name": "dev", "namespace": "dev"}, {"name": "prod", "namespace": "prod"}],
-            "dimensions": ["configMaps"],
-        },
-    }))
-    .unwrap();
-    server.upsert(&parity);
+    seed_drifting_parity(&server);
     let drifts = within("the parity controller to report drift", async {
         loop {
             let total = server
@@ -445,4 +428,27 @@ async fn losing_the_lease_stops_the_operator_with_an_error() {
         Some("replica-x"),
         "the stopped replica does not hold the Lease"
     );
+}
+
+/// Seeds EnvironmentParity `ops/shop` over namespaces `dev` and `prod`, whose ConfigMap
+/// `settings` differs in one key: one drift for the parity controller to find.
+pub(crate) fn seed_drifting_parity(server: &FakeApiServer) {
+    for (ns, value) in [("dev", "new"), ("prod", "old")] {
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": "settings", "namespace": ns},
+            "data": {"mode": value},
+        }))
+        .unwrap();
+        server.upsert(&cm);
+    }
+    let parity: EnvironmentParity = serde_json::from_value(json!({
+        "apiVersion": "tollgate.dev/v1alpha1", "kind": "EnvironmentParity",
+        "metadata": {"name": "shop", "namespace": "ops"},
+        "spec": {
+            "environments": [{"name": "dev", "namespace": "dev"}, {"name": "prod", "namespace": "prod"}],
+            "dimensions": ["configMaps"],
+        },
+    }))
+    .unwrap();
+    server.upsert(&parity);
 }
