@@ -64,7 +64,8 @@ fn reconcile_histogram() -> Histogram {
 /// - `reconcile_errors_total{controller,reason}` — reconciles that failed, by error label;
 /// - `last_backup_success_timestamp_seconds{namespace,policy}` — Unix time of the newest
 ///   successful backup of a BackupPolicy;
-/// - `drifts{namespace,name}` — drifts currently reported by an EnvironmentParity.
+/// - `drifts{namespace,name}` — drifts currently reported by an EnvironmentParity;
+/// - `remote_clusters` — other clusters watched through kubeconfig Secrets.
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ControllerLabels, Counter>,
@@ -72,6 +73,7 @@ pub struct Metrics {
     errors: Family<ErrorLabels, Counter>,
     last_backup_success: Family<PolicyLabels, Gauge>,
     drifts: Family<ObjectLabels, Gauge>,
+    remote_clusters: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -117,7 +119,21 @@ impl Metrics {
             "Drifts currently reported by an EnvironmentParity",
             drifts.clone(),
         );
-        Self { registry, reconciles, durations, errors, last_backup_success, drifts }
+        let remote_clusters = Gauge::default();
+        registry.register(
+            "remote_clusters",
+            "Other clusters watched through kubeconfig Secrets",
+            remote_clusters.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            durations,
+            errors,
+            last_backup_success,
+            drifts,
+            remote_clusters,
+        }
     }
 
     /// Starts timing one reconcile of `controller`; when the returned guard drops, the reconcile
@@ -161,6 +177,11 @@ impl Metrics {
         self.drifts
             .get_or_create(&ObjectLabels { namespace: namespace.to_owned(), name: name.to_owned() })
             .set(count);
+    }
+
+    /// Sets how many other clusters the parity controller watches.
+    pub fn set_remote_clusters(&self, count: usize) {
+        self.remote_clusters.set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// Drops the drift series of a deleted EnvironmentParity, so it does not linger in scrapes.
@@ -288,6 +309,10 @@ mod tests {
             sample(&text, r#"tollgate_operator_drifts{namespace="prod",name="parity"}"#),
             Some(3.0)
         );
+
+        assert_eq!(sample(&text, "tollgate_operator_remote_clusters"), Some(0.0));
+        metrics.set_remote_clusters(2);
+        assert_eq!(sample(&metrics.render(), "tollgate_operator_remote_clusters"), Some(2.0));
 
         metrics.forget_parity("prod", "parity");
         metrics.forget_policy("prod", "nightly");

@@ -196,6 +196,25 @@ mod tests {
         t.to_zoned(s.zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
     }
 
+    /// Distroless and scratch images have no /usr/share/zoneinfo: jiff then falls back to its
+    /// bundled copy of the IANA database (`tzdb-bundle-always`), which must know the zones.
+    #[test]
+    fn time_zones_resolve_without_a_system_database() {
+        let empty = tempfile::tempdir().expect("a temporary directory");
+        let system = jiff::tz::TimeZoneDatabase::from_dir(empty.path());
+        assert!(
+            system.is_err() || system.is_ok_and(|db| db.get("Europe/Berlin").is_err()),
+            "an empty directory has no zones"
+        );
+        let bundled = jiff::tz::TimeZoneDatabase::bundled();
+        let berlin = bundled.get("Europe/Berlin").expect("the bundled database");
+        let summer = ts("2026-07-01T12:00:00Z").to_zoned(berlin.clone());
+        let winter = ts("2026-01-01T12:00:00Z").to_zoned(berlin);
+        assert_eq!(summer.offset().seconds(), 2 * 3600, "CEST");
+        assert_eq!(winter.offset().seconds(), 3600, "CET");
+        assert!(bundled.get("America/Sao_Paulo").is_ok());
+    }
+
     #[test]
     fn rejects_bad_patterns_and_zones() {
         for bad in

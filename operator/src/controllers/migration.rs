@@ -15,6 +15,9 @@
 //! No finalizer: deleting a SchemaMigration must not touch the database, and the pre-migration
 //! Backup objects are not owned (no ownerReference) so deleting the migration never garbage-
 //! collects a backup; they are found again by the label [`MIGRATION_LABEL`].
+//!
+//! What wakes a migration is listed on [`run`]; every reconcile starts from the object as the API
+//! server has it (one GET), not from the watch cache's copy, see [`reconcile`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,9 +27,10 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ObjectMeta, PostParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 
 use crate::conditions::{self, Summary};
@@ -45,8 +49,10 @@ pub const CONTROLLER: &str = "migration";
 pub const MIGRATION_LABEL: &str = "tollgate.dev/schema-migration";
 /// Label on pre-migration Backups holding the (shortened) plan hash they were taken for.
 pub const PLAN_LABEL: &str = "tollgate.dev/plan-hash";
-/// How often an up-to-date or stalled migration is planned again (the ConfigMap or the database
-/// may change without an event reaching this controller).
+/// How often an up-to-date or stalled migration is planned again. A change to its ConfigMap
+/// wakes it at once (see [`run`]); this periodic re-plan remains because the database (another
+/// tool applying or editing migrations, a restore) and a git source's reachability change
+/// without any event reaching this controller.
 const RECHECK: Duration = Duration::from_secs(300);
 /// Retry delay after a transient failure (database or executor unreachable, lock held).
 const RETRY: Duration = Duration::from_secs(30);
@@ -441,12 +447,30 @@ async fn read_source(
 }
 
 /// Reconciles one SchemaMigration.
+///
+/// `obj` only names the migration: the reconcile reads it again from the API server first and
+/// works from that copy (spec, generation and status), so a stale `obj` never rolls the status
+/// back. A migration deleted in the meantime is left alone.
 pub async fn reconcile(obj: Arc<SchemaMigration>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile(CONTROLLER);
     let name = obj.name_any();
     let namespace = obj.namespace().ok_or_else(|| Error::NoNamespace(name.clone()))?;
-    let generation = obj.metadata.generation;
     let api: Api<SchemaMigration> = Api::namespaced(ctx.client.clone(), &namespace);
+    // Why not `obj` as given: it comes from the controller's watch cache, which may not have seen
+    // this controller's own last status write yet. After `Work::Migrate` wrote
+    // `lastAppliedVersions`, the requeue one second later (or the reconcile triggered by that
+    // write's own watch event) can receive the copy from before the write; the status below is
+    // built on the old one and force-applied whole, so starting from the stale copy would clear
+    // `lastAppliedVersions`/`lastAppliedTime` (and could roll back any other field). One GET
+    // beside the Secret/ConfigMap GETs and the database plan this reconcile makes anyway. The
+    // main resource, not `/status`: same object, and the RBAC grants `get` on the main resource
+    // only (`/status` is `patch`-only).
+    let obj = match api.get(&name).await {
+        Ok(fresh) => Arc::new(fresh),
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Action::await_change()),
+        Err(e) => return Err(e.into()),
+    };
+    let generation = obj.metadata.generation;
     let old = obj.status.as_ref();
     let spec = &obj.spec;
 
@@ -659,32 +683,73 @@ pub fn error_policy(_obj: Arc<SchemaMigration>, error: &Error, ctx: Arc<Context>
     Action::requeue(RETRY)
 }
 
-/// Runs the controller until `shutdown` resolves. Pre-migration Backups wake their migration
-/// through [`MIGRATION_LABEL`].
+/// The SchemaMigrations among `migrations` that read their migrations from ConfigMap
+/// `namespace/config_map` (`spec.source.configMap.name`, same namespace), in `migrations` order.
+pub fn migrations_using(
+    migrations: &[Arc<SchemaMigration>],
+    namespace: &str,
+    config_map: &str,
+) -> Vec<ObjectRef<SchemaMigration>> {
+    migrations
+        .iter()
+        .filter(|m| m.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|m| m.spec.source.config_map.as_ref().is_some_and(|c| c.name == config_map))
+        .map(|m| ObjectRef::from_obj(m.as_ref()))
+        .collect()
+}
+
+/// Runs the controller until `shutdown` resolves.
+///
+/// A SchemaMigration is reconciled when
+/// - it changes (spec, metadata or status);
+/// - one of its pre-migration Backups changes (found through [`MIGRATION_LABEL`]);
+/// - the ConfigMap its `spec.source.configMap.name` names in its namespace is created, changed
+///   or deleted. That watch is metadata-only (`PartialObjectMeta<ConfigMap>`: the API server
+///   sends names, labels and resourceVersions, never `data`), so the operator does not hold the
+///   migration SQL of every ConfigMap of the cluster; the reconcile GETs its one ConfigMap. The
+///   ConfigMap is mapped to migrations through this controller's own SchemaMigration cache;
+/// - [`reconcile`] asked for it: `RECHECK` (5 min) after an up-to-date or stalled plan (the
+///   database can change without an event), `RETRY` after a transient failure, one second after a
+///   migration was applied, `BACKUP_POLL` while a pre-migration backup runs.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
-    Controller::new(
+    let controller = Controller::new(
         Api::<SchemaMigration>::all(client.clone()),
         watcher::Config::default().any_semantic(),
+    );
+    // Taken before the watch is added: the mapper reads the cache the controller fills.
+    let migrations = controller.store();
+    // `watcher` over `Api<PartialObjectMeta<_>>` is kube's metadata-only watch: list and watch
+    // go out with `Accept: application/json;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`
+    // (what the deprecated `kube::runtime::metadata_watcher` does).
+    let config_maps = watcher(
+        Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
+        watcher::Config::default().any_semantic(),
     )
-    .watches(
-        Api::<Backup>::all(client),
-        watcher::Config::default().labels(MIGRATION_LABEL).any_semantic(),
-        |b: Backup| {
-            let ns = b.namespace()?;
-            let name = b.labels().get(MIGRATION_LABEL)?.clone();
-            Some(ObjectRef::<SchemaMigration>::new(&name).within(&ns))
-        },
-    )
-    .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, ctx)
-    .for_each(|result| {
-        if let Err(e) = result {
-            tracing::debug!(error = %e, "migration controller");
-        }
-        futures::future::ready(())
-    })
-    .await;
+    .touched_objects();
+    controller
+        .watches(
+            Api::<Backup>::all(client),
+            watcher::Config::default().labels(MIGRATION_LABEL).any_semantic(),
+            |b: Backup| {
+                let ns = b.namespace()?;
+                let name = b.labels().get(MIGRATION_LABEL)?.clone();
+                Some(ObjectRef::<SchemaMigration>::new(&name).within(&ns))
+            },
+        )
+        .watches_stream(config_maps, move |cm: PartialObjectMeta<ConfigMap>| {
+            let namespace = cm.namespace().unwrap_or_default();
+            migrations_using(&migrations.state(), &namespace, &cm.name_any())
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "migration controller");
+            }
+            futures::future::ready(())
+        })
+        .await;
 }
 
 #[cfg(test)]
@@ -898,6 +963,43 @@ mod tests {
         let n = backup_name(&long, HASH);
         assert!(n.len() <= 253 && n.ends_with("-pre-aaaaaaaaaaaa"));
         assert_eq!(label_value(&format!("{}-x", "b".repeat(62))), "b".repeat(62));
+    }
+
+    fn migration(namespace: &str, name: &str, config_map: Option<&str>) -> Arc<SchemaMigration> {
+        let mut s = spec();
+        s.source.config_map = config_map.map(|c| ConfigMapSource { name: c.into() });
+        if config_map.is_none() {
+            s.source.git = Some(crate::crd::migration::GitSource {
+                repository: "/srv/git/app".into(),
+                commit: "0".repeat(40),
+                path: String::new(),
+            });
+        }
+        let mut m = SchemaMigration::new(name, s);
+        m.metadata.namespace = Some(namespace.into());
+        Arc::new(m)
+    }
+
+    #[test]
+    fn a_config_map_maps_to_the_migrations_of_its_namespace_that_name_it() {
+        let all = [
+            migration("ops", "app", Some("sql")),
+            migration("ops", "billing", Some("billing-sql")),
+            migration("ops", "again", Some("sql")),
+            migration("dev", "app", Some("sql")),
+            migration("ops", "from-git", None),
+        ];
+        let names = |refs: Vec<ObjectRef<SchemaMigration>>| -> Vec<String> {
+            refs.into_iter()
+                .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+                .collect()
+        };
+        assert_eq!(names(migrations_using(&all, "ops", "sql")), ["ops/app", "ops/again"]);
+        assert_eq!(names(migrations_using(&all, "dev", "sql")), ["dev/app"]);
+        assert_eq!(names(migrations_using(&all, "ops", "billing-sql")), ["ops/billing"]);
+        assert!(migrations_using(&all, "ops", "unrelated").is_empty());
+        assert!(migrations_using(&all, "prod", "sql").is_empty());
+        assert!(migrations_using(&[], "ops", "sql").is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod backup_policy;
+pub mod cache_changes;
 pub mod migration;
 pub mod parity;
 pub mod restore;

@@ -22,7 +22,7 @@
 //!
 //! No finalizer: the controller owns no external state (the caches are shared and in memory).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -35,13 +35,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
 use kube::core::Selector;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::conditions::{self, Summary};
 use crate::context::Context;
+use crate::controllers::cache_changes::{self, Change, ChangeFeed, Cluster, RemoteKey};
 use crate::controllers::{apply_status, publish_transitions, recorder};
 use crate::crd::migration::SchemaMigration;
 use crate::crd::parity::{
@@ -142,6 +143,7 @@ fn record_object(memo: &Mutex<SnapshotMemo>, object: Object<'_>, deleted: bool) 
 fn spawn_watch<K, F>(
     api: Api<K>,
     memo: Arc<Mutex<SnapshotMemo>>,
+    wake: Waker,
     mut modify: F,
 ) -> (Store<K>, tokio::task::AbortHandle)
 where
@@ -159,7 +161,10 @@ where
             match event {
                 // After the reflector applied it: a snapshot built in between already holds the
                 // change, and applying it again is harmless.
-                Ok(event) => record_event(&memo, &event),
+                Ok(event) => {
+                    record_event(&memo, &event);
+                    wake.event(&event);
+                }
                 Err(e) => {
                     tracing::warn!(kind = %kind, error = %e, "parity cache watch failed; retrying")
                 }
@@ -169,26 +174,53 @@ where
     (reader, tokio::spawn(stream).abort_handle())
 }
 
+/// Tells the controller which namespace of which cluster changed ([`ChangeFeed`]).
+#[derive(Clone)]
+struct Waker {
+    cluster: Cluster,
+    feed: Arc<ChangeFeed>,
+}
+
+impl Waker {
+    fn event<K: Resource>(&self, event: &watcher::Event<K>) {
+        let namespace = match event {
+            watcher::Event::Apply(o) | watcher::Event::Delete(o) => o.meta().namespace.clone(),
+            watcher::Event::InitDone => None,
+            watcher::Event::Init | watcher::Event::InitApply(_) => return,
+        };
+        self.feed.push(Change { cluster: self.cluster.clone(), namespace });
+    }
+}
+
 impl ClusterCaches {
-    /// Starts watching the cluster behind `client` (needs a tokio runtime). The watches stop
+    /// Starts watching the cluster behind `client` (needs a tokio runtime). Every watch event
+    /// pushes a [`Change`] of `cluster` to `feed` after the caches took it in. The watches stop
     /// when the last clone is dropped.
-    pub fn watch(client: Client) -> ClusterCaches {
+    pub fn watch(client: Client, cluster: Cluster, feed: Arc<ChangeFeed>) -> ClusterCaches {
         let memo = Arc::new(Mutex::new(SnapshotMemo::new()));
+        let wake = Waker { cluster, feed };
         let (deployments, a) = spawn_watch(
             Api::<Deployment>::all(client.clone()),
             memo.clone(),
+            wake.clone(),
             slim_deployment_in_place,
         );
         let (config_maps, b) = spawn_watch(
             Api::<ConfigMap>::all(client.clone()),
             memo.clone(),
+            wake.clone(),
             digest_config_map_in_place,
         );
-        let (secrets, c) =
-            spawn_watch(Api::<Secret>::all(client.clone()), memo.clone(), digest_secret_in_place);
+        let (secrets, c) = spawn_watch(
+            Api::<Secret>::all(client.clone()),
+            memo.clone(),
+            wake.clone(),
+            digest_secret_in_place,
+        );
         let (migrations, d) = spawn_watch(
             Api::<SchemaMigration>::all(client),
             memo.clone(),
+            wake,
             |m: &mut SchemaMigration| strip_for_cache(&mut m.metadata),
         );
         ClusterCaches {
@@ -338,16 +370,22 @@ impl ClusterCaches {
     }
 }
 
-/// (namespace, Secret name, key) → (the Secret's resourceVersion, the caches built from it).
-type RemoteMap = HashMap<(String, String, String), (String, ClusterCaches)>;
+/// kubeconfig Secret → (the Secret's resourceVersion, the caches built from it).
+type RemoteMap = HashMap<RemoteKey, (String, ClusterCaches)>;
 
-/// Caches of other clusters, one per kubeconfig Secret, rebuilt when the Secret changes.
-#[derive(Default)]
+/// Caches of other clusters, one per kubeconfig Secret, rebuilt when the Secret changes and
+/// dropped ([`RemoteClusters::retain`]) when no EnvironmentParity refers to the Secret any more.
 pub struct RemoteClusters {
     by_secret: Mutex<RemoteMap>,
+    feed: Arc<ChangeFeed>,
 }
 
 impl RemoteClusters {
+    /// No remote caches yet; those made later push their watch events to `feed`.
+    pub fn new(feed: Arc<ChangeFeed>) -> RemoteClusters {
+        RemoteClusters { by_secret: Mutex::default(), feed }
+    }
+
     /// The caches of the cluster the kubeconfig in Secret `namespace/r.name` key `r.key` points
     /// at (one GET of the Secret; caches reused while its resourceVersion is unchanged).
     pub async fn caches(
@@ -363,11 +401,15 @@ impl RemoteClusters {
             .map_err(|e| format!("{place}: cannot read: {e}"))?
             .ok_or_else(|| format!("{place}: not found"))?;
         let version = secret.resource_version().unwrap_or_default();
-        let key = (namespace.to_owned(), r.name.clone(), r.key.clone());
-        if let Some((v, caches)) = self.lock().get(&key)
-            && *v == version
+        let key = RemoteKey::new(namespace, r);
         {
-            return Ok(caches.clone());
+            let mut map = self.lock();
+            match map.get(&key) {
+                Some((v, caches)) if *v == version => return Ok(caches.clone()),
+                // The Secret changed: stop watching what it pointed at before.
+                Some(_) => drop(map.remove(&key)),
+                None => {}
+            }
         }
         let bytes = secret
             .data
@@ -385,9 +427,17 @@ impl RemoteClusters {
         .map_err(|e| format!("{place}: unusable kubeconfig: {e}"))?;
         let remote =
             Client::try_from(config).map_err(|e| format!("{place}: cannot build a client: {e}"))?;
-        let caches = ClusterCaches::watch(remote);
+        let caches = ClusterCaches::watch(remote, Cluster::Remote(key.clone()), self.feed.clone());
         self.lock().insert(key, (version, caches.clone()));
         Ok(caches)
+    }
+
+    /// Drops the caches (and so stops the watches) of every kubeconfig Secret not in `used`;
+    /// returns how many clusters are still watched.
+    pub fn retain(&self, used: &HashSet<RemoteKey>) -> usize {
+        let mut map = self.lock();
+        map.retain(|key, _| used.contains(key));
+        map.len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, RemoteMap> {
@@ -404,6 +454,31 @@ pub struct ParityContext {
     pub local: ClusterCaches,
     /// Caches of other clusters.
     pub remotes: RemoteClusters,
+    /// Every EnvironmentParity (the controller's own store): which kubeconfig Secrets are
+    /// still in use.
+    pub parities: Store<EnvironmentParity>,
+}
+
+impl ParityContext {
+    /// A parity was deleted: drop its drift series and the clusters only it read.
+    fn forget(&self, namespace: &str, name: &str) {
+        self.ctx.metrics.forget_parity(namespace, name);
+        self.forget_unused_remotes(None);
+    }
+
+    /// Stops watching the clusters no EnvironmentParity reads any more (`current` counts as
+    /// one, in case the store has not seen it yet) and reports how many are watched.
+    fn forget_unused_remotes(&self, current: Option<&EnvironmentParity>) {
+        let parities = self.parities.state();
+        let used: HashSet<RemoteKey> = parities
+            .iter()
+            .map(Arc::as_ref)
+            .chain(current)
+            .flat_map(cache_changes::remote_keys)
+            .collect();
+        let watched = self.remotes.retain(&used);
+        self.ctx.metrics.set_remote_clusters(watched);
+    }
 }
 
 /// How the environments could be read for one reconcile.
@@ -628,6 +703,7 @@ pub async fn reconcile(
             tracing::warn!(%namespace, %name, error = %e, "cannot publish parity events");
         }
     }
+    pctx.forget_unused_remotes(Some(&obj));
     if !syncing && conditions::get(&new.conditions, conditions::DRIFTED).is_some() {
         ctx.metrics.set_drifts(
             &namespace,
@@ -654,22 +730,72 @@ pub fn error_policy(
 }
 
 /// Runs the controller (and the caches of this cluster) until `shutdown` resolves.
+///
+/// A parity is reconciled when it changes, every `intervalSeconds`, and as soon as an object it
+/// reads changes: the cache watches feed a [`ChangeFeed`], whose coalesced batches are mapped to
+/// the parities they concern ([`cache_changes::affected`]).
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let local = ClusterCaches::watch(ctx.client.clone());
-    let api = Api::<EnvironmentParity>::all(ctx.client.clone());
-    let metrics = ctx.metrics.clone();
-    let pctx = Arc::new(ParityContext { ctx, local, remotes: RemoteClusters::default() });
-    Controller::new(api, watcher::Config::default().any_semantic())
+    let feed = Arc::new(ChangeFeed::default());
+    let local = ClusterCaches::watch(ctx.client.clone(), Cluster::Local, feed.clone());
+    let (parities, writer) = reflector::store();
+    let pctx = Arc::new(ParityContext {
+        ctx: ctx.clone(),
+        local,
+        remotes: RemoteClusters::new(feed.clone()),
+        parities: parities.clone(),
+    });
+    // The controller's own watch, so that deletions are seen too (a Controller only reacts to
+    // applied objects): a deleted parity's drift series and the clusters only it read go at
+    // once, not at its next requeue.
+    let gc = pctx.clone();
+    let own = watcher(
+        Api::<EnvironmentParity>::all(ctx.client.clone()),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .inspect(move |event| {
+        if let Ok(watcher::Event::Delete(p)) = event {
+            gc.forget(p.namespace().as_deref().unwrap_or_default(), &p.name_any());
+        }
+    })
+    .applied_objects();
+    let wake_ups = futures::stream::unfold(feed, |feed| async move {
+        let batch = feed.next_batch().await;
+        Some((batch, feed))
+    })
+    .flat_map({
+        let parities = parities.clone();
+        move |batch| futures::stream::iter(to_wake(&parities.state(), &batch))
+    });
+    let gc = pctx.clone();
+    Controller::for_stream(own, parities)
+        .reconcile_on(wake_ups)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, pctx)
         .for_each(|result| {
             if let Err(kube::runtime::controller::Error::ObjectNotFound(r)) = &result {
-                // Deleted: drop its drift series.
-                metrics.forget_parity(r.namespace.as_deref().unwrap_or_default(), &r.name);
+                // Gone without a Delete event (deleted while the watch was down).
+                gc.forget(r.namespace.as_deref().unwrap_or_default(), &r.name);
             }
             futures::future::ready(())
         })
         .await;
+}
+
+/// The parities a batch of changes concerns, each once, in a stable order.
+fn to_wake(
+    parities: &[Arc<EnvironmentParity>],
+    batch: &[Change],
+) -> Vec<ObjectRef<EnvironmentParity>> {
+    let mut refs: Vec<ObjectRef<EnvironmentParity>> = parities
+        .iter()
+        .filter(|p| batch.iter().any(|c| cache_changes::affected(p, c)))
+        .map(|p| ObjectRef::from_obj(p.as_ref()))
+        .collect();
+    refs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    refs.dedup();
+    refs
 }
 
 #[cfg(test)]

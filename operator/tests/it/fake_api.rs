@@ -626,3 +626,155 @@ async fn apply_accepts_a_yaml_body() {
     let error = api_error(client.request::<ConfigMap>(bad).await);
     assert_eq!(error.code, 400);
 }
+
+/// Metadata-only requests, as kube sends them (`Api::<PartialObjectMeta<K>>`, `list_metadata`,
+/// `get_metadata`, the metadata watcher): the server answers `meta.k8s.io/v1`
+/// `PartialObjectMetadata(List)` with the objects' metadata and never their `data`, as
+/// kube-apiserver does; a conversion that does not fit the response is 406.
+#[tokio::test]
+async fn metadata_only_requests_get_metadata_and_never_data() {
+    use kube::Resource;
+    use kube::core::{PartialObjectMeta, Request};
+    use serde_json::Value;
+
+    let (server, client) = FakeApiServer::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "prod");
+    let pp = PostParams::default();
+    api.create(&pp, &config_map("one", &[("tier", "db")], &[("V1__a.sql", "SELECT 1;")]))
+        .await
+        .unwrap();
+    api.create(&pp, &config_map("two", &[], &[("V1__b.sql", "SELECT 2;")])).await.unwrap();
+    let path = || ConfigMap::url_path(&(), Some("prod"));
+    let fields = |v: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+
+    // The list on the wire: exactly kube's request, raw JSON back.
+    let request = Request::new(path()).list_metadata(&ListParams::default()).unwrap();
+    let raw: Value = client.request(request).await.unwrap();
+    assert_eq!(raw["apiVersion"], "meta.k8s.io/v1");
+    assert_eq!(raw["kind"], "PartialObjectMetadataList");
+    assert_eq!(raw["metadata"]["resourceVersion"], server.resource_version().to_string());
+    let items = raw["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    for item in items {
+        assert_eq!(fields(item), ["apiVersion", "kind", "metadata"], "{item}");
+        assert_eq!(
+            (item["apiVersion"].as_str(), item["kind"].as_str()),
+            (Some("meta.k8s.io/v1"), Some("PartialObjectMetadata"))
+        );
+    }
+    assert_eq!(items[0]["metadata"]["labels"]["tier"], "db", "metadata is kept whole");
+    let sent = server.requests().last().unwrap().accept.clone();
+    assert_eq!(
+        sent.as_deref(),
+        Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
+    );
+
+    // Typed, through kube's API: names and types, and the paginated form.
+    let listed = api.list_metadata(&ListParams::default().limit(1)).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert!(listed.metadata.continue_.is_some(), "continue survives the conversion");
+    let one = api.get_metadata("one").await.unwrap();
+    assert_eq!(one.types.unwrap().kind, "PartialObjectMetadata");
+    assert_eq!(one.metadata.name.as_deref(), Some("one"));
+    let raw_one: Value = client
+        .request(Request::new(path()).get_metadata("one", &Default::default()).unwrap())
+        .await
+        .unwrap();
+    assert!(raw_one.get("data").is_none(), "{raw_one}");
+
+    // The same requests without the conversion still carry the data.
+    assert_eq!(api.get("one").await.unwrap().data.unwrap()["V1__a.sql"], "SELECT 1;");
+
+    // A watch: every object is PartialObjectMetadata, and a change of data is still an event.
+    let start = server.resource_version().to_string();
+    let request =
+        Request::new(path()).watch_metadata(&WatchParams::default().timeout(5), &start).unwrap();
+    let mut raw_events = client.request_events::<Value>(request).await.unwrap().boxed();
+    assert_eq!(
+        server.requests().last().unwrap().accept.as_deref(),
+        Some("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+    );
+    let metas: Api<PartialObjectMeta<ConfigMap>> = Api::namespaced(client.clone(), "prod");
+    let before = server.requests().len();
+    let mut watched = watcher(metas, watcher::Config::default()).boxed();
+    let initial = async {
+        let mut names = Vec::new();
+        loop {
+            match watched.next().await.unwrap().unwrap() {
+                watcher::Event::InitApply(m) => names.push(m.metadata.name.unwrap()),
+                watcher::Event::InitDone => break names,
+                _ => {}
+            }
+        }
+    };
+    let initial = tokio::time::timeout(Duration::from_secs(10), initial).await.unwrap();
+    assert_eq!(initial, ["one", "two"]);
+    api.patch("two", &PatchParams::default(), &Patch::Merge(json!({"data": {"V2__c.sql": "x"}})))
+        .await
+        .unwrap();
+    let changed = async {
+        loop {
+            if let watcher::Event::Apply(m) = watched.next().await.unwrap().unwrap() {
+                break m;
+            }
+        }
+    };
+    let changed = tokio::time::timeout(Duration::from_secs(10), changed).await.unwrap();
+    assert_eq!(changed.metadata.name.as_deref(), Some("two"));
+    assert_eq!(changed.types.unwrap().kind, "PartialObjectMetadata");
+    match tokio::time::timeout(Duration::from_secs(10), raw_events.next()).await.unwrap() {
+        Some(Ok(WatchEvent::Modified(object))) => {
+            assert_eq!(fields(&object), ["apiVersion", "kind", "metadata"], "{object}");
+            assert_eq!(object["kind"], "PartialObjectMetadata");
+            assert_eq!(object["metadata"]["name"], "two");
+        }
+        other => panic!("expected a MODIFIED event, got {other:?}"),
+    }
+    // The watcher's own list and watch were metadata-only.
+    let requests = server.requests();
+    let by_watcher: Vec<_> =
+        requests[before..].iter().filter(|r| r.method == "GET" && r.path == path()).collect();
+    assert!(by_watcher.iter().any(|r| !r.query.contains("watch=true")), "{by_watcher:?}");
+    assert!(by_watcher.iter().any(|r| r.query.contains("watch=true")), "{by_watcher:?}");
+    for r in by_watcher {
+        assert!(
+            r.accept.as_deref().is_some_and(|a| a.contains("as=PartialObjectMetadata")),
+            "{r:?}"
+        );
+    }
+
+    // Conversions that do not fit: a list asked for as one object and the reverse are 406,
+    // and so is a media type this server does not write.
+    for (uri, accept) in [
+        (path(), "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"),
+        (
+            format!("{}/one", path()),
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+        ),
+        (path(), "application/json;as=Table;g=meta.k8s.io;v=v1"),
+        (path(), "application/yaml"),
+    ] {
+        let request = hyper::Request::get(&uri).header("accept", accept).body(Vec::new()).unwrap();
+        let error = api_error(client.request::<Value>(request).await);
+        assert_eq!((error.code, error.reason.as_str()), (406, "NotAcceptable"), "{uri} {accept}");
+    }
+    // A refused conversion of a write writes nothing.
+    let request = hyper::Request::delete(format!("{}?labelSelector=tier%3Ddb", path()))
+        .header("accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(api_error(client.request::<Value>(request).await).code, 406);
+    assert!(server.exists::<ConfigMap>("prod", "one"));
+    // kubectl's fallback list: the first alternative it cannot have, the second it can.
+    let request = hyper::Request::get(path())
+        .header("accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+        .body(Vec::new())
+        .unwrap();
+    let full: Value = client.request(request).await.unwrap();
+    assert_eq!(full["kind"], "ConfigMapList");
+    assert_eq!(full["items"][0]["data"]["V1__a.sql"], "SELECT 1;");
+}

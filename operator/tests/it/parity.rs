@@ -208,13 +208,11 @@ async fn drift_is_found_in_the_caches_reported_and_cleared() {
         .count();
     assert_eq!(writes_after, writes_before, "an unchanged status is not written again");
 
-    // Promote: prod gets dev's image digest (from its own registry) and Secret value.
+    // Promote: prod gets dev's image digest (from its own registry) and Secret value. The
+    // watch events wake the parity at once (its interval is 10 minutes; nothing touches it).
     server.upsert(&deployment("prod", "prod.example/app@sha256:aaa"));
     server.upsert(&secret("prod", "db", "password", "hunter2"));
-    let mut n = 10;
     let p = eventually("InSync=True", || {
-        n += 1;
-        touch(&server, n);
         let p: EnvironmentParity = server.get("ops", "shop")?;
         (condition(&p, conditions::IN_SYNC)?.0 == "True").then_some(p)
     })
@@ -225,6 +223,18 @@ async fn drift_is_found_in_the_caches_reported_and_cleared() {
     assert_eq!(condition_of(&status.conditions, conditions::DRIFTED), Some("False".into()));
     let reasons = server.event_reasons_for("ops", "shop");
     assert!(reasons.contains(&"InSync".to_owned()), "{reasons:?}");
+
+    // Deleted: its drift series goes at once (not at its next requeue, 10 minutes away).
+    assert!(metrics.render().contains(r#"tollgate_operator_drifts{namespace="ops",name="shop"}"#));
+    kube::Api::<EnvironmentParity>::namespaced(server.client(), "ops")
+        .delete("shop", &Default::default())
+        .await
+        .expect("delete the parity");
+    eventually("the drift series dropped", || {
+        (!metrics.render().contains(r#"tollgate_operator_drifts{namespace="ops",name="shop"}"#))
+            .then_some(())
+    })
+    .await;
 
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), controller)
@@ -259,8 +269,10 @@ async fn another_cluster_is_read_through_its_kubeconfig_secret() {
     let key = SecretKeyRef { name: "prod-kubeconfig".into(), key: "kubeconfig".into() };
     local.upsert(&parity_object(Some(key)));
 
+    let ctx = context(client.clone());
+    let metrics = ctx.metrics.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let controller = tokio::spawn(parity::run(context(client), async move {
+    let controller = tokio::spawn(parity::run(ctx, async move {
         let _ = stopped.await;
     }));
     let p = eventually("a comparison with the remote cluster", || {
@@ -282,12 +294,20 @@ async fn another_cluster_is_read_through_its_kubeconfig_secret() {
             .any(|r| r.path.ends_with("/deployments") && r.query.contains("watch=true"))
     );
 
-    // A kubeconfig that is not one stalls with the Secret named.
+    assert!(metrics.render().contains("tollgate_operator_remote_clusters 1\n"));
+
+    // A change in the remote cluster wakes the parity (interval 10 minutes, nothing touched).
+    remote.upsert(&deployment("prod", "app@sha256:aaa"));
+    eventually("InSync=True after the remote change", || {
+        let p: EnvironmentParity = local.get("ops", "shop")?;
+        (condition(&p, conditions::IN_SYNC)?.0 == "True").then_some(())
+    })
+    .await;
+
+    // A kubeconfig that is not one stalls with the Secret named (the Secret's own change wakes
+    // the parity).
     local.upsert(&secret("ops", "prod-kubeconfig", "kubeconfig", "{not: [a kubeconfig"));
-    let mut n = 0;
     let p = eventually("Stalled=True", || {
-        n += 1;
-        touch(&local, n);
         let p: EnvironmentParity = local.get("ops", "shop")?;
         (condition(&p, conditions::STALLED)?.0 == "True").then_some(p)
     })
@@ -301,6 +321,21 @@ async fn another_cluster_is_read_through_its_kubeconfig_secret() {
         "{}",
         stalled.message
     );
+
+    // Deleting the parity stops watching the cluster only it read.
+    local.upsert(&secret("ops", "prod-kubeconfig", "kubeconfig", &kubeconfig(&remote)));
+    eventually("the remote cluster watched again", || {
+        metrics.render().contains("tollgate_operator_remote_clusters 1\n").then_some(())
+    })
+    .await;
+    kube::Api::<EnvironmentParity>::namespaced(client, "ops")
+        .delete("shop", &Default::default())
+        .await
+        .expect("delete the parity");
+    eventually("no remote cluster watched", || {
+        metrics.render().contains("tollgate_operator_remote_clusters 0\n").then_some(())
+    })
+    .await;
 
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), controller)

@@ -1,5 +1,17 @@
 //! The HTTP face of the fake API server: URL routing the way kube-apiserver lays out its paths,
 //! query parameters, JSON bodies, and watches streamed as newline-delimited `WatchEvent`s.
+//!
+//! Responses are JSON. Like kube-apiserver, the server converts them to metadata only when the
+//! `Accept` header asks for it (what `kube::Api::<PartialObjectMeta<K>>`, `Api::get_metadata`,
+//! `Api::list_metadata` and `Api::watch_metadata` send):
+//! `application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1` for one object and for every
+//! object of a watch (`apiVersion: meta.k8s.io/v1`, `kind: PartialObjectMetadata`, only
+//! `metadata`), `...;as=PartialObjectMetadataList;...` for a list (`kind:
+//! PartialObjectMetadataList`, the list's `metadata` with resourceVersion and continue, items
+//! as above). Asking for a list's metadata as `PartialObjectMetadata` (or the reverse) is 406
+//! NotAcceptable, as in the real server; `Status` bodies (errors) are never converted. Other
+//! conversions (`as=Table`) and media types (YAML, protobuf) are not served: when the `Accept`
+//! header offers nothing else, the answer is 406.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -120,11 +132,13 @@ pub async fn handle(
         form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let content_type =
         parts.headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let accept = parts.headers.get("accept").and_then(|v| v.to_str().ok()).map(str::to_owned);
     shared.lock().requests.push(RecordedRequest {
         method: parts.method.to_string(),
         path: path.clone(),
         query: query.clone(),
         content_type: content_type.clone(),
+        accept: accept.clone(),
         field_manager: params.get("fieldManager").cloned(),
     });
     let body = match body.collect().await {
@@ -139,12 +153,118 @@ pub async fn handle(
             &json!({"major": "1", "minor": "34", "gitVersion": "v1.34.0-tollgate-fake", "platform": "linux/amd64"}),
         ));
     }
-    let result = dispatch(&shared, &parts.method, &path, &params, content_type.as_deref(), &body);
+    let form = match negotiate(accept.as_deref()) {
+        Ok(form) => form,
+        Err(error) => return Ok(error_response(&error)),
+    };
+    let result =
+        dispatch(&shared, &parts.method, &path, &params, content_type.as_deref(), form, &body);
     Ok(match result {
-        Ok(Reply::Json(code, value)) => json_response(code, &value),
-        Ok(Reply::Watch(route, filter)) => watch_response(shared, route, filter, &params),
+        Ok(Reply::Json(code, value)) => json_response(code, &shape(form, value)),
+        Ok(Reply::Watch(route, filter)) => watch_response(shared, route, filter, &params, form),
         Err(error) => error_response(&error),
     })
+}
+
+/// What the `Accept` header asks the response body to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// The stored object(s) as they are.
+    Full,
+    /// `as=PartialObjectMetadata;g=meta.k8s.io;v=v1`: one object's metadata (also each object
+    /// of a watch).
+    Metadata,
+    /// `as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`: a list of object metadata.
+    MetadataList,
+}
+
+/// The group/version of `PartialObjectMetadata` and `PartialObjectMetadataList`.
+const META_V1: &str = "meta.k8s.io/v1";
+
+fn not_acceptable(message: impl Into<String>) -> ApiError {
+    ApiError { code: 406, reason: "NotAcceptable", message: message.into(), details: None }
+}
+
+/// Reads `Accept` the way kube-apiserver negotiates, over what this server can write: the first
+/// alternative that is JSON (`application/json`, `application/*`, `*/*`) either plain or with
+/// `as=PartialObjectMetadata` / `as=PartialObjectMetadataList` in `g=meta.k8s.io`, `v=v1`.
+/// No header means plain JSON; nothing acceptable is 406 NotAcceptable.
+fn negotiate(accept: Option<&str>) -> Result<Form, ApiError> {
+    let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok(Form::Full);
+    };
+    for alternative in accept.split(',') {
+        let mut parts = alternative.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        if !matches!(media.as_str(), "application/json" | "application/*" | "*/*") {
+            continue;
+        }
+        let params: HashMap<String, String> = parts
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().trim_matches('"').to_owned()))
+            .collect();
+        let param = |key: &str| params.get(key).map(String::as_str);
+        let meta_v1 = param("g") == Some("meta.k8s.io") && param("v") == Some("v1");
+        match param("as") {
+            None => return Ok(Form::Full),
+            Some("PartialObjectMetadata") if meta_v1 => return Ok(Form::Metadata),
+            Some("PartialObjectMetadataList") if meta_v1 => return Ok(Form::MetadataList),
+            // Tables, meta.k8s.io/v1beta1: not served here; try the next alternative.
+            Some(_) => {}
+        }
+    }
+    Err(not_acceptable(format!(
+        "none of the media types in Accept {accept:?} is served by this fake API server \
+         (application/json, optionally as=PartialObjectMetadata or as=PartialObjectMetadataList \
+         with g=meta.k8s.io;v=v1)"
+    )))
+}
+
+/// Refuses a conversion that does not fit the response (checked before anything is done, so a
+/// refused write writes nothing): the real server's messages.
+fn check_form(form: Form, returns_list: bool) -> Result<(), ApiError> {
+    match form {
+        Form::Metadata if returns_list => Err(not_acceptable(
+            "you requested PartialObjectMetadata, but the requested object is a list",
+        )),
+        Form::MetadataList if !returns_list => Err(not_acceptable(
+            "you requested PartialObjectMetadataList, but the requested object is not a list",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// One object's metadata as a `meta.k8s.io/v1` `PartialObjectMetadata`.
+fn partial_object(object: &Value) -> Value {
+    json!({
+        "apiVersion": META_V1,
+        "kind": "PartialObjectMetadata",
+        "metadata": object.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
+/// A response body in the asked form; `Status` bodies are never converted (nor by the real
+/// server).
+fn shape(form: Form, value: Value) -> Value {
+    if form == Form::Full || value.get("kind").and_then(Value::as_str) == Some("Status") {
+        return value;
+    }
+    match form {
+        Form::MetadataList => {
+            let items: Vec<Value> = value
+                .get("items")
+                .and_then(Value::as_array)
+                .map(|items| items.iter().map(partial_object).collect())
+                .unwrap_or_default();
+            json!({
+                "apiVersion": META_V1,
+                "kind": "PartialObjectMetadataList",
+                "metadata": value.get("metadata").cloned().unwrap_or_else(|| json!({})),
+                "items": items,
+            })
+        }
+        _ => partial_object(&value),
+    }
 }
 
 enum Reply {
@@ -158,6 +278,7 @@ fn dispatch(
     path: &str,
     params: &HashMap<String, String>,
     content_type: Option<&str>,
+    form: Form,
     body: &[u8],
 ) -> Result<Reply, ApiError> {
     let route = route(path)?;
@@ -165,6 +286,10 @@ fn dispatch(
         // Refused rather than ignored: a dry run that wrote would make tests lie.
         return Err(ApiError::bad_request("dryRun is not supported by the fake API server"));
     }
+    let watch = matches!(params.get("watch").map(String::as_str), Some("true" | "1"));
+    let returns_list =
+        route.name.is_none() && ((*method == Method::GET && !watch) || *method == Method::DELETE);
+    check_form(form, returns_list)?;
     let info = route.info;
     let ns = route.namespace.clone().unwrap_or_default();
     let field_manager = params.get("fieldManager").map(String::as_str);
@@ -172,7 +297,7 @@ fn dispatch(
     match (method, route.name.as_deref()) {
         (&Method::GET, None) => {
             let filter = filter(&route, params)?;
-            if matches!(params.get("watch").map(String::as_str), Some("true" | "1")) {
+            if watch {
                 return Ok(Reply::Watch(route, filter));
             }
             let limit = params.get("limit").and_then(|l| l.parse().ok());
@@ -256,12 +381,21 @@ fn event_line(kind: &str, object: &Value) -> Bytes {
     Bytes::from(line)
 }
 
-fn bookmark(info: &ResourceInfo, rv: u64, initial_events_end: bool) -> Bytes {
+/// A watch event about an object, the object in the watch's form.
+fn object_line(form: Form, kind: &str, object: &Value) -> Bytes {
+    match form {
+        Form::Full => event_line(kind, object),
+        _ => event_line(kind, &partial_object(object)),
+    }
+}
+
+fn bookmark(info: &ResourceInfo, form: Form, rv: u64, initial_events_end: bool) -> Bytes {
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if initial_events_end {
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    event_line(
+    object_line(
+        form,
         "BOOKMARK",
         &json!({"kind": info.kind, "apiVersion": info.api_version(), "metadata": metadata}),
     )
@@ -269,7 +403,7 @@ fn bookmark(info: &ResourceInfo, rv: u64, initial_events_end: bool) -> Bytes {
 
 /// The watch event a change means for a watch with this filter (selector transitions turn
 /// into ADDED / DELETED, as the real watch cache does).
-fn event_for(info: &ResourceInfo, filter: &Filter, change: &Change) -> Option<Bytes> {
+fn event_for(info: &ResourceInfo, filter: &Filter, form: Form, change: &Change) -> Option<Bytes> {
     if change.key.group != info.group || change.key.plural != info.plural {
         return None;
     }
@@ -283,7 +417,7 @@ fn event_for(info: &ResourceInfo, filter: &Filter, change: &Change) -> Option<By
         ChangeKind::Deleted if now || before => "DELETED",
         _ => return None,
     };
-    Some(event_line(kind, &change.new))
+    Some(object_line(form, kind, &change.new))
 }
 
 fn watch_response(
@@ -291,6 +425,7 @@ fn watch_response(
     route: Route,
     filter: Filter,
     params: &HashMap<String, String>,
+    form: Form,
 ) -> Response<Body> {
     let info = route.info;
     let bookmarks = params.get("allowWatchBookmarks").is_some_and(|v| v == "true");
@@ -305,10 +440,10 @@ fn watch_response(
         let mut initial = Vec::new();
         if rv.is_empty() || rv == "0" || send_initial {
             for (_, object) in state.objects(info, &filter) {
-                initial.push(event_line("ADDED", object));
+                initial.push(object_line(form, "ADDED", object));
             }
             if send_initial && bookmarks {
-                initial.push(bookmark(info, state.resource_version(), true));
+                initial.push(bookmark(info, form, state.resource_version(), true));
             }
         } else {
             let Ok(from) = rv.parse::<u64>() else {
@@ -318,7 +453,8 @@ fn watch_response(
             };
             match state.changes_since(from) {
                 Ok(backlog) => {
-                    initial.extend(backlog.iter().filter_map(|c| event_for(info, &filter, c)));
+                    initial
+                        .extend(backlog.iter().filter_map(|c| event_for(info, &filter, form, c)));
                 }
                 Err(gone) => {
                     // The real server answers 200 and sends the 410 as an ERROR event.
@@ -358,9 +494,9 @@ fn watch_response(
                 _ = epoch.changed() => return,
                 () = tx.closed() => return,
                 received = changes.recv() => match received {
-                    Ok(Broadcast::Change(change)) if change.rv > start_rv => event_for(info, &filter, &change),
+                    Ok(Broadcast::Change(change)) if change.rv > start_rv => event_for(info, &filter, form, &change),
                     Ok(Broadcast::Change(_)) => None,
-                    Ok(Broadcast::Progress(rv)) if bookmarks => Some(bookmark(info, rv, false)),
+                    Ok(Broadcast::Progress(rv)) if bookmarks => Some(bookmark(info, form, rv, false)),
                     Ok(Broadcast::Progress(_)) => None,
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         let gone = ApiError::expired("the watch fell behind; resume with a new list");

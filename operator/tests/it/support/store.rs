@@ -145,6 +145,9 @@ pub struct RecordedRequest {
     pub query: String,
     /// `Content-Type` of the body, if any.
     pub content_type: Option<String>,
+    /// The `Accept` header, if any (metadata-only requests ask for
+    /// `application/json;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`).
+    pub accept: Option<String>,
     /// The `fieldManager` query parameter, if any.
     pub field_manager: Option<String>,
 }
