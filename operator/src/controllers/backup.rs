@@ -388,6 +388,12 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
     let ns = backup.namespace().unwrap_or_default();
     let name = backup.name_any();
     let api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ns);
+    // Fresh, not the cached copy (see `controllers`: read your own writes): a stale copy of a
+    // finished Backup still says Pending, and would be claimed and run again.
+    let Some(backup) = api.get_opt(&name).await? else {
+        return Ok(Action::await_change());
+    };
+    let backup = Arc::new(backup);
     let generation = backup.metadata.generation;
     let now = ctx.clock.now();
     let old = backup.status.clone().unwrap_or_default();

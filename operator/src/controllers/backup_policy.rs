@@ -460,9 +460,14 @@ pub async fn reconcile(policy: Arc<BackupPolicy>, ctx: Arc<Context>) -> Result<A
     let _timer = ctx.metrics.reconcile(CONTROLLER);
     let ns = policy.namespace().unwrap_or_default();
     let name = policy.name_any();
+    let policies: Api<BackupPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+    // Fresh, not the cached copy (see `controllers`: read your own writes).
+    let Some(policy) = policies.get_opt(&name).await? else {
+        return Ok(Action::await_change());
+    };
+    let policy = Arc::new(policy);
     let now = ctx.clock.now();
     let generation = policy.metadata.generation;
-    let policies: Api<BackupPolicy> = Api::namespaced(ctx.client.clone(), &ns);
     let backups_api: Api<Backup> = Api::namespaced(ctx.client.clone(), &ns);
     let restores_api: Api<Restore> = Api::namespaced(ctx.client.clone(), &ns);
     let selector = ListParams::default().labels(&format!("{POLICY_LABEL}={name}"));

@@ -1,5 +1,16 @@
 //! One reconciler per kind, and the plumbing they share: writing status with server-side apply
 //! only when it changed, and publishing Kubernetes events on transitions.
+//!
+//! **Read your own writes.** The object a Controller hands to a reconcile comes from its watch
+//! cache, which may not have seen this controller's own last status write yet (the requeue, or
+//! the write's own watch event, can arrive first). The stateful reconcilers (SchemaMigration,
+//! BackupPolicy, Backup, Restore) build the next status on the current one and force-apply it
+//! whole, so starting from a stale copy would roll their last write back: a finished Backup
+//! claimed and run again, a retention report replaced by an empty re-run, `lastAppliedVersions`
+//! cleared. They therefore start with one GET of the object (the main resource: same object,
+//! and the RBAC grants `get` on it, not on `/status`) and work from that copy; a 404 means it was
+//! deleted meanwhile and there is nothing to do. EnvironmentParity does not need it: its status
+//! is a function of the caches, recomputed every time.
 
 pub mod backup;
 pub mod backup_policy;

@@ -223,6 +223,11 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
     let ns = restore.namespace().unwrap_or_default();
     let name = restore.name_any();
     let api: Api<Restore> = Api::namespaced(ctx.client.clone(), &ns);
+    // Fresh, not the cached copy (see `controllers`: read your own writes).
+    let Some(restore) = api.get_opt(&name).await? else {
+        return Ok(Action::await_change());
+    };
+    let restore = Arc::new(restore);
     let generation = restore.metadata.generation;
     let now = ctx.clock.now();
     let old = restore.status.clone().unwrap_or_default();

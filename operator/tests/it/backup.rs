@@ -282,9 +282,8 @@ async fn scheduled_story(
         if s.retention.as_ref()?.after_backup.as_deref() == Some(names[2].0.as_str()) {
             return Some(s);
         }
-        // Touch only before retention is reported: a later reconcile would run retention
-        // again and report nothing deleted (tests in this binary run in parallel, so polls
-        // can be slow).
+        // Nudge the policy until retention is reported (it runs once per new backup; tests in
+        // this binary run in parallel, so polls can be slow).
         n += 1;
         if n % 10 == 0 {
             touch::<BackupPolicy>(&server, "nightly", n);
@@ -792,4 +791,41 @@ async fn encrypted_story(db: &tollgate_db::testing::ScratchDb, store_url: &str) 
     });
     assert_eq!(recorded.map(|v| v.tier).as_deref(), Some("toc"));
     running.stop().await;
+}
+
+/// A reconcile handed a stale cached copy (a Backup still Pending, from before its own last
+/// status write) works from the object as the (fake) API server has it now: the finished
+/// Backup is left alone, not claimed or re-judged. Needs no database: the policy is missing, so
+/// a reconcile of the stale copy would stall the Backup with PolicyNotFound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_cached_copy_is_not_reconciled() {
+    let (server, client) = FakeApiServer::start().await;
+    let finished = Backup {
+        metadata: meta("done"),
+        spec: BackupSpec { policy_ref: "gone".into(), scheduled_time: None },
+        status: Some(BackupStatus {
+            phase: BackupPhase::Succeeded,
+            attempts: 1,
+            backup_id: Some("20261125T020000Z-abc".into()),
+            ..Default::default()
+        }),
+    };
+    server.upsert(&finished);
+    let stale = Arc::new(Backup { status: None, ..finished.clone() });
+    let clock = Arc::new(TestClock(Mutex::new(Timestamp::now())));
+    let (ctx, _) = context(client, clock);
+
+    backup_ctl::reconcile(stale.clone(), ctx.clone()).await.expect("reconciled");
+    let now: Backup = server.get(NS, "done").expect("the Backup");
+    assert_eq!(now.status, finished.status, "the finished Backup is untouched");
+    let writes = |server: &FakeApiServer| {
+        server.requests().iter().filter(|r| r.path.ends_with("/status")).count()
+    };
+    assert_eq!(writes(&server), 0, "no status write");
+
+    // Deleted meanwhile: nothing to do, nothing written.
+    let gone = Arc::new(Backup { metadata: meta("deleted"), ..finished });
+    backup_ctl::reconcile(gone, ctx).await.expect("reconciled");
+    assert!(!server.exists::<Backup>(NS, "deleted"));
+    assert_eq!(writes(&server), 0);
 }

@@ -25,6 +25,9 @@
 //! - delete with finalizers: `deletionTimestamp` is set, new finalizers are refused, and the
 //!   object is removed once its finalizers are empty; delete preconditions (uid,
 //!   resourceVersion); delete collection;
+//! - metadata-only reads (`Accept: …;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`, what
+//!   kube's `PartialObjectMeta` get/list/watch send): objects reduced to `metadata`, 406 for a
+//!   form it cannot serve (Table, YAML, protobuf, list-vs-object mismatch);
 //! - uid, creationTimestamp, and resourceVersion as one global counter; writes that change
 //!   nothing are no-ops (no new resourceVersion, no watch event), as in the real server.
 //!
