@@ -19,6 +19,13 @@
 //! so two replicas do not knowingly reconcile at the same time. (Leases bound that window, they
 //! do not close it: a paused leader can act for up to a lease duration after losing.)
 //!
+//! kube-lease-manager reports a loss only when it can read the Lease, so a leader cut off from
+//! the API server would keep reconciling after its Lease expired and a standby took over. A
+//! renew deadline closes that gap ([`lease_deadline`]): the leader re-reads the Lease every
+//! third of `grace`, and steps down (the same `LostLeadership`) when the Lease names someone else
+//! or less than a third of `grace` is left before the last expiry it could confirm — before any
+//! standby may take the Lease.
+//!
 //! `/readyz` does not look into the controllers' own watch caches (each controller owns its
 //! stores); the API probe stands in for "the kinds can be watched".
 
@@ -36,6 +43,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource};
 use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseManagerBuilder, LeaseManagerError};
@@ -509,6 +517,10 @@ async fn lead_and_run(
     let lost = tokio::select! {
         () = run_controllers(controllers(ctx, &stop), stop.clone()) => false,
         _ = election.lost() => true,
+        why = lease_deadline(&ctx.client, lease) => {
+            tracing::error!(lease = %lease.name, %why, "stepping down");
+            true
+        }
     };
     health.set_leader(false);
     if lost {
@@ -519,6 +531,49 @@ async fn lead_and_run(
     }
     tracing::info!("releasing the leader Lease");
     election.release().await
+}
+
+/// Returns (why) once this replica can no longer be sure it holds the Lease: the Lease names
+/// another holder or none, or the last expiry confirmed by reading it (`renewTime +
+/// leaseDurationSeconds`, written by this replica's own clock) is less than a third of `grace`
+/// away — because renewals stopped, or because the API server cannot be reached. Reads every
+/// third of `grace`; a failed read only counts against the deadline.
+pub async fn lease_deadline(client: &Client, config: &LeaseConfig) -> String {
+    let api: Api<Lease> = Api::namespaced(client.clone(), &config.namespace);
+    let step = Duration::from_millis((config.grace_secs * 1000 / 3).max(100));
+    let margin = jiff::SignedDuration::try_from(step).unwrap_or(jiff::SignedDuration::ZERO);
+    // Acquired just now: valid for a lease duration, minus the renewal grace to be safe.
+    let mut expiry = jiff::Timestamp::now()
+        + jiff::SignedDuration::from_secs(
+            i64::try_from(config.duration_secs.saturating_sub(config.grace_secs)).unwrap_or(0),
+        );
+    loop {
+        // A read may hang (a half-open connection): it gets one step, like a failed one.
+        let read = match tokio::time::timeout(step, api.get_opt(&config.name)).await {
+            Err(_) => format!("reading the Lease took over {step:?}"),
+            Ok(Err(e)) => format!("cannot read the Lease: {e}"),
+            Ok(Ok(lease)) => {
+                let spec = lease.and_then(|l| l.spec).unwrap_or_default();
+                if spec.holder_identity.as_deref() != Some(config.identity.as_str()) {
+                    return format!(
+                        "the Lease names {} as its holder",
+                        spec.holder_identity.as_deref().unwrap_or("nobody")
+                    );
+                }
+                if let (Some(renewed), Some(secs)) = (spec.renew_time, spec.lease_duration_seconds)
+                {
+                    expiry = renewed.0 + jiff::SignedDuration::from_secs(i64::from(secs));
+                }
+                String::from("the Lease was not renewed")
+            }
+        };
+        if jiff::Timestamp::now() + margin >= expiry {
+            return format!(
+                "the Lease could not be confirmed before it expires at {expiry} ({read})"
+            );
+        }
+        tokio::time::sleep(step).await;
+    }
 }
 
 /// Installs the process-wide tracing subscriber: JSON lines (`json`) or human-readable text,

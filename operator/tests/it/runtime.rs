@@ -430,6 +430,50 @@ async fn losing_the_lease_stops_the_operator_with_an_error() {
     );
 }
 
+/// A leader cut off from the API server steps down before its Lease expires (its lease manager
+/// alone would keep retrying and never report the loss, while a standby takes the Lease over):
+/// the fake API server is dropped, so every request is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_the_api_steps_down() {
+    let (server, client) = FakeApiServer::start().await;
+    let ctx = Context {
+        client,
+        metrics: Arc::new(Metrics::new()),
+        executor: Arc::new(InProcessExecutor),
+        clock: Arc::new(SystemClock),
+    };
+    let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = RunConfig { http_addr: addr, leader_election: Some(lease_config("replica-y")) };
+    let operator = tokio::spawn(runtime::run(ctx, config, listener, std::future::pending()));
+    within("replica-y to lead", async {
+        while !http_get(addr, "/readyz").await.1.contains("ok (leader)") {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    // Leading steadily through several renewals (lease 2 s, grace 1 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!operator.is_finished(), "a leader that can renew keeps leading");
+    let lease: Lease = server.get("tollgate-system", "tollgate-operator").unwrap();
+    let renewed = lease.spec.and_then(|s| s.renew_time).expect("renewed").0;
+    let expires = renewed + jiff::SignedDuration::from_secs(2);
+
+    drop(server);
+    let ended = within("the cut-off leader to step down", operator).await.unwrap();
+    let stepped_down = jiff::Timestamp::now();
+    assert!(
+        matches!(ended, Err(runtime::RuntimeError::LostLeadership { .. })),
+        "expected LostLeadership, got {ended:?}"
+    );
+    // Before a standby could take over: within about one lease duration of the last renewal
+    // the test saw (a later renewal may have happened before the server went away).
+    assert!(
+        stepped_down < expires + jiff::SignedDuration::from_secs(2),
+        "stepped down at {stepped_down}, the Lease seen expired at {expires}"
+    );
+}
+
 /// Seeds EnvironmentParity `ops/shop` over namespaces `dev` and `prod`, whose ConfigMap
 /// `settings` differs in one key: one drift for the parity controller to find.
 pub(crate) fn seed_drifting_parity(server: &FakeApiServer) {

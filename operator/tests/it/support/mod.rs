@@ -86,8 +86,8 @@ impl Default for Options {
     }
 }
 
-/// The running fake API server. Dropping it stops accepting connections and ends open
-/// watches.
+/// The running fake API server. Dropping it closes the listener and every open connection
+/// (open watches end; later requests are refused), like an API server going away.
 pub struct FakeApiServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -129,10 +129,14 @@ impl FakeApiServer {
         });
         let accept_shared = shared.clone();
         let accept = tokio::spawn(async move {
+            // Connections live in this task's set: dropping the server aborts them all, so a
+            // client cannot keep talking to a "dropped" server over a kept-alive connection.
+            let mut connections = tokio::task::JoinSet::new();
             loop {
+                while connections.try_join_next().is_some() {}
                 let Ok((stream, _)) = listener.accept().await else { continue };
                 let shared = accept_shared.clone();
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     let service = service_fn(move |request| http::handle(shared.clone(), request));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
