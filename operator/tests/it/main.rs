@@ -7,6 +7,7 @@
 //!   `TOLLGATE_TEST_S3_ENDPOINT`), both started by `cargo xtask test`;
 //! - `runtime`: the operator process (leader election, HTTP endpoints, shutdown, the binary);
 //! - `otlp`: the binary's optional OTLP trace export, received by a local collector;
+//! - `cel`: the CRDs' CEL validation rules evaluated by cel-python (`TOLLGATE_PYTHON`);
 //! - `manifests`: the committed `deploy/` manifests match what the code renders;
 //! - `real_cluster`: end-to-end on a real cluster, only when `KUBECONFIG` is set (each test
 //!   prints why it skips otherwise).
@@ -18,6 +19,7 @@
 mod support;
 
 mod backup;
+mod cel;
 mod fake_api;
 mod manifests;
 mod migration;
