@@ -3,8 +3,10 @@
 //! Setup: 5,000 Deployments and 5,000 ConfigMaps spread over 3 environments (namespaces dev,
 //! staging, prod; ~1,667 of each per environment, two containers per Deployment, six keys per
 //! ConfigMap, ~1% of objects drifting between neighbouring environments), loaded into the same
-//! `reflector` stores the controller's watches fill. One reconcile = what the controller does
-//! per object: a snapshot of each environment from the caches
+//! `reflector` stores the controller's watches fill, as those watches store them: Deployments
+//! slimmed ([`slim_deployment_in_place`]) and ConfigMap values replaced by their digests
+//! ([`digest_config_map_in_place`]), so a reconcile hashes nothing. One reconcile = what the
+//! controller does per object: a snapshot of each environment from the caches
 //! ([`ClusterCaches::snapshot_memoised`]) and the status computation with the diff
 //! ([`compute_status`]); no API calls. Measured three times:
 //! - right after one object changed: the watch event is passed to [`ClusterCaches::record`]
@@ -19,6 +21,13 @@
 //! reconciles of each case prints the median, the p99 and the resident memory (VmRSS / VmHWM from
 //! /proc/self/status), the figures the issue sets targets for (p99 < 50 ms, RSS < 200 MB).
 //! Run: `cargo bench -p tollgate-operator --bench parity`.
+//!
+//! Instruction counts (repeatable on a busy machine): `PARITY_SAMPLES=N` sets the number of
+//! reconciles per case of that fixed run (at least 2, even; default 300), and a criterion
+//! filter that matches nothing skips the rest, e.g.
+//! `PARITY_SAMPLES=12 valgrind --tool=callgrind target/release/deps/parity-… --bench none`;
+//! the difference between two sample counts, divided, is the cost of one reconcile of each
+//! case together (`callgrind_annotate --inclusive=yes` splits it by function).
 
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout)]
@@ -38,7 +47,7 @@ use tollgate_operator::crd::migration::SchemaMigration;
 use tollgate_operator::crd::parity::{
     Dimension, Environment, EnvironmentParity, EnvironmentParitySpec, EnvironmentParityStatus,
 };
-use tollgate_operator::parity::Object;
+use tollgate_operator::parity::{Object, digest_config_map_in_place, slim_deployment_in_place};
 
 const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
 const DEPLOYMENTS: usize = 5_000;
@@ -129,10 +138,24 @@ where
 const PER_ENV_D: usize = DEPLOYMENTS / ENVIRONMENTS.len() + 1;
 const PER_ENV_C: usize = CONFIG_MAPS / ENVIRONMENTS.len() + 1;
 
+/// A Deployment as the controller's watch stores it.
+fn cached_deployment(mut d: Deployment) -> Deployment {
+    slim_deployment_in_place(&mut d);
+    d
+}
+
+/// A ConfigMap as the controller's watch stores it.
+fn cached_config_map(mut c: ConfigMap) -> ConfigMap {
+    digest_config_map_in_place(&mut c);
+    c
+}
+
 /// The caches, and the writers of their Deployment and ConfigMap stores.
 fn caches() -> (ClusterCaches, Writer<Deployment>, Writer<ConfigMap>) {
-    let deployments = (0..DEPLOYMENTS).map(|n| deployment(n / PER_ENV_D, n % PER_ENV_D));
-    let config_maps = (0..CONFIG_MAPS).map(|n| config_map(n / PER_ENV_C, n % PER_ENV_C));
+    let deployments =
+        (0..DEPLOYMENTS).map(|n| cached_deployment(deployment(n / PER_ENV_D, n % PER_ENV_D)));
+    let config_maps =
+        (0..CONFIG_MAPS).map(|n| cached_config_map(config_map(n / PER_ENV_C, n % PER_ENV_C)));
     let (d, dw) = filled(deployments);
     let (c, cw) = filled(config_maps);
     let caches = ClusterCaches::from_stores(
@@ -144,7 +167,8 @@ fn caches() -> (ClusterCaches, Writer<Deployment>, Writer<ConfigMap>) {
     (caches, dw, cw)
 }
 
-/// The `n`th change of one object: even `n` change an object, odd `n` revert it.
+/// The `n`th change of one object, as the watch stores it: even `n` change an object, odd `n`
+/// revert it.
 enum Change {
     Deployment(Box<Deployment>),
     ConfigMap(Box<ConfigMap>),
@@ -159,13 +183,13 @@ fn change(n: usize) -> Change {
         if !revert && let Some(pod) = d.spec.template.spec.as_mut() {
             pod.containers[0].image = Some(format!("registry.example.com/shop/changed:{k}"));
         }
-        Change::Deployment(Box::new(d))
+        Change::Deployment(Box::new(cached_deployment(d)))
     } else {
         let mut c = config_map(env, (k * 37) % (PER_ENV_C - 1));
         if !revert && let Some(data) = c.data.as_mut() {
             data.insert("key-1".into(), format!("changed-{k}"));
         }
-        Change::ConfigMap(Box::new(c))
+        Change::ConfigMap(Box::new(cached_config_map(c)))
     }
 }
 
@@ -230,7 +254,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Reconciles per case in the fixed run: `PARITY_SAMPLES` (at least 2, rounded up to even so
+/// that the reverted changes leave the caches as they were), 300 by default.
+fn samples() -> usize {
+    let n: usize =
+        std::env::var("PARITY_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(300).max(2);
+    n + n % 2
+}
+
 fn bench(c: &mut Criterion) {
+    let samples_per_case = samples();
     let rss_before = proc_status_kib("VmRSS:").unwrap_or(0);
     let (caches, mut dw, mut cw) = caches();
     let obj = parity();
@@ -254,7 +287,8 @@ fn bench(c: &mut Criterion) {
         black_box(reconcile_once(&caches, &obj, Some(&first), now, false));
         start.elapsed()
     };
-    let one_change: Vec<Duration> = (0..300).map(&mut changed_and_reconciled).collect();
+    let one_change: Vec<Duration> =
+        (0..samples_per_case).map(&mut changed_and_reconciled).collect();
     // The reverted changes leave the caches as they were.
     assert_eq!(reconcile_once(&caches, &obj, Some(&first), now, false), first);
     for (label, samples, relisted) in [
@@ -263,7 +297,7 @@ fn bench(c: &mut Criterion) {
         ("steady state (memoised)", None, false),
     ] {
         let mut samples: Vec<Duration> = samples.unwrap_or_else(|| {
-            (0..300)
+            (0..samples_per_case)
                 .map(|_| {
                     let start = Instant::now();
                     black_box(reconcile_once(&caches, &obj, Some(&first), now, relisted));

@@ -95,34 +95,21 @@ impl LiveSnapshot {
         secrets: impl IntoIterator<Item = &'a Secret>,
         migrations: impl IntoIterator<Item = &'a SchemaMigration>,
     ) -> LiveSnapshot {
-        let config_maps: Vec<&ConfigMap> = config_maps.into_iter().collect();
-        let snapshot = Snapshot::build(
+        let (snapshot, flag_manifests) = Snapshot::build_with_flag_manifests(
             namespace,
             selector.as_ref(),
             dimensions,
             deployments,
-            config_maps.iter().copied(),
+            config_maps,
             secrets,
             migrations,
         );
-        let flag_manifests = if dimensions.contains(&Dimension::FeatureFlags) {
-            config_maps
-                .iter()
-                .filter(|cm| {
-                    wanted(namespace, selector.as_ref(), &cm.metadata)
-                        && is_flag_manifest(cm)
-                        && !is_ignored_config_map(cm.metadata.name.as_deref().unwrap_or_default())
-                })
-                .map(|cm| {
-                    (
-                        cm.metadata.name.clone().unwrap_or_default(),
-                        cm.data.clone().unwrap_or_default(),
-                    )
-                })
-                .collect()
-        } else {
-            BTreeMap::new()
-        };
+        let flag_manifests = flag_manifests
+            .into_iter()
+            .map(|cm| {
+                (cm.metadata.name.clone().unwrap_or_default(), cm.data.clone().unwrap_or_default())
+            })
+            .collect();
         LiveSnapshot {
             namespace: namespace.to_owned(),
             selector,

@@ -79,15 +79,38 @@ pub struct Snapshot {
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    // Digit by digit into a sized string: `hex::encode` goes through a `char` iterator and
+    // costs about as much as the hash itself (every cached ConfigMap value is hashed).
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for byte in Sha256::digest(bytes) {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 /// The identity of a container image for comparison: the digest when the reference is pinned
 /// (`…@sha256:…`; registries may differ between environments), else the whole reference.
 pub fn image_identity(image: &str) -> String {
+    pinned_digest(image).unwrap_or(image).to_owned()
+}
+
+/// The digest of a pinned image reference (`…@sha256:…`), if it is one.
+fn pinned_digest(image: &str) -> Option<&str> {
     match image.rsplit_once('@') {
-        Some((_, digest)) if digest.contains(':') => digest.to_owned(),
-        _ => image.to_owned(),
+        Some((_, digest)) if digest.contains(':') => Some(digest),
+        _ => None,
+    }
+}
+
+/// How a container image is compared and shown: a pinned one by its digest (the whole
+/// reference shown), any other by the whole reference ([`image_identity`]).
+fn image_value(image: &str) -> Value {
+    match pinned_digest(image) {
+        Some(digest) => Value { compare: digest.to_owned(), shown: Shown::Text(image.to_owned()) },
+        // Compared and shown alike: one string, not two.
+        None => Value::plain(image),
     }
 }
 
@@ -167,7 +190,19 @@ fn mark_digested(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::Obje
 
 /// The digest of a value: the value itself when the object is a digested cache copy.
 fn digest(digested: bool, bytes: &[u8]) -> String {
-    if digested { String::from_utf8_lossy(bytes).into_owned() } else { sha256_hex(bytes) }
+    if !digested {
+        return sha256_hex(bytes);
+    }
+    // Digests are hex (ASCII): the plain UTF-8 check is enough; the lossy copy is the fallback.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// [`digest`] of a text value: a digested cache copy's value is copied as it is.
+fn digest_text(digested: bool, text: &str) -> String {
+    if digested { text.to_owned() } else { sha256_hex(text.as_bytes()) }
 }
 
 /// Drops metadata the comparison never reads (managed fields, the last-applied annotation), so
@@ -199,6 +234,21 @@ pub(super) fn wanted(
         && selector.is_none_or(|s| s.matches(meta.labels.as_ref().unwrap_or(&BTreeMap::new())))
 }
 
+/// The objects [`wanted`] selects, in name order (stable: objects of the same name keep their
+/// order). Reading objects in name order also lays out what a snapshot copies of them in the
+/// order the diff walks it, which keeps the diff's memory reads close together (the caches hand
+/// objects out in hash order).
+fn in_name_order<'a, K: kube::Resource>(
+    objects: impl IntoIterator<Item = &'a K>,
+    namespace: &str,
+    selector: Option<&Selector>,
+) -> Vec<&'a K> {
+    let mut selected: Vec<&K> =
+        objects.into_iter().filter(|o| wanted(namespace, selector, o.meta())).collect();
+    selected.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
+    selected
+}
+
 /// Whether a ConfigMap is never compared (same name everywhere, different content by nature).
 pub(super) fn is_ignored_config_map(name: &str) -> bool {
     IGNORED_CONFIG_MAPS.contains(&name)
@@ -220,11 +270,7 @@ pub(super) fn deployment_keys(d: &Deployment) -> BTreeMap<String, Value> {
     if let Some(pod) = d.spec.template.spec.as_ref() {
         let all = pod.init_containers.iter().flatten().chain(&pod.containers);
         for c in all {
-            let image = c.image.clone().unwrap_or_default();
-            keys.insert(
-                c.name.clone(),
-                Value { compare: image_identity(&image), shown: Shown::Text(image) },
-            );
+            keys.insert(c.name.clone(), image_value(c.image.as_deref().unwrap_or_default()));
         }
     }
     keys
@@ -235,7 +281,7 @@ pub(super) fn config_map_keys(cm: &ConfigMap) -> BTreeMap<String, Value> {
     let digested = is_digested(&cm.metadata);
     let mut keys = BTreeMap::new();
     for (k, v) in cm.data.iter().flatten() {
-        let h = digest(digested, v.as_bytes());
+        let h = digest_text(digested, v);
         keys.insert(k.clone(), Value { compare: h, shown: Shown::ShortHash });
     }
     for (k, v) in cm.binary_data.iter().flatten() {
@@ -295,35 +341,53 @@ impl Snapshot {
         secrets: impl IntoIterator<Item = &'a Secret>,
         migrations: impl IntoIterator<Item = &'a SchemaMigration>,
     ) -> Snapshot {
+        let (snap, _) = Snapshot::build_with_flag_manifests(
+            namespace,
+            selector,
+            dimensions,
+            deployments,
+            config_maps,
+            secrets,
+            migrations,
+        );
+        snap
+    }
+
+    /// [`Snapshot::build`], and the feature-flag manifests it read (in name order; none when
+    /// [`Dimension::FeatureFlags`] is not compared), which a live snapshot keeps to merge the
+    /// flags again when one of them changes.
+    pub(super) fn build_with_flag_manifests<'a>(
+        namespace: &str,
+        selector: Option<&Selector>,
+        dimensions: &[Dimension],
+        deployments: impl IntoIterator<Item = &'a Deployment>,
+        config_maps: impl IntoIterator<Item = &'a ConfigMap>,
+        secrets: impl IntoIterator<Item = &'a Secret>,
+        migrations: impl IntoIterator<Item = &'a SchemaMigration>,
+    ) -> (Snapshot, Vec<&'a ConfigMap>) {
         let wanted = |meta| wanted(namespace, selector, meta);
         let on = |d: Dimension| dimensions.contains(&d);
         let mut snap = Snapshot::default();
 
         if on(Dimension::Images) {
-            for d in deployments.into_iter().filter(|d| wanted(&d.metadata)) {
+            for d in in_name_order(deployments, namespace, selector) {
                 snap.source_objects += 1;
                 snap.insert(Dimension::Images, d.name_any(), deployment_keys(d));
             }
         }
 
-        let mut flag_manifests: Vec<&BTreeMap<String, String>> = Vec::new();
+        let mut flag_manifests: Vec<&ConfigMap> = Vec::new();
         if on(Dimension::ConfigMaps) || on(Dimension::FeatureFlags) {
-            let mut cms: Vec<&ConfigMap> =
-                config_maps.into_iter().filter(|c| wanted(&c.metadata)).collect();
-            cms.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-            for cm in cms {
+            // Flag manifests are read in name order (see `merge_flags`).
+            for cm in in_name_order(config_maps, namespace, selector) {
                 let name = cm.name_any();
                 if is_ignored_config_map(&name) {
                     continue;
                 }
                 if is_flag_manifest(cm) {
-                    if !on(Dimension::FeatureFlags) {
-                        continue;
-                    }
-                    snap.source_objects += 1;
-                    // Flag manifests are read in name order (see `merge_flags`).
-                    if let Some(data) = cm.data.as_ref() {
-                        flag_manifests.push(data);
+                    if on(Dimension::FeatureFlags) {
+                        snap.source_objects += 1;
+                        flag_manifests.push(cm);
                     }
                 } else if on(Dimension::ConfigMaps) {
                     snap.source_objects += 1;
@@ -332,7 +396,7 @@ impl Snapshot {
             }
         }
         if on(Dimension::FeatureFlags) {
-            let flags = merge_flags(flag_manifests);
+            let flags = merge_flags(flag_manifests.iter().filter_map(|cm| cm.data.as_ref()));
             snap.objects.entry(Dimension::FeatureFlags).or_default().extend(flags);
         }
 
@@ -352,7 +416,7 @@ impl Snapshot {
                 snap.insert(Dimension::SchemaVersion, m.name_any(), migration_keys(m));
             }
         }
-        snap
+        (snap, flag_manifests)
     }
 
     /// Adds (or replaces) one object.
@@ -532,5 +596,254 @@ mod tests {
         let only_cm =
             Snapshot::build("dev", None, &[Dimension::ConfigMaps], [], [&flags, &plain], [], []);
         assert!(!only_cm.objects.contains_key(&Dimension::FeatureFlags));
+    }
+
+    #[test]
+    fn hex_digests_are_lowercase_sha256() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        for input in [&b""[..], b"hunter2", &[0, 1, 0xfe, 0xff], &[b'x'; 200]] {
+            assert_eq!(sha256_hex(input), hex::encode(Sha256::digest(input)), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn pinned_images_show_their_reference_and_others_show_what_is_compared() {
+        let pinned = "registry.example/app:1.2@sha256:abc";
+        let d = deployment("dev", "web", &[("app", pinned), ("proxy", "proxy:7"), ("none", "")]);
+        let keys = deployment_keys(&d);
+        assert_eq!(keys["app"].compare, "sha256:abc");
+        assert_eq!(keys["app"].display().as_deref(), Some(pinned));
+        assert_eq!(keys["proxy"].compare, image_identity("proxy:7"));
+        assert_eq!(keys["proxy"].display().as_deref(), Some("proxy:7"));
+        assert_eq!(keys["none"].display().as_deref(), Some(""));
+        // Not pinned: an `@` without a digest after it.
+        assert_eq!(image_value("app@latest"), Value::plain("app@latest"));
+    }
+
+    #[test]
+    fn digested_values_that_are_not_utf8_compare_as_their_lossy_text() {
+        let mut cm = ConfigMap {
+            metadata: meta("dev", "app", &[]),
+            binary_data: Some(BTreeMap::from([("blob".to_owned(), ByteString(vec![b'a', 0xff]))])),
+            ..Default::default()
+        };
+        mark_digested(&mut cm.metadata);
+        let keys = config_map_keys(&cm);
+        assert_eq!(keys["blob"].compare, String::from_utf8_lossy(&[b'a', 0xff]));
+        assert_eq!(keys["blob"].compare, "a\u{fffd}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// One cached object: kind (0 Deployment, 1 ConfigMap, 2 Secret, 3 SchemaMigration),
+        /// namespace, name, `app` label, flag-manifest label, being deleted, data, `special`
+        /// (no pod spec / no data / an ignored Secret type / no applied version), digested.
+        type Row = (
+            u8,
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+            bool,
+            bool,
+            BTreeMap<String, String>,
+            bool,
+            bool,
+        );
+
+        fn row() -> impl Strategy<Value = Row> {
+            (
+                0u8..4,
+                prop::sample::select(vec!["a", "b"]),
+                prop::sample::select(vec!["o0", "o1", "o2", "kube-root-ca.crt"]),
+                prop::option::of(prop::sample::select(vec!["x", "y"])),
+                any::<bool>(),
+                prop::bool::weighted(0.1),
+                prop::collection::btree_map(
+                    prop::sample::select(vec!["k0".to_owned(), "k1".to_owned()]),
+                    prop::sample::select(vec!["v0".to_owned(), "v1@sha256:1".to_owned()]),
+                    0..3,
+                ),
+                prop::bool::weighted(0.2),
+                any::<bool>(),
+            )
+        }
+
+        #[derive(Default)]
+        struct Objects {
+            deployments: Vec<Deployment>,
+            config_maps: Vec<ConfigMap>,
+            secrets: Vec<Secret>,
+            migrations: Vec<SchemaMigration>,
+        }
+
+        fn objects(rows: &[Row]) -> Objects {
+            let mut out = Objects::default();
+            for (kind, ns, name, app, flags, deleting, data, special, digested) in rows.iter() {
+                let mut labels: Vec<(&str, &str)> = app.iter().map(|a| ("app", *a)).collect();
+                if *flags {
+                    labels.push((FEATURE_FLAGS_LABEL, "true"));
+                }
+                let mut metadata = meta(ns, name, &labels);
+                if *deleting {
+                    metadata.deletion_timestamp =
+                        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                            jiff::Timestamp::UNIX_EPOCH,
+                        ));
+                }
+                let pairs: Vec<(&str, &str)> =
+                    data.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                match kind {
+                    0 => {
+                        let mut d = deployment(ns, name, &pairs);
+                        d.metadata = metadata;
+                        if *special {
+                            d.spec.template.spec = None;
+                        }
+                        out.deployments.push(d);
+                    }
+                    1 => {
+                        let mut cm = ConfigMap {
+                            metadata,
+                            data: (!special).then(|| data.clone()),
+                            ..Default::default()
+                        };
+                        if *digested {
+                            digest_config_map_in_place(&mut cm);
+                        }
+                        out.config_maps.push(cm);
+                    }
+                    2 => {
+                        let mut s = secret(ns, name, &pairs);
+                        s.metadata = metadata;
+                        s.type_ = special.then(|| IGNORED_SECRET_TYPES[0].to_owned());
+                        if *digested {
+                            digest_secret_in_place(&mut s);
+                        }
+                        out.secrets.push(s);
+                    }
+                    _ => {
+                        let version = (!special).then_some(data.len());
+                        let mut m: SchemaMigration = serde_json::from_value(serde_json::json!({
+                            "apiVersion": "tollgate.dev/v1alpha1",
+                            "kind": "SchemaMigration",
+                            "metadata": {},
+                            "spec": {"databaseSecretRef": {"name": "db", "key": "url"}, "source": {}},
+                            "status": {"appliedVersion": version},
+                        }))
+                        .expect("a valid SchemaMigration");
+                        m.metadata = metadata;
+                        out.migrations.push(m);
+                    }
+                }
+            }
+            out
+        }
+
+        /// The plain way: ConfigMaps sorted by name first (flag manifests merge in name
+        /// order), every other object read in the order given ([`Snapshot::build`] sorts
+        /// Deployments by name too, for memory locality; the result must not change).
+        fn one_by_one(
+            namespace: &str,
+            selector: Option<&Selector>,
+            dimensions: &[Dimension],
+            o: &Objects,
+        ) -> Snapshot {
+            let wanted = |meta| wanted(namespace, selector, meta);
+            let on = |d: Dimension| dimensions.contains(&d);
+            let mut snap = Snapshot::default();
+            if on(Dimension::Images) {
+                for d in o.deployments.iter().filter(|d| wanted(&d.metadata)) {
+                    snap.source_objects += 1;
+                    snap.insert(Dimension::Images, d.name_any(), deployment_keys(d));
+                }
+            }
+            let mut manifests = Vec::new();
+            if on(Dimension::ConfigMaps) || on(Dimension::FeatureFlags) {
+                let mut cms: Vec<&ConfigMap> =
+                    o.config_maps.iter().filter(|c| wanted(&c.metadata)).collect();
+                cms.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+                for cm in cms {
+                    let name = cm.name_any();
+                    if is_ignored_config_map(&name) {
+                        continue;
+                    }
+                    if is_flag_manifest(cm) {
+                        if on(Dimension::FeatureFlags) {
+                            snap.source_objects += 1;
+                            manifests.extend(cm.data.as_ref());
+                        }
+                    } else if on(Dimension::ConfigMaps) {
+                        snap.source_objects += 1;
+                        snap.insert(Dimension::ConfigMaps, name, config_map_keys(cm));
+                    }
+                }
+            }
+            if on(Dimension::FeatureFlags) {
+                let flags = merge_flags(manifests);
+                snap.objects.entry(Dimension::FeatureFlags).or_default().extend(flags);
+            }
+            if on(Dimension::Secrets) {
+                for s in o.secrets.iter().filter(|s| wanted(&s.metadata) && !is_ignored_secret(s)) {
+                    snap.source_objects += 1;
+                    snap.insert(Dimension::Secrets, s.name_any(), secret_keys(s));
+                }
+            }
+            if on(Dimension::SchemaVersion) {
+                for m in o.migrations.iter().filter(|m| wanted(&m.metadata)) {
+                    snap.source_objects += 1;
+                    snap.insert(Dimension::SchemaVersion, m.name_any(), migration_keys(m));
+                }
+            }
+            snap
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Building from objects in any order (the caches' hash order), with repeated
+            /// names, equals building from them in name order; the flag manifests it returns
+            /// are the selected ones in name order.
+            #[test]
+            fn build_in_any_order_equals_the_name_ordered_build(
+                rows in prop::collection::vec(row(), 0..24),
+                dims in prop::sample::subsequence(Dimension::ALL.to_vec(), 0..=5),
+                select in any::<bool>(),
+            ) {
+                let selector: Option<Selector> =
+                    select.then(|| [("app", "x")].into_iter().collect());
+                let o = objects(&rows);
+                let (built, manifests) = Snapshot::build_with_flag_manifests(
+                    "a",
+                    selector.as_ref(),
+                    &dims,
+                    &o.deployments,
+                    &o.config_maps,
+                    &o.secrets,
+                    &o.migrations,
+                );
+                prop_assert_eq!(&built, &one_by_one("a", selector.as_ref(), &dims, &o));
+                let names: Vec<&str> =
+                    manifests.iter().map(|cm| cm.metadata.name.as_deref().unwrap_or("")).collect();
+                let mut expected: Vec<&ConfigMap> = o
+                    .config_maps
+                    .iter()
+                    .filter(|cm| {
+                        dims.contains(&Dimension::FeatureFlags)
+                            && wanted("a", selector.as_ref(), &cm.metadata)
+                            && is_flag_manifest(cm)
+                            && !is_ignored_config_map(&cm.name_any())
+                    })
+                    .collect();
+                expected.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+                let expected: Vec<&str> =
+                    expected.iter().map(|cm| cm.metadata.name.as_deref().unwrap_or("")).collect();
+                prop_assert_eq!(names, expected);
+            }
+        }
     }
 }
