@@ -22,6 +22,8 @@ use std::fmt;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+/// GFS retention rules as tollgate-db applies them, carried by [`Work::Retention`].
+pub use tollgate_db::retention::RetentionPolicy;
 
 pub use run::{run_blocking, run_work_command, run_work_from_json, termination_message};
 
@@ -242,7 +244,7 @@ pub enum Work {
         /// The database whose backups are judged (the first segment of their keys).
         database: String,
         /// How many to keep.
-        rules: RetentionRules,
+        rules: RetentionPolicy,
         /// Backup ids the listing must contain (e.g. the newest known successful backup); when
         /// one is missing the listing is not trusted and nothing is deleted
         /// ([`FailureReason::UntrustedListing`]).
@@ -254,34 +256,6 @@ pub enum Work {
         #[serde(default)]
         dry_run: bool,
     },
-}
-
-/// GFS retention rules (see `tollgate_db::retention`). The newest verified backup is always
-/// kept, and never fewer than `floor` backups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct RetentionRules {
-    /// Keep the N newest.
-    #[serde(default)]
-    pub keep_last: u32,
-    /// Keep the newest of each of the N most recent UTC hours with a backup.
-    #[serde(default)]
-    pub keep_hourly: u32,
-    /// The same per UTC day.
-    #[serde(default)]
-    pub keep_daily: u32,
-    /// The same per ISO week.
-    #[serde(default)]
-    pub keep_weekly: u32,
-    /// The same per month.
-    #[serde(default)]
-    pub keep_monthly: u32,
-    /// The same per year.
-    #[serde(default)]
-    pub keep_yearly: u32,
-    /// Never keep fewer than this many.
-    #[serde(default)]
-    pub floor: u32,
 }
 
 impl Work {

@@ -410,17 +410,7 @@ mod tests {
         let moto = crate::testing::s3_endpoint();
         let env_key = std::env::var("AWS_ACCESS_KEY_ID")
             .expect("AWS_ACCESS_KEY_ID is not set: run `cargo xtask test` (it sets AWS_*)");
-        let bucket = format!("f1-credentials-{}", std::process::id());
-        let hostport = moto.trim_start_matches("http://").trim_end_matches('/');
-        let mut conn = std::net::TcpStream::connect(hostport).unwrap();
-        write!(
-            conn,
-            "PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut resp = String::new();
-        conn.read_to_string(&mut resp).unwrap();
-        assert!(resp.starts_with("HTTP/1.1 200"), "create bucket: {resp}");
+        let bucket = crate::testing::create_bucket("f1-credentials");
 
         let (relay, sent) = recording_relay(&moto);
         let url = format!("s3://{bucket}/pre?endpoint={relay}");

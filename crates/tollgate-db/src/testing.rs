@@ -20,6 +20,26 @@ pub fn s3_endpoint() -> String {
     })
 }
 
+/// Creates bucket `<name>-<pid>` on the S3-compatible test server (an unsigned `PUT /bucket`,
+/// which moto accepts) and returns its name; panics with the server's answer otherwise.
+pub fn create_bucket(name: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let endpoint = s3_endpoint();
+    let bucket = format!("{name}-{}", std::process::id());
+    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(hostport)
+        .unwrap_or_else(|e| panic!("cannot connect to {endpoint}: {e}"));
+    write!(
+        conn,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap_or_else(|e| panic!("create bucket {bucket}: {e}"));
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).unwrap_or_else(|e| panic!("create bucket {bucket}: {e}"));
+    assert!(resp.starts_with("HTTP/1.1 200"), "create bucket {bucket}: {resp}");
+    bucket
+}
+
 /// A uniquely named database, dropped (with its connections) when this value is dropped.
 #[derive(Debug)]
 pub struct ScratchDb {

@@ -2,7 +2,6 @@
 //! S3-compatible server (moto), both started by `cargo xtask test`
 //! (`TOLLGATE_TEST_DATABASE_URL`, `TOLLGATE_TEST_S3_ENDPOINT`, `AWS_*`).
 
-use std::io::Write;
 use std::process::Command;
 use tollgate_core::{Severity, Verdict};
 use tollgate_db::backup::{self, BackupError, BackupOptions, BackupStatus};
@@ -82,19 +81,8 @@ fn local_store() -> (tempfile::TempDir, Store) {
 
 /// A fresh bucket on the moto server.
 fn s3_store(name: &str) -> Store {
-    let endpoint = std::env::var("TOLLGATE_TEST_S3_ENDPOINT")
-        .expect("TOLLGATE_TEST_S3_ENDPOINT is not set: run `cargo xtask test`");
-    let bucket = format!("{name}-{}", std::process::id());
-    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut conn = std::net::TcpStream::connect(hostport).unwrap();
-    write!(
-        conn,
-        "PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    std::io::Read::read_to_string(&mut conn, &mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1.1 200"), "create bucket: {resp}");
+    let endpoint = tollgate_db::testing::s3_endpoint();
+    let bucket = tollgate_db::testing::create_bucket(name);
     for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
         assert!(std::env::var_os(k).is_some(), "{k} is not set: run `cargo xtask test`");
     }

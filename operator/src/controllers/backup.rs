@@ -42,6 +42,7 @@ use crate::conditions::{
     self, LAST_BACKUP_SUCCEEDED, LAST_VERIFICATION_SUCCEEDED, READY, RECONCILING, STALLED,
 };
 use crate::context::Context;
+use crate::controllers::{emit_event, update_status};
 use crate::crd::backup::{
     Backup, BackupPhase, BackupPolicy, BackupPolicySpec, BackupStatus, DEFAULT_LEASE_SECONDS,
     DEFAULT_MAX_ATTEMPTS, MAX_LISTED, SecretKeyRef, StoreSpec, VerificationStatus,
@@ -53,22 +54,7 @@ use crate::executor::{
 /// This controller's name (metrics label, field manager suffix).
 pub const CONTROLLER: &str = "backup";
 
-/// Errors that fail a reconcile (everything else is recorded in the status).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The Kubernetes API failed.
-    #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-}
-
-impl Error {
-    /// The metric label of this error.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Kube(_) => "kube",
-        }
-    }
-}
+pub use crate::controllers::Error;
 
 /// This process's identity as a worker: `POD_NAME` (or `HOSTNAME`), the process id and its
 /// start time, so a restarted operator never mistakes an old lease for its own.
@@ -350,33 +336,6 @@ where
 }
 
 /// Writes `new` (when changed) and publishes events for condition transitions.
-async fn write(
-    api: &Api<Backup>,
-    backup: &Backup,
-    ctx: &Context,
-    old: &BackupStatus,
-    new: &BackupStatus,
-) -> Result<(), Error> {
-    crate::controllers::apply_status(api, &backup.name_any(), CONTROLLER, Some(old), new).await?;
-    let recorder = crate::controllers::recorder(ctx.client.clone());
-    if let Err(e) =
-        crate::controllers::publish_transitions(&recorder, backup, &old.conditions, &new.conditions)
-            .await
-    {
-        tracing::warn!(backup = %backup.name_any(), error = %e, "cannot publish events");
-    }
-    Ok(())
-}
-
-async fn event(ctx: &Context, backup: &Backup, warning: bool, reason: &str, note: &str) {
-    let recorder = crate::controllers::recorder(ctx.client.clone());
-    if let Err(e) =
-        crate::controllers::publish_event(&recorder, backup, warning, reason, "Backup", note).await
-    {
-        tracing::warn!(backup = %backup.name_any(), error = %e, "cannot publish an event");
-    }
-}
-
 fn requeue_at(t: Timestamp, now: Timestamp) -> Action {
     let secs = t.duration_since(now).as_secs().clamp(1, 3600);
     Action::requeue(Duration::from_secs(secs as u64 + 1))
@@ -415,7 +374,7 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
             generation,
             now,
         );
-        write(&api, &backup, &ctx, &old, &new).await?;
+        update_status(&ctx.client, backup.as_ref(), CONTROLLER, Some(&old), &new).await?;
         return Ok(Action::requeue(Duration::from_secs(300)));
     };
     let max_attempts = policy.spec.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
@@ -435,7 +394,7 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
             } else {
                 ("AttemptsExhausted", format!("all {max_attempts} attempts are used"))
             };
-            event(&ctx, &backup, true, reason, &msg).await;
+            emit_event(&ctx.client, backup.as_ref(), true, reason, "Backup", &msg).await;
             let mut new = finish_attempt(
                 old.clone(),
                 Err(ExecError::executor(msg.clone())),
@@ -453,7 +412,7 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
                 generation,
                 now,
             );
-            write(&api, &backup, &ctx, &old, &new).await?;
+            update_status(&ctx.client, backup.as_ref(), CONTROLLER, Some(&old), &new).await?;
             return Ok(Action::await_change());
         }
         BackupStep::Start { takeover } => takeover,
@@ -502,7 +461,7 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
                 generation,
                 now,
             );
-            write(&api, &backup, &ctx, &old, &new).await?;
+            update_status(&ctx.client, backup.as_ref(), CONTROLLER, Some(&old), &new).await?;
             return Ok(Action::requeue(Duration::from_secs(60)));
         }
     };
@@ -513,7 +472,7 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
             old.worker.clone().unwrap_or_else(|| "(unknown)".into()),
             old.lease_expires.as_ref().map(|t| t.0.to_string()).unwrap_or_default()
         );
-        event(&ctx, &backup, true, "WorkerLost", &msg).await;
+        emit_event(&ctx.client, backup.as_ref(), true, "WorkerLost", "Backup", &msg).await;
     }
     let lease = lease_of(&policy.spec);
     let mut status = old.clone();
@@ -527,7 +486,7 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
     let msg = format!("attempt {} of {max_attempts}", status.attempts);
     conditions::set(&mut status.conditions, RECONCILING, true, "Running", &msg, generation, now);
     conditions::set(&mut status.conditions, STALLED, false, "Running", "", generation, now);
-    write(&api, &backup, &ctx, &old, &status).await?;
+    update_status(&ctx.client, backup.as_ref(), CONTROLLER, Some(&old), &status).await?;
 
     let recipients =
         policy.spec.encryption.as_ref().map(|e| e.recipients.clone()).unwrap_or_default();
@@ -592,7 +551,7 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
     };
     let last_written = status.clone();
     let new = finish_attempt(status, result, max_attempts, generation, ctx.clock.now());
-    write(&api, &backup, &ctx, &last_written, &new).await?;
+    update_status(&ctx.client, backup.as_ref(), CONTROLLER, Some(&last_written), &new).await?;
     Ok(match (&new.phase, &new.retry_after) {
         (BackupPhase::Pending, Some(t)) => requeue_at(t.0, ctx.clock.now()),
         _ => Action::await_change(),

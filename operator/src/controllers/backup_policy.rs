@@ -41,11 +41,12 @@ use crate::conditions::{
 };
 use crate::context::Context;
 use crate::controllers::backup::store_target;
+use crate::controllers::{emit_event, update_status};
 use crate::crd::backup::{
     Backup, BackupPhase, BackupPolicy, BackupPolicySpec, BackupPolicyStatus, BackupSpec,
     MAX_LISTED, POLICY_LABEL, Restore, RestoreMode, RestorePhase, RestoreSpec, RetentionStatus,
 };
-use crate::executor::{Outcome, RetentionRules, Work};
+use crate::executor::{Outcome, RetentionPolicy, Work};
 use crate::schedule::{Schedule, run_name};
 
 /// This controller's name (metrics label, field manager suffix).
@@ -55,22 +56,7 @@ pub const FAILED_HISTORY: usize = 3;
 /// Longest wait between reconciles of a policy.
 pub const MAX_REQUEUE: Duration = Duration::from_secs(300);
 
-/// Errors that fail a reconcile (everything else is recorded in the status).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The Kubernetes API failed.
-    #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-}
-
-impl Error {
-    /// The metric label of this error.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Kube(_) => "kube",
-        }
-    }
-}
+pub use crate::controllers::Error;
 
 /// What the policy controller knows about one of its Backups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,7 +146,7 @@ pub struct RetentionRequest {
     /// The Backup object it follows.
     pub after_backup: String,
     /// Rules.
-    pub rules: RetentionRules,
+    pub rules: RetentionPolicy,
 }
 
 /// What to do for a policy now (the output of [`plan_policy`]).
@@ -343,15 +329,7 @@ pub fn plan_policy(i: PolicyInputs<'_>) -> PolicyPlan {
             database: db.clone(),
             must_include: id.clone(),
             after_backup: last.name.clone(),
-            rules: RetentionRules {
-                keep_last: rules.keep_last,
-                keep_hourly: rules.keep_hourly,
-                keep_daily: rules.keep_daily,
-                keep_weekly: rules.keep_weekly,
-                keep_monthly: rules.keep_monthly,
-                keep_yearly: rules.keep_yearly,
-                floor: rules.floor.unwrap_or(1).max(1),
-            },
+            rules: rules.policy(),
         });
     }
 
@@ -581,7 +559,15 @@ pub async fn reconcile(policy: Arc<BackupPolicy>, ctx: Arc<Context>) -> Result<A
                                 "retention deleted {} backup(s) of {}, kept {}",
                                 retention.deleted_total, retention.database, retention.kept_total
                             );
-                            event(&ctx, &policy, false, "RetentionApplied", &note).await;
+                            emit_event(
+                                &ctx.client,
+                                policy.as_ref(),
+                                false,
+                                "RetentionApplied",
+                                "Retention",
+                                &note,
+                            )
+                            .await;
                         }
                     }
                     Ok(other) => {
@@ -604,18 +590,7 @@ pub async fn reconcile(policy: Arc<BackupPolicy>, ctx: Arc<Context>) -> Result<A
         ctx.metrics.set_last_backup_success(&ns, &name, unix);
     }
     keep_transition_times(&old.conditions, &mut status.conditions);
-    crate::controllers::apply_status(&policies, &name, CONTROLLER, Some(&old), &status).await?;
-    let recorder = crate::controllers::recorder(ctx.client.clone());
-    if let Err(e) = crate::controllers::publish_transitions(
-        &recorder,
-        policy.as_ref(),
-        &old.conditions,
-        &status.conditions,
-    )
-    .await
-    {
-        tracing::warn!(policy = %name, error = %e, "cannot publish events");
-    }
+    update_status(&ctx.client, policy.as_ref(), CONTROLLER, Some(&old), &status).await?;
     Ok(if plan.requeue_after == Duration::MAX {
         Action::await_change()
     } else {
@@ -644,16 +619,6 @@ async fn delete_object(api: &Api<Backup>, name: &str) {
         Ok(_) => tracing::info!(backup = %name, "deleted the Backup object"),
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => tracing::warn!(backup = %name, error = %e, "cannot delete the Backup object"),
-    }
-}
-
-async fn event(ctx: &Context, policy: &BackupPolicy, warning: bool, reason: &str, note: &str) {
-    let recorder = crate::controllers::recorder(ctx.client.clone());
-    if let Err(e) =
-        crate::controllers::publish_event(&recorder, policy, warning, reason, "Retention", note)
-            .await
-    {
-        tracing::warn!(policy = %policy.name_any(), error = %e, "cannot publish an event");
     }
 }
 

@@ -36,7 +36,7 @@ use kube::{Client, ResourceExt};
 use crate::conditions::{self, Summary};
 use crate::context::Context;
 use crate::controllers::backup::secret_value;
-use crate::controllers::{apply_status, publish_transitions, recorder};
+use crate::controllers::update_status;
 use crate::crd::backup::{Backup, BackupPhase, BackupPolicy, BackupSpec};
 use crate::crd::migration::{
     MAX_LISTED, SchemaMigration, SchemaMigrationSpec, SchemaMigrationStatus,
@@ -59,26 +59,7 @@ const RETRY: Duration = Duration::from_secs(30);
 /// Poll delay while waiting for a pre-migration backup (its status changes also wake us).
 const BACKUP_POLL: Duration = Duration::from_secs(15);
 
-/// Errors of one reconcile (everything else becomes a condition).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The API server refused a write or a read.
-    #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-    /// The object has no namespace.
-    #[error("SchemaMigration {0} has no namespace")]
-    NoNamespace(String),
-}
-
-impl Error {
-    /// A stable label for the `reconcile_errors_total` metric.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Kube(_) => "kube",
-            Error::NoNamespace(_) => "no_namespace",
-        }
-    }
-}
+pub use crate::controllers::Error;
 
 /// Where the pre-migration backup of the current plan stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -454,7 +435,8 @@ async fn read_source(
 pub async fn reconcile(obj: Arc<SchemaMigration>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile(CONTROLLER);
     let name = obj.name_any();
-    let namespace = obj.namespace().ok_or_else(|| Error::NoNamespace(name.clone()))?;
+    let namespace =
+        obj.namespace().ok_or_else(|| Error::NoNamespace(format!("SchemaMigration {name}")))?;
     let api: Api<SchemaMigration> = Api::namespaced(ctx.client.clone(), &namespace);
     // Why not `obj` as given: it comes from the controller's watch cache, which may not have seen
     // this controller's own last status write yet. After `Work::Migrate` wrote
@@ -476,63 +458,27 @@ pub async fn reconcile(obj: Arc<SchemaMigration>, ctx: Arc<Context>) -> Result<A
 
     // Writes `new` if it changed and publishes events for the transitions.
     let write = |new: SchemaMigrationStatus, before: Option<SchemaMigrationStatus>| {
-        let api = api.clone();
-        let name = name.clone();
         let obj = obj.clone();
         let client = ctx.client.clone();
         async move {
-            if apply_status(&api, &name, CONTROLLER, before.as_ref(), &new).await? {
-                let old_conds = before.map(|s| s.conditions).unwrap_or_default();
-                if let Err(e) = publish_transitions(
-                    &recorder(client),
-                    obj.as_ref(),
-                    &old_conds,
-                    &new.conditions,
-                )
-                .await
-                {
-                    tracing::warn!(%name, error = %e, "cannot publish migration events");
-                }
-            }
+            update_status(&client, obj.as_ref(), CONTROLLER, before.as_ref(), &new).await?;
             Ok::<SchemaMigrationStatus, Error>(new)
         }
+    };
+    // Stops here with `summary` (Stalled or Reconciling) and a reason; looks again after `after`.
+    let stop = |summary: Summary, reason: &str, message: &str, after: Duration| {
+        let status = stall_status(old, generation, summary, reason, message, ctx.clock.now());
+        let write = write(status, old.cloned());
+        async move { write.await.map(|_| Action::requeue(after)) }
     };
 
     let url = match secret_value(&ctx.client, &namespace, &spec.database_secret_ref).await {
         Ok(u) => u,
-        Err(m) => {
-            write(
-                stall_status(
-                    old,
-                    generation,
-                    Summary::Stalled,
-                    "DatabaseSecretUnavailable",
-                    &m,
-                    ctx.clock.now(),
-                ),
-                old.cloned(),
-            )
-            .await?;
-            return Ok(Action::requeue(RETRY));
-        }
+        Err(m) => return stop(Summary::Stalled, "DatabaseSecretUnavailable", &m, RETRY).await,
     };
     let source = match read_source(&ctx.client, &namespace, spec).await {
         Ok(s) => s,
-        Err(m) => {
-            write(
-                stall_status(
-                    old,
-                    generation,
-                    Summary::Stalled,
-                    "MigrationSourceUnavailable",
-                    &m,
-                    ctx.clock.now(),
-                ),
-                old.cloned(),
-            )
-            .await?;
-            return Ok(Action::requeue(RETRY));
-        }
+        Err(m) => return stop(Summary::Stalled, "MigrationSourceUnavailable", &m, RETRY).await,
     };
 
     let planned = ctx
@@ -543,28 +489,12 @@ pub async fn reconcile(obj: Arc<SchemaMigration>, ctx: Arc<Context>) -> Result<A
         Ok(Outcome::Planned { plan }) => plan,
         Ok(other) => {
             let m = format!("the executor answered a plan with {other:?}");
-            write(
-                stall_status(
-                    old,
-                    generation,
-                    Summary::Stalled,
-                    "UnexpectedOutcome",
-                    &m,
-                    ctx.clock.now(),
-                ),
-                old.cloned(),
-            )
-            .await?;
-            return Ok(Action::requeue(RECHECK));
+            return stop(Summary::Stalled, "UnexpectedOutcome", &m, RECHECK).await;
         }
         Err(e) => {
             let summary = if e.transient() { Summary::Reconciling } else { Summary::Stalled };
-            write(
-                stall_status(old, generation, summary, e.reason(), &e.to_string(), ctx.clock.now()),
-                old.cloned(),
-            )
-            .await?;
-            return Ok(Action::requeue(if e.transient() { RETRY } else { RECHECK }));
+            let after = if e.transient() { RETRY } else { RECHECK };
+            return stop(summary, e.reason(), &e.to_string(), after).await;
         }
     };
 

@@ -21,15 +21,116 @@ pub mod restore;
 
 use std::fmt::Debug;
 
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::crd::backup::{BackupPolicyStatus, BackupStatus, RestoreStatus};
+use crate::crd::migration::SchemaMigrationStatus;
+use crate::crd::parity::EnvironmentParityStatus;
+
 /// The name events are reported under, and the prefix of every controller's field manager.
 pub const OPERATOR_NAME: &str = "tollgate-operator";
+
+/// Errors that fail a reconcile, for every controller (everything else becomes a condition).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API server refused a write or a read.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// A namespaced object without a namespace (the API would not allow it): `Kind name`.
+    #[error("{0} has no namespace")]
+    NoNamespace(String),
+}
+
+impl Error {
+    /// A stable label for the `reconcile_errors_total` metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::NoNamespace(_) => "no_namespace",
+        }
+    }
+}
+
+/// A status that carries conditions (every tollgate.dev kind's does).
+pub trait Conditioned {
+    /// The conditions, sorted by type.
+    fn conditions(&self) -> &[Condition];
+}
+
+macro_rules! conditioned {
+    ($($status:ty),*) => {
+        $(impl Conditioned for $status {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+        })*
+    };
+}
+conditioned!(
+    BackupPolicyStatus,
+    BackupStatus,
+    EnvironmentParityStatus,
+    RestoreStatus,
+    SchemaMigrationStatus
+);
+
+/// Writes `new` with [`apply_status`] (only when it differs from `old`, the status the
+/// reconcile started from), then publishes an event per condition transition
+/// ([`publish_transitions`]). A failed event is logged, not returned: events are not reconcile
+/// failures. Returns whether a write was made.
+pub async fn update_status<K, S>(
+    client: &Client,
+    obj: &K,
+    controller: &str,
+    old: Option<&S>,
+    new: &S,
+) -> Result<bool, kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+    S: Serialize + PartialEq + Conditioned,
+{
+    let name = obj.name_any();
+    let api: Api<K> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    if !apply_status(&api, &name, controller, old, new).await? {
+        return Ok(false);
+    }
+    let before = old.map(Conditioned::conditions).unwrap_or_default();
+    if let Err(e) =
+        publish_transitions(&recorder(client.clone()), obj, before, new.conditions()).await
+    {
+        tracing::warn!(%controller, %name, error = %e, "cannot publish events");
+    }
+    Ok(true)
+}
+
+/// [`publish_event`] with a fresh [`recorder`], logging (not returning) a failure: events are
+/// not reconcile failures.
+pub async fn emit_event<K>(
+    client: &Client,
+    obj: &K,
+    warning: bool,
+    reason: &str,
+    action: &str,
+    note: &str,
+) where
+    K: Resource<DynamicType = ()>,
+{
+    if let Err(e) =
+        publish_event(&recorder(client.clone()), obj, warning, reason, action, note).await
+    {
+        tracing::warn!(name = %obj.name_any(), %reason, error = %e, "cannot publish an event");
+    }
+}
 
 /// The server-side-apply field manager of one controller, e.g. `tollgate-operator/parity`.
 /// Each controller owns the status fields it writes under its own manager.

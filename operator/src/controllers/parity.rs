@@ -43,7 +43,7 @@ use serde::de::DeserializeOwned;
 use crate::conditions::{self, Summary};
 use crate::context::Context;
 use crate::controllers::cache_changes::{self, Change, ChangeFeed, Cluster, RemoteKey};
-use crate::controllers::{apply_status, publish_transitions, recorder};
+use crate::controllers::update_status;
 use crate::crd::migration::SchemaMigration;
 use crate::crd::parity::{
     Dimension, Environment, EnvironmentParity, EnvironmentParityStatus, EnvironmentStatus,
@@ -59,26 +59,7 @@ pub const CONTROLLER: &str = "parity";
 /// Requeue delay while caches are still filling.
 const SYNC_RETRY: Duration = Duration::from_secs(2);
 
-/// Errors of one reconcile (everything else becomes a condition).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The API server refused a write or a read.
-    #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-    /// The object has no namespace (it is a namespaced kind; the API would not allow it).
-    #[error("EnvironmentParity {0} has no namespace")]
-    NoNamespace(String),
-}
-
-impl Error {
-    /// A stable label for the `reconcile_errors_total` metric.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Kube(_) => "kube",
-            Error::NoNamespace(_) => "no_namespace",
-        }
-    }
-}
+pub use crate::controllers::Error;
 
 /// Aborts the watcher tasks of a cache set when its last clone is dropped.
 struct Tasks(Vec<tokio::task::AbortHandle>);
@@ -667,7 +648,8 @@ pub async fn reconcile(
     let ctx = &pctx.ctx;
     let _timer = ctx.metrics.reconcile(CONTROLLER);
     let name = obj.name_any();
-    let namespace = obj.namespace().ok_or_else(|| Error::NoNamespace(name.clone()))?;
+    let namespace =
+        obj.namespace().ok_or_else(|| Error::NoNamespace(format!("EnvironmentParity {name}")))?;
     let dimensions = obj.dimensions();
 
     let mut envs = Vec::with_capacity(obj.spec.environments.len());
@@ -689,20 +671,7 @@ pub async fn reconcile(
     let old = obj.status.as_ref();
     let new = compute_status(&obj, &envs, old, ctx.clock.now());
 
-    let api: Api<EnvironmentParity> = Api::namespaced(ctx.client.clone(), &namespace);
-    if apply_status(&api, &name, CONTROLLER, old, &new).await? {
-        let before = old.map(|s| s.conditions.as_slice()).unwrap_or_default();
-        if let Err(e) = publish_transitions(
-            &recorder(ctx.client.clone()),
-            obj.as_ref(),
-            before,
-            &new.conditions,
-        )
-        .await
-        {
-            tracing::warn!(%namespace, %name, error = %e, "cannot publish parity events");
-        }
-    }
+    update_status(&ctx.client, obj.as_ref(), CONTROLLER, old, &new).await?;
     pctx.forget_unused_remotes(Some(&obj));
     if !syncing && conditions::get(&new.conditions, conditions::DRIFTED).is_some() {
         ctx.metrics.set_drifts(

@@ -33,6 +33,7 @@ use crate::context::Context;
 use crate::controllers::backup::{
     lease_of, secret_value, store_target, with_lease, worker_identity,
 };
+use crate::controllers::{emit_event, update_status};
 use crate::crd::backup::{
     Backup, BackupPhase, BackupPolicy, MAX_LISTED, Restore, RestoreMode, RestorePhase,
     RestoreStatus,
@@ -42,22 +43,7 @@ use crate::executor::{ExecError, Outcome, SecretString, VerifyTier, Work};
 /// This controller's name (metrics label, field manager suffix).
 pub const CONTROLLER: &str = "restore";
 
-/// Errors that fail a reconcile (everything else is recorded in the status).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The Kubernetes API failed.
-    #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-}
-
-impl Error {
-    /// The metric label of this error.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Kube(_) => "kube",
-        }
-    }
-}
+pub use crate::controllers::Error;
 
 /// What to do with a Restore now (pure).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,32 +161,9 @@ pub fn finish(
     status
 }
 
-async fn write(
-    api: &Api<Restore>,
-    restore: &Restore,
-    ctx: &Context,
-    old: &RestoreStatus,
-    new: &RestoreStatus,
-) -> Result<(), Error> {
-    crate::controllers::apply_status(api, &restore.name_any(), CONTROLLER, Some(old), new).await?;
-    let recorder = crate::controllers::recorder(ctx.client.clone());
-    if let Err(e) = crate::controllers::publish_transitions(
-        &recorder,
-        restore,
-        &old.conditions,
-        &new.conditions,
-    )
-    .await
-    {
-        tracing::warn!(restore = %restore.name_any(), error = %e, "cannot publish events");
-    }
-    Ok(())
-}
-
 /// Sets `Stalled`/`Ready=False` with `reason` and looks again after `retry` (the Restore
 /// stays Pending: the cause may be fixed without editing it).
 async fn blocked(
-    api: &Api<Restore>,
     restore: &Restore,
     ctx: &Context,
     reason: &str,
@@ -213,7 +176,7 @@ async fn blocked(
     new.observed_generation = generation;
     conditions::set(&mut new.conditions, READY, false, reason, msg, generation, now);
     conditions::set(&mut new.conditions, STALLED, true, reason, msg, generation, now);
-    write(api, restore, ctx, &old, &new).await?;
+    update_status(&ctx.client, restore, CONTROLLER, Some(&old), &new).await?;
     Ok(Action::requeue(retry))
 }
 
@@ -257,7 +220,7 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
                 generation,
                 now,
             );
-            write(&api, &restore, &ctx, &old, &new).await?;
+            update_status(&ctx.client, restore.as_ref(), CONTROLLER, Some(&old), &new).await?;
             return Ok(Action::await_change());
         }
         RestoreStep::Start { takeover } => takeover,
@@ -266,8 +229,7 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
     let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), &ns);
     let Some(backup) = backups.get_opt(&restore.spec.backup_ref).await? else {
         let msg = format!("Backup {ns}/{} not found", restore.spec.backup_ref);
-        return blocked(&api, &restore, &ctx, "BackupNotFound", &msg, Duration::from_secs(60))
-            .await;
+        return blocked(&restore, &ctx, "BackupNotFound", &msg, Duration::from_secs(60)).await;
     };
     let bstatus = backup.status.clone().unwrap_or_default();
     match (bstatus.phase, &bstatus.backup_id) {
@@ -286,7 +248,7 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
                 generation,
                 now,
             );
-            write(&api, &restore, &ctx, &old, &new).await?;
+            update_status(&ctx.client, restore.as_ref(), CONTROLLER, Some(&old), &new).await?;
             return Ok(Action::await_change());
         }
         _ => {
@@ -310,7 +272,7 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
                 generation,
                 now,
             );
-            write(&api, &restore, &ctx, &old, &new).await?;
+            update_status(&ctx.client, restore.as_ref(), CONTROLLER, Some(&old), &new).await?;
             return Ok(Action::requeue(Duration::from_secs(30)));
         }
     }
@@ -322,8 +284,7 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
             backup.spec.policy_ref,
             backup.name_any()
         );
-        return blocked(&api, &restore, &ctx, "PolicyNotFound", &msg, Duration::from_secs(60))
-            .await;
+        return blocked(&restore, &ctx, "PolicyNotFound", &msg, Duration::from_secs(60)).await;
     };
 
     let inputs = async {
@@ -376,8 +337,7 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
     let work = match inputs {
         Ok(w) => w,
         Err(msg) => {
-            return blocked(&api, &restore, &ctx, "InputMissing", &msg, Duration::from_secs(60))
-                .await;
+            return blocked(&restore, &ctx, "InputMissing", &msg, Duration::from_secs(60)).await;
         }
     };
 
@@ -386,19 +346,7 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
             "drill worker {} stopped renewing its lease; running the drill again",
             old.worker.clone().unwrap_or_else(|| "(unknown)".into())
         );
-        let recorder = crate::controllers::recorder(ctx.client.clone());
-        if let Err(e) = crate::controllers::publish_event(
-            &recorder,
-            restore.as_ref(),
-            true,
-            "WorkerLost",
-            "Restore",
-            &note,
-        )
-        .await
-        {
-            tracing::warn!(restore = %name, error = %e, "cannot publish an event");
-        }
+        emit_event(&ctx.client, restore.as_ref(), true, "WorkerLost", "Restore", &note).await;
     }
     let lease = lease_of(&policy.spec);
     let mut status = old.clone();
@@ -418,13 +366,13 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
     );
     conditions::set(&mut status.conditions, RECONCILING, true, "Running", &msg, generation, now);
     conditions::set(&mut status.conditions, STALLED, false, "Running", "", generation, now);
-    write(&api, &restore, &ctx, &old, &status).await?;
+    update_status(&ctx.client, restore.as_ref(), CONTROLLER, Some(&old), &status).await?;
 
     let result =
         with_lease(&api, &name, CONTROLLER, &ctx, lease, &mut status, ctx.executor.run(work)).await;
     let last_written = status.clone();
     let new = finish(status, &result, generation, ctx.clock.now());
-    write(&api, &restore, &ctx, &last_written, &new).await?;
+    update_status(&ctx.client, restore.as_ref(), CONTROLLER, Some(&last_written), &new).await?;
     Ok(Action::await_change())
 }
 

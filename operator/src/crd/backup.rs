@@ -13,6 +13,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
+use tollgate_db::retention::RetentionPolicy;
 
 pub use super::parity::SecretKeyRef;
 pub use crate::executor::VerifyTier;
@@ -142,6 +143,22 @@ pub struct RetentionSpec {
     /// Never keep fewer than this many (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<u32>,
+}
+
+impl RetentionSpec {
+    /// The rules tollgate-db applies: the floor defaults to, and is at least, one.
+    pub fn policy(&self) -> RetentionPolicy {
+        let n = |v: u32| v as usize;
+        RetentionPolicy {
+            keep_last: n(self.keep_last),
+            keep_hourly: n(self.keep_hourly),
+            keep_daily: n(self.keep_daily),
+            keep_weekly: n(self.keep_weekly),
+            keep_monthly: n(self.keep_monthly),
+            keep_yearly: n(self.keep_yearly),
+            floor: n(self.floor.unwrap_or(1).max(1)),
+        }
+    }
 }
 
 /// age encryption of backups.

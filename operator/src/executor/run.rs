@@ -12,7 +12,7 @@ use tollgate_db::store::Store;
 
 use super::{
     AppliedSummary, BackupRecord, ExecError, FailureReason, MAX_LISTED, MAX_TEXT, MigrationSource,
-    Outcome, PendingSummary, PlanSummary, RetentionRecord, RetentionRules, StoreTarget,
+    Outcome, PendingSummary, PlanSummary, RetentionPolicy, RetentionRecord, StoreTarget,
     VerificationRecord, VerifyTier, Work, truncate,
 };
 
@@ -190,7 +190,7 @@ fn dispatch(work: &Work) -> Result<Outcome, ExecError> {
 fn retention(
     store: &Store,
     database: &str,
-    rules: &RetentionRules,
+    rules: &RetentionPolicy,
     must_include: &[String],
     now: &str,
     dry_run: bool,
@@ -216,16 +216,7 @@ fn retention(
             ));
         }
     }
-    let policy = tollgate_db::retention::RetentionPolicy {
-        keep_last: rules.keep_last as usize,
-        keep_hourly: rules.keep_hourly as usize,
-        keep_daily: rules.keep_daily as usize,
-        keep_weekly: rules.keep_weekly as usize,
-        keep_monthly: rules.keep_monthly as usize,
-        keep_yearly: rules.keep_yearly as usize,
-        floor: rules.floor as usize,
-    };
-    let decisions = tollgate_db::retention::select_for_deletion(&listed, &policy, now);
+    let decisions = tollgate_db::retention::select_for_deletion(&listed, rules, now);
     let mut deleted = Vec::new();
     let mut kept_total = 0;
     for d in decisions.iter().filter(|d| d.database == database) {
@@ -636,18 +627,10 @@ mod tests {
     /// being refused; tollgate-db's store tests show the requests are signed with them.
     #[test]
     fn policy_credentials_unlike_the_environment_reach_the_store() {
-        use std::io::{Read as _, Write as _};
         let endpoint = tollgate_db::testing::s3_endpoint();
         let env_key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default();
         assert_ne!(env_key, "AKIDPOLICY");
-        let bucket = format!("run-credentials-{}", std::process::id());
-        let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
-        let mut conn = std::net::TcpStream::connect(hostport).expect("moto answers");
-        let put = format!("PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n");
-        write!(conn, "{put}Content-Length: 0\r\n\r\n").unwrap();
-        let mut resp = String::new();
-        conn.read_to_string(&mut resp).unwrap();
-        assert!(resp.starts_with("HTTP/1.1 200"), "create bucket: {resp}");
+        let bucket = tollgate_db::testing::create_bucket("run-credentials");
         let url = format!("s3://{bucket}/backups?endpoint={endpoint}");
         let work = verify_missing(&url, credentials("AKIDPOLICY", "policy-secret"));
         let e = run_blocking(&work).unwrap_err();

@@ -5,7 +5,6 @@
 //! Work runs through the in-process executor; time comes from a clock the test advances.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,17 +64,7 @@ fn s3_bucket(name: &str) -> String {
     for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
         assert!(std::env::var_os(k).is_some(), "{k} is not set: run `cargo xtask test`");
     }
-    let bucket = format!("{name}-{}", std::process::id());
-    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut conn = std::net::TcpStream::connect(hostport).expect("moto answers");
-    write!(
-        conn,
-        "PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    conn.read_to_string(&mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1.1 200"), "create bucket: {resp}");
+    let bucket = tollgate_db::testing::create_bucket(name);
     format!("s3://{bucket}/backups?endpoint={endpoint}")
 }
 
@@ -94,14 +83,9 @@ fn stored_ids(url: &str) -> Vec<String> {
     })
 }
 
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..600 {
-        if let Some(v) = check() {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}")
+/// [`crate::support::eventually`] with a minute: backups and restores run real tools.
+async fn eventually<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    crate::support::eventually_within(what, Duration::from_secs(60), check).await
 }
 
 /// Touches an object (an annotation) so its controller reconciles now, not at its requeue.

@@ -23,7 +23,7 @@ use tollgate_operator::crd::migration::{
 use tollgate_operator::executor::InProcessExecutor;
 use tollgate_operator::metrics::Metrics;
 
-use crate::support::{FakeApiServer, RecordedRequest};
+use crate::support::{FakeApiServer, RecordedRequest, eventually};
 
 fn meta(name: &str) -> ObjectMeta {
     ObjectMeta { name: Some(name.into()), namespace: Some("ops".into()), ..Default::default() }
@@ -57,16 +57,6 @@ fn schema_migration() -> SchemaMigration {
     m.metadata.namespace = Some("ops".into());
     m.metadata.generation = Some(1);
     m
-}
-
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..300 {
-        if let Some(v) = check() {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}")
 }
 
 /// The migration once condition `type_` has `reason`. Nothing nudges the controller: the change

@@ -20,7 +20,7 @@ use tollgate_operator::crd::parity::{
 use tollgate_operator::executor::InProcessExecutor;
 use tollgate_operator::metrics::Metrics;
 
-use crate::support::FakeApiServer;
+use crate::support::{FakeApiServer, eventually};
 
 fn meta(ns: &str, name: &str) -> ObjectMeta {
     ObjectMeta { name: Some(name.into()), namespace: Some(ns.into()), ..Default::default() }
@@ -92,17 +92,6 @@ fn context(client: kube::Client) -> Arc<Context> {
         executor: Arc::new(InProcessExecutor),
         clock: Arc::new(SystemClock),
     })
-}
-
-/// Polls `check` every 100 ms for up to 30 s.
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..300 {
-        if let Some(v) = check() {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}")
 }
 
 fn condition(p: &EnvironmentParity, type_: &str) -> Option<(String, String)> {

@@ -385,11 +385,12 @@ async fn the_binary_exits_cleanly_on_sigterm_and_releases_the_lease() {
     assert_eq!(holder(&server), None, "the Lease is released on the way out");
 }
 
-/// A leader whose Lease is taken over (here: rewritten by another holder) stops its
-/// controllers and ends with `LostLeadership`, so the process restarts as a standby.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn losing_the_lease_stops_the_operator_with_an_error() {
-    let (server, client) = FakeApiServer::start().await;
+/// Runs the operator in-process with leader election as `identity`, until it leads as far as
+/// it knows itself (its `/readyz`), not only as the Lease says; it runs until it fails.
+async fn leading_operator(
+    client: kube::Client,
+    identity: &str,
+) -> tokio::task::JoinHandle<Result<(), runtime::RuntimeError>> {
     let ctx = Context {
         client,
         metrics: Arc::new(Metrics::new()),
@@ -398,15 +399,23 @@ async fn losing_the_lease_stops_the_operator_with_an_error() {
     };
     let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = RunConfig { http_addr: addr, leader_election: Some(lease_config("replica-x")) };
+    let config = RunConfig { http_addr: addr, leader_election: Some(lease_config(identity)) };
     let operator = tokio::spawn(runtime::run(ctx, config, listener, std::future::pending()));
-    // Leading as far as the operator itself knows (not only as the Lease says).
-    within("replica-x to lead", async {
+    within(&format!("{identity} to lead"), async {
         while !http_get(addr, "/readyz").await.1.contains("ok (leader)") {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
     .await;
+    operator
+}
+
+/// A leader whose Lease is taken over (here: rewritten by another holder) stops its
+/// controllers and ends with `LostLeadership`, so the process restarts as a standby.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_lease_stops_the_operator_with_an_error() {
+    let (server, client) = FakeApiServer::start().await;
+    let operator = leading_operator(client, "replica-x").await;
 
     let mut lease: Lease = server.get("tollgate-system", "tollgate-operator").unwrap();
     let spec = lease.spec.as_mut().unwrap();
@@ -436,22 +445,7 @@ async fn losing_the_lease_stops_the_operator_with_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_from_the_api_steps_down() {
     let (server, client) = FakeApiServer::start().await;
-    let ctx = Context {
-        client,
-        metrics: Arc::new(Metrics::new()),
-        executor: Arc::new(InProcessExecutor),
-        clock: Arc::new(SystemClock),
-    };
-    let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = RunConfig { http_addr: addr, leader_election: Some(lease_config("replica-y")) };
-    let operator = tokio::spawn(runtime::run(ctx, config, listener, std::future::pending()));
-    within("replica-y to lead", async {
-        while !http_get(addr, "/readyz").await.1.contains("ok (leader)") {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
+    let operator = leading_operator(client, "replica-y").await;
     // Leading steadily through several renewals (lease 2 s, grace 1 s).
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(!operator.is_finished(), "a leader that can renew keeps leading");

@@ -2,8 +2,9 @@
 //! in two of three gates, a file name with a space, HTML-looking messages): snapshot,
 //! escaping, determinism, and the errors for bad run directories.
 
-use super::view::{href, natural_cmp};
+use super::view::href;
 use super::*;
+use crate::controls::natural_cmp;
 use std::path::PathBuf;
 use tollgate_core::{Finding, Severity};
 

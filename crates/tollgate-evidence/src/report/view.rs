@@ -1,7 +1,6 @@
 //! What the template sees: the input sorted, grouped, counted and laid out (the heatmap's
 //! geometry and colours), so the template only prints.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -174,35 +173,6 @@ pub(super) fn href(path: &str) -> String {
     out
 }
 
-/// Orders `A.5.10` after `A.5.9`: runs of digits compare as numbers.
-pub(super) fn natural_cmp(a: &str, b: &str) -> Ordering {
-    fn chunks(s: &str) -> Vec<(bool, &str)> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        let bytes = s.as_bytes();
-        for i in 1..=bytes.len() {
-            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
-                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
-                start = i;
-            }
-        }
-        out
-    }
-    let (ca, cb) = (chunks(a), chunks(b));
-    for ((da, xa), (db, xb)) in ca.iter().zip(cb.iter()) {
-        let order = if *da && *db {
-            let (ta, tb) = (xa.trim_start_matches('0'), xb.trim_start_matches('0'));
-            ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb))
-        } else {
-            xa.cmp(xb)
-        };
-        if order != Ordering::Equal {
-            return order;
-        }
-    }
-    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
-}
-
 impl View {
     pub(super) fn new(input: &ReportInput) -> View {
         let files: BTreeSet<&str> =
@@ -273,7 +243,7 @@ impl View {
         }
         let mut catalogs: Vec<Catalog> = by_catalog.into_values().collect();
         for catalog in &mut catalogs {
-            catalog.controls.sort_by(|a, b| natural_cmp(&a.id, &b.id));
+            catalog.controls.sort_by(|a, b| crate::controls::natural_cmp(&a.id, &b.id));
             catalog.total = catalog.controls.len();
             catalog.covered = catalog.controls.iter().filter(|c| c.covered).count();
         }

@@ -71,6 +71,29 @@ use self::resources::ResourceInfo;
 pub use self::store::RecordedRequest;
 use self::store::{Filter, Key, State};
 
+/// Polls `check` every 100 ms until it returns a value, for up to 30 s; panics naming `what`.
+pub async fn eventually<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    eventually_within(what, Duration::from_secs(30), check).await
+}
+
+/// [`eventually`] with another time limit.
+pub async fn eventually_within<T>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out waiting for {what}")
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// How the fake server behaves where tests may want to tune it.
 #[derive(Debug, Clone)]
 pub struct Options {
