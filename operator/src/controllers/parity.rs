@@ -421,6 +421,11 @@ impl RemoteClusters {
         map.len()
     }
 
+    /// Whether no other cluster is watched.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, RemoteMap> {
         // A panic while holding the lock leaves a consistent map (inserts are single calls).
         self.by_secret.lock().unwrap_or_else(|p| p.into_inner())
@@ -450,6 +455,11 @@ impl ParityContext {
     /// Stops watching the clusters no EnvironmentParity reads any more (`current` counts as
     /// one, in case the store has not seen it yet) and reports how many are watched.
     fn forget_unused_remotes(&self, current: Option<&EnvironmentParity>) {
+        if self.remotes.is_empty() {
+            // The common case, on every reconcile: nothing to drop, no store scan.
+            self.ctx.metrics.set_remote_clusters(0);
+            return;
+        }
         let parities = self.parities.state();
         let used: HashSet<RemoteKey> = parities
             .iter()
