@@ -343,7 +343,7 @@ mod tests {
             })
             .collect();
         let gzip = |chunk: usize| {
-            let mut c = crate::Compressor::new(crate::Format::TarGz, Vec::new()).unwrap();
+            let mut c = crate::archive::Compressor::new(crate::Format::TarGz, Vec::new()).unwrap();
             for part in data.chunks(chunk) {
                 io::Write::write_all(&mut c, part).unwrap();
             }

@@ -1,5 +1,13 @@
+use std::fs::File;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use sha2::{Digest as _, Sha256};
+use tollgate_attest::keys::{KeyAlgorithm, SigningKey};
+
 use super::*;
-use tollgate_attest::keys::KeyAlgorithm;
+use crate::archive::open;
 
 fn run_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
