@@ -1,57 +1,37 @@
-//! GraphQL SDL diff on `tests/fixtures/graphql/<case>/{base,revision}.graphql`.
+//! GraphQL SDL diff: `tests/fixtures/graphql/<group>/<case>/{base,revision}.graphql` (see
+//! `fixtures` for the convention) plus what the fixtures cannot say.
 
-use crate::fixtures;
-use tollgate_contracts::change::{Change, Level};
+use crate::fixtures::{self, Inputs, Kind, Outcome};
 use tollgate_contracts::graphql;
 
-fn render(changes: &[Change]) -> String {
-    changes
-        .iter()
-        .map(|c| format!("{} {} {} @ {}\n", level(c.level), c.rule, c.subject, c.location))
-        .collect()
-}
+const KIND: Kind = Kind {
+    name: "graphql",
+    extensions: &["graphql"],
+    extra_inputs: &[],
+    diff,
+    rules: graphql::RULES,
+    topics: &["parse"],
+    uncovered: &[],
+};
 
-pub fn level(l: Level) -> &'static str {
-    match l {
-        Level::Info => "info",
-        Level::Warning => "warning",
-        Level::Error => "error",
-    }
-}
-
-fn run(case: &std::path::Path) -> String {
-    let read = |name: &str| std::fs::read_to_string(case.join(name)).expect("fixture file");
-    let base = graphql::parse("base.graphql", &read("base.graphql"));
-    let revision = graphql::parse("revision.graphql", &read("revision.graphql"));
-    match (base, revision) {
-        (Ok(b), Ok(r)) => render(&graphql::diff(&b, &r)),
-        (Err(e), _) | (_, Err(e)) => format!("error: {e}\n"),
-    }
+fn diff(inputs: &Inputs) -> Result<Outcome, String> {
+    let parse = |input: &fixtures::Input| graphql::parse(&input.name, &input.text);
+    Ok(parse(&inputs.base).and_then(|b| parse(&inputs.revision).map(|r| graphql::diff(&b, &r))))
 }
 
 #[test]
 fn fixtures_match_expected() {
-    let failures: Vec<String> = fixtures::cases("graphql")
-        .iter()
-        .filter_map(|c| fixtures::check_expected(c, &run(c)))
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    fixtures::assert_fixtures(&KIND);
 }
 
 #[test]
-fn every_rule_has_a_failing_and_a_passing_fixture() {
-    let ids: Vec<(&str, bool)> = graphql::RULES.iter().map(|r| (r.id, false)).collect();
-    fixtures::check_rule_coverage("graphql", &ids);
+fn every_rule_has_fixtures() {
+    fixtures::assert_coverage(&KIND);
 }
 
 #[test]
-fn rule_ids_are_unique_and_namespaced() {
-    let mut ids: Vec<&str> = graphql::RULES.iter().map(|r| r.id).collect();
-    assert!(ids.iter().all(|id| id.starts_with("graphql/")));
-    ids.sort_unstable();
-    let before = ids.len();
-    ids.dedup();
-    assert_eq!(before, ids.len());
+fn rule_ids_are_unique_and_prefixed() {
+    fixtures::assert_rule_table(&KIND);
 }
 
 #[test]

@@ -1,40 +1,40 @@
-//! JSON Schema compatibility on `tests/fixtures/jsonschema/<case>/{base,revision}.json` under
-//! the mode named in `mode` (backward, forward or full).
+//! JSON Schema compatibility: `tests/fixtures/jsonschema/<group>/<case>/{base,revision}.json`
+//! judged under the mode in the case's `mode` file (backward, forward or full); see `fixtures`
+//! for the convention.
 
-use crate::fixtures;
-use crate::graphql::level;
+use crate::fixtures::{self, Inputs, Kind, Outcome};
 use tollgate_contracts::jsonschema::{self, Compatibility};
 
-fn run(case: &std::path::Path) -> String {
-    let read = |name: &str| std::fs::read_to_string(case.join(name)).expect("fixture file");
-    let mode: Compatibility = read("mode").parse().expect("mode");
-    let base = jsonschema::parse("base.json", &read("base.json"));
-    let revision = jsonschema::parse("revision.json", &read("revision.json"));
-    match (base, revision) {
-        (Ok(b), Ok(r)) => jsonschema::check(&b, &r, mode)
-            .iter()
-            .map(|c| format!("{} {} {} @ {}\n", level(c.level), c.rule, c.subject, c.location))
-            .collect(),
-        (Err(e), _) | (_, Err(e)) => format!("error: {e}\n"),
-    }
+const KIND: Kind = Kind {
+    name: "jsonschema",
+    extensions: &["json"],
+    extra_inputs: &["mode"],
+    diff,
+    rules: jsonschema::RULES,
+    topics: &["identical", "load", "traversal"],
+    uncovered: &[],
+};
+
+fn diff(inputs: &Inputs) -> Result<Outcome, String> {
+    let mode: Compatibility = inputs.extra("mode").parse().map_err(|e| format!("mode: {e}"))?;
+    let parse = |input: &fixtures::Input| jsonschema::parse(&input.name, &input.text);
+    Ok(parse(&inputs.base)
+        .and_then(|b| parse(&inputs.revision).map(|r| jsonschema::check(&b, &r, mode))))
 }
 
 #[test]
 fn fixtures_match_expected() {
-    let failures: Vec<String> = fixtures::cases("jsonschema")
-        .iter()
-        .filter_map(|c| fixtures::check_expected(c, &run(c)))
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    fixtures::assert_fixtures(&KIND);
 }
 
 #[test]
-fn every_rule_has_a_failing_and_a_passing_fixture() {
-    let ids: Vec<(&str, bool)> = jsonschema::RULES
-        .iter()
-        .map(|r| (r.id, r.level == tollgate_contracts::change::Level::Error))
-        .collect();
-    fixtures::check_rule_coverage("jsonschema", &ids);
+fn every_rule_has_fixtures() {
+    fixtures::assert_coverage(&KIND);
+}
+
+#[test]
+fn rule_ids_are_unique_and_prefixed() {
+    fixtures::assert_rule_table(&KIND);
 }
 
 #[test]

@@ -1,35 +1,66 @@
-//! OpenAPI gate: data-driven rule fixtures (`tests/fixtures/openapi/<rule>/<case>/` holding
-//! `base.{yaml,json}`, `revision.{yaml,json}` and `expected.txt`, the rule ids the diff must
-//! report, one per line) plus loading and error cases.
+//! OpenAPI diff: `tests/fixtures/openapi/<group>/<case>/{base,revision}.{yaml,json}` (see
+//! `fixtures` for the convention) plus loading and error cases on `tests/fixtures/openapi-load/`.
 
+use crate::fixtures::{self, Inputs, Kind, Outcome};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use tollgate_contracts::ContractError;
-use tollgate_contracts::change::Level;
 use tollgate_contracts::openapi::{self, RULES};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+const KIND: Kind = Kind {
+    name: "openapi",
+    extensions: &["yaml", "json"],
+    extra_inputs: &[],
+    diff,
+    rules: RULES,
+    topics: &[
+        "cyclic-schema",
+        "identical",
+        "openapi-3-1",
+        "paths-deprecated-path-removed",
+        "response-all-of",
+    ],
+    // Info rules without a group of their own: each is reported by the `pass*` case of the
+    // breaking rule it is the compatible twin of (e.g. `request-body-added` by
+    // `request-body-added-required/pass-optional`), and five have an `info` case but no `pass`.
+    uncovered: &[
+        "openapi/paths-deprecated-operation-removed",
+        "openapi/paths-operation-added",
+        "openapi/paths-operation-deprecated",
+        "openapi/paths-path-added",
+        "openapi/request-body-added",
+        "openapi/request-body-media-type-added",
+        "openapi/request-deprecated-parameter-removed",
+        "openapi/request-parameter-added",
+        "openapi/request-parameter-became-optional",
+        "openapi/request-parameter-enum-value-added",
+        "openapi/request-property-added",
+        "openapi/request-property-enum-value-added",
+        "openapi/response-property-added",
+        "openapi/response-property-enum-value-removed",
+        "openapi/response-status-added",
+    ],
+};
+
+/// Loads both specs under their file names; `$ref`s to other files resolve in the case directory.
+fn diff(inputs: &Inputs) -> Result<Outcome, String> {
+    let resolve = |name: &str| std::fs::read_to_string(inputs.dir.join(name)).ok();
+    let load = |input: &fixtures::Input| openapi::load_str(&input.name, &input.text, resolve);
+    Ok(load(&inputs.base).and_then(|b| load(&inputs.revision).map(|r| openapi::diff(&b, &r))))
+}
+
+fn fixture(case: &str) -> PathBuf {
+    fixtures::root(&KIND).join(case)
 }
 
 fn spec_file(dir: &Path, stem: &str) -> PathBuf {
-    ["yaml", "json"]
-        .iter()
-        .map(|ext| dir.join(format!("{stem}.{ext}")))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("{} has no {stem}.yaml or {stem}.json", dir.display()))
+    let name = fixtures::find_input(dir, stem, KIND.extensions)
+        .unwrap_or_else(|| panic!("{} has no {stem}.yaml or {stem}.json", dir.display()));
+    dir.join(name)
 }
 
-fn cases(dir: &Path, out: &mut Vec<PathBuf>) {
-    if dir.join("expected.txt").exists() {
-        out.push(dir.to_path_buf());
-        return;
-    }
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for entry in entries.into_iter().filter(|p| p.is_dir()) {
-        cases(&entry, out);
-    }
+fn openapi_load(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openapi-load").join(name)
 }
 
 fn rule_ids(base: &Path, revision: &Path) -> BTreeSet<String> {
@@ -39,74 +70,23 @@ fn rule_ids(base: &Path, revision: &Path) -> BTreeSet<String> {
 }
 
 #[test]
-fn rule_fixtures() {
-    let mut dirs = Vec::new();
-    cases(&fixtures().join("openapi"), &mut dirs);
-    assert!(dirs.len() > 50, "found only {} fixture cases", dirs.len());
-    let mut failures = Vec::new();
-    for dir in &dirs {
-        let expected: BTreeSet<String> = std::fs::read_to_string(dir.join("expected.txt"))
-            .unwrap()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(String::from)
-            .collect();
-        let actual = rule_ids(&spec_file(dir, "base"), &spec_file(dir, "revision"));
-        if actual != expected {
-            failures.push(format!(
-                "{}:\n  expected {expected:?}\n  actual   {actual:?}",
-                dir.display()
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+fn fixtures_match_expected() {
+    fixtures::assert_fixtures(&KIND);
 }
 
-/// Every rule is expected by some fixture; every error or warning rule also has its own
-/// directory with a breaking case (`fail*`/`warn*`) and a compatible twin (`pass*`).
 #[test]
 fn every_rule_has_fixtures() {
-    let root = fixtures().join("openapi");
-    let mut dirs = Vec::new();
-    cases(&root, &mut dirs);
-    let mut missing = Vec::new();
-    for rule in RULES {
-        let short = rule.id.strip_prefix("openapi/").unwrap();
-        let expecting = dirs.iter().any(|d| {
-            std::fs::read_to_string(d.join("expected.txt")).unwrap().lines().any(|l| l == rule.id)
-        });
-        if !expecting {
-            missing.push(format!("{short}: no fixture expects it"));
-        }
-        if rule.level == Level::Info {
-            continue;
-        }
-        let names: Vec<String> = std::fs::read_dir(root.join(short))
-            .map(|entries| {
-                entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
-            })
-            .unwrap_or_default();
-        if !names.iter().any(|n| n.starts_with("fail") || n.starts_with("warn")) {
-            missing.push(format!("{short}: no failing case in its directory"));
-        }
-        if !names.iter().any(|n| n.starts_with("pass")) {
-            missing.push(format!("{short}: no passing case in its directory"));
-        }
-    }
-    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    fixtures::assert_coverage(&KIND);
 }
 
 #[test]
 fn rule_ids_are_unique_and_prefixed() {
-    let ids: BTreeSet<_> = RULES.iter().map(|r| r.id).collect();
-    assert_eq!(ids.len(), RULES.len());
-    assert!(RULES.iter().all(|r| r.id.starts_with("openapi/") && !r.description.is_empty()));
+    fixtures::assert_rule_table(&KIND);
 }
 
 #[test]
 fn messages_name_the_operation_and_point_into_the_revision() {
-    let dir = fixtures().join("openapi/request-property-type-changed/fail");
+    let dir = fixture("request-property-type-changed/fail");
     let base = openapi::load(&spec_file(&dir, "base")).unwrap();
     let rev = openapi::load(&spec_file(&dir, "revision")).unwrap();
     let changes = openapi::diff(&base, &rev);
@@ -124,7 +104,7 @@ fn messages_name_the_operation_and_point_into_the_revision() {
 
 #[test]
 fn removals_point_into_the_base() {
-    let dir = fixtures().join("openapi/paths-path-removed/fail");
+    let dir = fixture("paths-path-removed/fail");
     let base = openapi::load(&spec_file(&dir, "base")).unwrap();
     let rev = openapi::load(&spec_file(&dir, "revision")).unwrap();
     let changes = openapi::diff(&base, &rev);
@@ -135,7 +115,7 @@ fn removals_point_into_the_base() {
 
 #[test]
 fn refs_across_files_with_cycles() {
-    let dir = fixtures().join("openapi-load/cross-file");
+    let dir = openapi_load("cross-file");
     let actual = rule_ids(&dir.join("base.yaml"), &dir.join("revision.yaml"));
     let expected: BTreeSet<String> =
         ["openapi/response-optional-property-removed", "openapi/response-property-removed"]
@@ -148,7 +128,7 @@ fn refs_across_files_with_cycles() {
 
 #[test]
 fn load_str_resolves_relative_refs_through_the_resolver() {
-    let dir = fixtures().join("openapi-load/cross-file");
+    let dir = openapi_load("cross-file");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
     let text = read("base.yaml").unwrap();
     let spec = openapi::load_str("base.yaml", &text, |name| read(name)).unwrap();
@@ -164,7 +144,7 @@ fn load_str_resolves_relative_refs_through_the_resolver() {
 
 #[test]
 fn malformed_yaml_names_file_and_line() {
-    let path = fixtures().join("openapi-load/errors/malformed.yaml");
+    let path = openapi_load("errors/malformed.yaml");
     let err = openapi::load(&path).unwrap_err();
     let ContractError::MalformedYaml { file, line, .. } = &err else { panic!("{err}") };
     assert!(file.ends_with("malformed.yaml"));
@@ -180,7 +160,7 @@ fn malformed_json_names_file_and_line() {
 
 #[test]
 fn broken_ref_names_file_and_pointer() {
-    let path = fixtures().join("openapi-load/errors/broken-ref.yaml");
+    let path = openapi_load("errors/broken-ref.yaml");
     let err = openapi::load(&path).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("broken-ref.yaml"), "{text}");
@@ -188,7 +168,7 @@ fn broken_ref_names_file_and_pointer() {
         text.contains("/paths/~1a/get/responses/200/content/application~1json/schema/$ref"),
         "{text}"
     );
-    let path = fixtures().join("openapi-load/errors/missing-file.yaml");
+    let path = openapi_load("errors/missing-file.yaml");
     let err = openapi::load(&path).unwrap_err();
     assert!(err.to_string().contains("nowhere.yaml"), "{err}");
 }
@@ -196,7 +176,7 @@ fn broken_ref_names_file_and_pointer() {
 #[test]
 fn unknown_versions_are_rejected_at_openapi() {
     for name in ["swagger.yaml", "version-4.json"] {
-        let path = fixtures().join("openapi-load/errors").join(name);
+        let path = openapi_load("errors").join(name);
         let err = openapi::load(&path).unwrap_err();
         assert!(
             matches!(&err, ContractError::UnsupportedOpenApiVersion { file, pointer, .. }
