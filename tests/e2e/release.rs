@@ -3,7 +3,8 @@
 use crate::support::{copy_tree, fixture, repo_root, run, text, tollgate};
 use serde_json::Value;
 use std::path::Path;
-use tollgate_core::{Config, Severity};
+use tollgate_core::Severity;
+use tollgate_release::Config;
 
 fn fixture_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -104,6 +104,19 @@ pub enum AttestError {
     /// Keyless signing was attempted and failed before or at the network boundary.
     #[error("keyless signing: {0}")]
     Keyless(String),
+    /// A key file could not be read.
+    #[error("{path}: cannot read {what}: {source}")]
+    ReadKey {
+        /// The key file.
+        path: PathBuf,
+        /// `private key` or `public key`.
+        what: &'static str,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// `SOURCE_DATE_EPOCH` is set but is not a timestamp.
+    #[error(transparent)]
+    Time(#[from] tollgate_core::time_source::SourceDateEpochError),
     /// A signature check done while reading or converting failed.
     #[error(transparent)]
     Verify(#[from] VerifyError),

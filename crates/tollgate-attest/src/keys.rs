@@ -586,6 +586,34 @@ fn decrypt_cosign(
     Ok(Zeroizing::new(plaintext))
 }
 
+/// Environment variables holding the password of an encrypted private key, in order.
+pub const PASSWORD_VARS: [&str; 2] = ["TOLLGATE_KEY_PASSWORD", "COSIGN_PASSWORD"];
+
+/// The password for an encrypted private key: `TOLLGATE_KEY_PASSWORD`, else `COSIGN_PASSWORD`.
+pub fn password_from_env() -> Option<Vec<u8>> {
+    PASSWORD_VARS.iter().find_map(std::env::var_os).map(std::ffi::OsString::into_encoded_bytes)
+}
+
+/// Reads a private key file (PKCS#8 PEM, or cosign's encrypted format with `password`).
+pub fn read_signing_key(path: &Path, password: Option<&[u8]>) -> Result<SigningKey, AttestError> {
+    let pem = std::fs::read_to_string(path).map_err(|source| AttestError::ReadKey {
+        path: path.to_owned(),
+        what: "private key",
+        source,
+    })?;
+    SigningKey::from_pem(path, &pem, password)
+}
+
+/// Reads a public key file (SubjectPublicKeyInfo PEM).
+pub fn read_verifying_key(path: &Path) -> Result<VerifyingKey, AttestError> {
+    let pem = std::fs::read_to_string(path).map_err(|source| AttestError::ReadKey {
+        path: path.to_owned(),
+        what: "public key",
+        source,
+    })?;
+    VerifyingKey::from_pem(path, &pem)
+}
+
 /// Writes `key` as `DIR/tollgate.key` (PKCS#8 PEM, mode 0600) and its public half as
 /// `DIR/tollgate.pub` (mode 0644), creating `DIR` if needed. Returns both paths.
 ///

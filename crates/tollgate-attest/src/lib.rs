@@ -13,6 +13,8 @@
 //! - [`subject`]: subjects for files and directories, hashed once per file (SHA-256 and SHA-512
 //!   together) on every core.
 //!
+//! - [`gate`]: the `[attest]` configuration, the rule table and the release `attest` check.
+//!
 //! **Architecture invariant:** no printing; key material never appears in errors, logs or
 //! `Debug` output. **API boundary:** no network access anywhere in this crate except
 //! [`keyless::UreqTransport`], and only when a caller hands it to [`keyless::SigstoreKeyless`]
@@ -23,6 +25,7 @@ pub mod bundle;
 pub mod ci;
 pub mod dsse;
 pub mod error;
+pub mod gate;
 pub mod keyless;
 pub mod keys;
 pub mod provenance;

@@ -52,6 +52,15 @@ pub enum Command {
     /// The Kubernetes operator: install manifests.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// List every gate's rules: id, default level, what it detects.
+    Rules(RulesArgs),
+}
+
+/// `tollgate rules [GATE]`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Only this gate's rules (sbom, contracts, attest, evidence).
+    pub gate: Option<String>,
 }
 
 /// `tollgate operator …`.
@@ -221,6 +230,10 @@ pub struct ReleaseArgs {
     /// `[attest] key`; without one, an ephemeral key is generated and labelled as such).
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// Only these stages, comma-separated (run in pipeline order; default: `[release] stages`,
+    /// every stage): sbom, contracts, attest, evidence.
+    #[arg(long, value_name = "STAGE,...", value_delimiter = ',')]
+    pub stages: Option<Vec<tollgate_release::Stage>>,
 }
 
 /// `tollgate config …`.

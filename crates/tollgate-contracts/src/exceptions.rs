@@ -6,17 +6,29 @@
 //! - An exception that matched nothing is a warning: stale configuration to remove.
 //! - An exception whose expiry is not a `YYYY-MM-DD` date is an error.
 
+use crate::gate::ContractException;
 use time::Date;
 use time::macros::format_description;
-use tollgate_core::config::ContractException;
-use tollgate_core::{Finding, Location, Severity};
+use tollgate_core::{Finding, Location, Rule, Severity};
 
-/// Rule id of the finding for an expired exception.
-pub const EXPIRED: &str = "contracts/exception-expired";
-/// Rule id of the finding for an exception that matched no change.
-pub const UNUSED: &str = "contracts/exception-unused";
-/// Rule id of the finding for an exception with an unreadable expiry date.
-pub const INVALID: &str = "contracts/exception-invalid";
+/// Rule: an exception past its expiry date (it covers nothing any more).
+pub const EXPIRED: Rule = Rule::new(
+    "contracts/exception-expired",
+    Severity::Error,
+    "an accepted exception past its expiry date",
+);
+/// Rule: an exception that matched no change (stale configuration).
+pub const UNUSED: Rule = Rule::new(
+    "contracts/exception-unused",
+    Severity::Warning,
+    "an exception that matches no change: stale configuration",
+);
+/// Rule: an exception whose expiry is not a `YYYY-MM-DD` date.
+pub const INVALID: Rule = Rule::new(
+    "contracts/exception-invalid",
+    Severity::Error,
+    "an exception whose expiry is not a YYYY-MM-DD date",
+);
 
 /// Parses an expiry date (`2026-12-31`).
 pub fn parse_date(text: &str) -> Option<Date> {
@@ -84,8 +96,7 @@ impl<'a> Exceptions<'a> {
             let location = Location::file(self.config_file.clone())
                 .at_pointer(format!("/contracts/exceptions/{i}"));
             let finding = match self.states[i] {
-                State::Expired => Finding::new(
-                    EXPIRED,
+                State::Expired => EXPIRED.finding_at(
                     Severity::Error,
                     format!(
                         "exception for {what} expired on {} (owner: {}; reason: {})",
@@ -96,16 +107,14 @@ impl<'a> Exceptions<'a> {
                     "{} must fix the change or renew the exception with a new expiry date",
                     exception.owner
                 )),
-                State::Invalid => Finding::new(
-                    INVALID,
+                State::Invalid => INVALID.finding_at(
                     Severity::Error,
                     format!(
                         "exception for {what} (owner: {}) has expiry {:?}, not a YYYY-MM-DD date",
                         exception.owner, exception.expires
                     ),
                 ),
-                State::Active if !self.used[i] => Finding::new(
-                    UNUSED,
+                State::Active if !self.used[i] => UNUSED.finding_at(
                     Severity::Warning,
                     format!(
                         "exception for {what} (owner: {}) matches no change: stale configuration",
@@ -186,7 +195,7 @@ mod tests {
         assert_eq!(findings[0].severity, Severity::Error);
         let out = ex.finish();
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].rule.as_str(), out[0].severity), (UNUSED, Severity::Warning));
+        assert_eq!((out[0].rule.as_str(), out[0].severity), (UNUSED.id, Severity::Warning));
     }
 
     #[test]
@@ -197,7 +206,7 @@ mod tests {
         ex.apply("./api/openapi.yaml", &mut findings);
         assert_eq!(findings[0].severity, Severity::Error);
         let out = ex.finish();
-        assert_eq!((out[0].rule.as_str(), out[0].severity), (EXPIRED, Severity::Error));
+        assert_eq!((out[0].rule.as_str(), out[0].severity), (EXPIRED.id, Severity::Error));
         assert!(out[0].message.contains("team-x"), "{}", out[0].message);
         assert_eq!(
             out[0].location.as_ref().unwrap().pointer.as_deref(),
@@ -209,6 +218,6 @@ mod tests {
     fn invalid_date_is_an_error() {
         let list = [exception("openapi/a", None, "next year")];
         let out = Exceptions::new(&list, date!(2025 - 01 - 02), "tollgate.toml").finish();
-        assert_eq!((out[0].rule.as_str(), out[0].severity), (INVALID, Severity::Error));
+        assert_eq!((out[0].rule.as_str(), out[0].severity), (INVALID.id, Severity::Error));
     }
 }

@@ -12,6 +12,7 @@ use tollgate_attest::dsse;
 use tollgate_attest::keys::SigningKey;
 
 use crate::archive::{Compressor, header};
+use crate::gate::EvidenceConfig;
 use crate::hasher::{Hasher, Sha256Writer};
 use crate::walk::{Item, Source, hash_file, sha256_file, walk};
 use crate::{
@@ -32,13 +33,17 @@ pub struct Built {
 }
 
 /// How [`build`] bundles: the tool version for the manifest, the effective configuration
-/// (its `[evidence]` section decides the mapping; the whole of it is digested into the
-/// manifest), the repository's `policies/` directory, and the generated documents.
+/// (its `[evidence]` section decides the mapping; the whole of it, as the caller serialized
+/// it, is digested into the manifest), the repository's `policies/` directory, and the
+/// generated documents.
 pub struct BuildOptions {
     /// Recorded as the producer's tool version.
     pub tool_version: String,
-    /// The effective configuration.
-    pub config: tollgate_core::Config,
+    /// The `[evidence]` section of the effective configuration.
+    pub evidence: EvidenceConfig,
+    /// The whole effective configuration as JSON, digested into the manifest
+    /// (`producer.configSha256`); `{}` when no configuration is given.
+    pub config_json: Vec<u8>,
     /// The configuration file, to name it in errors (default `tollgate.toml`).
     pub config_path: PathBuf,
     /// A `policies/` directory whose files join the policy set digest (`None`: no policies).
@@ -48,20 +53,29 @@ pub struct BuildOptions {
 }
 
 impl BuildOptions {
-    /// Default configuration, no policies, the default generated documents.
+    /// Default `[evidence]` section, an empty configuration digest, no policies, the default
+    /// generated documents.
     pub fn new(tool_version: impl Into<String>) -> Self {
         BuildOptions {
             tool_version: tool_version.into(),
-            config: tollgate_core::Config::default(),
+            evidence: EvidenceConfig::default(),
+            config_json: b"{}".to_vec(),
             config_path: PathBuf::from(tollgate_core::config::CONFIG_FILE),
             policies_dir: None,
             documents: GeneratedDocument::defaults(),
         }
     }
 
-    /// Uses `config`, loaded from `path` (named in mapping errors).
-    pub fn config(mut self, config: tollgate_core::Config, path: impl Into<PathBuf>) -> Self {
-        self.config = config;
+    /// Uses the `[evidence]` section `evidence` of the configuration loaded from `path` (named
+    /// in mapping errors), whose whole effective form is `config_json`.
+    pub fn config(
+        mut self,
+        evidence: EvidenceConfig,
+        config_json: Vec<u8>,
+        path: impl Into<PathBuf>,
+    ) -> Self {
+        self.evidence = evidence;
+        self.config_json = config_json;
         self.config_path = path.into();
         self
     }
@@ -139,7 +153,7 @@ fn release_identity(run_dir: &Path) -> Result<ReleaseIdentity, EvidenceError> {
 
 /// Bundles the run directory `run_dir` into `output` (`.tar.gz` or `.tar.zst`), signing the
 /// manifest with `key`. Every file gets its evidence kind and controls from the mapping of
-/// `options.config`; the generated documents are added (kind `export`). The archive is
+/// `options.evidence`; the generated documents are added (kind `export`). The archive is
 /// written to a temporary file next to `output` and renamed into place.
 pub fn build(
     run_dir: &Path,
@@ -150,7 +164,7 @@ pub fn build(
     let options = options.into();
     let format = format_of(output)?;
     let mtime = source_date_epoch()?;
-    let mapping = Mapping::from_config(&options.config.evidence, &options.config_path)?;
+    let mapping = Mapping::from_config(&options.evidence, &options.config_path)?;
     let meta = std::fs::metadata(run_dir).map_err(|e| EvidenceError::io(run_dir, e))?;
     if !meta.is_dir() {
         return Err(EvidenceError::RunDir {
@@ -199,10 +213,9 @@ pub fn build(
     };
     let policy_digests: Vec<(String, String)> =
         policies.iter().map(|p| (p.path.clone(), p.sha256.clone())).collect();
-    let config_json = serde_json::to_vec(&options.config).unwrap_or_default();
     let producer = Producer {
         tool: Tool { name: "tollgate".to_owned(), version: options.tool_version.clone() },
-        config_sha256: hex::encode(Sha256::digest(&config_json)),
+        config_sha256: hex::encode(Sha256::digest(&options.config_json)),
         policy_sha256: mapping.policy_sha256(&policy_digests),
         policies,
     };

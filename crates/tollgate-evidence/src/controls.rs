@@ -17,9 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::gate::EvidenceConfig;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use tollgate_core::config::EvidenceConfig;
 
 use crate::EvidenceError;
 
@@ -645,7 +645,7 @@ mod tests {
     }
 
     fn config(toml: &str) -> EvidenceConfig {
-        tollgate_core::Config::parse(Path::new("tollgate.toml"), toml).unwrap().evidence
+        tollgate_core::config::parse_section(Path::new("tollgate.toml"), toml, "evidence").unwrap()
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod build;
 pub mod controls;
 mod documents;
 mod error;
+pub mod gate;
 pub mod git_range;
 pub mod github;
 pub mod gitlab;

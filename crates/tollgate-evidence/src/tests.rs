@@ -126,8 +126,7 @@ fn builds_reproducibly_and_verifies() {
     assert_eq!(manifest.schema_version, "2");
     assert_eq!(manifest.catalogs, ["soc2", "iso27001", "ssdf", "slsa"]);
     assert_eq!(manifest.producer.tool.version, "0.1.0");
-    let config_json = serde_json::to_vec(&tollgate_core::Config::default()).unwrap();
-    assert_eq!(manifest.producer.config_sha256, hex::encode(Sha256::digest(&config_json)));
+    assert_eq!(manifest.producer.config_sha256, hex::encode(Sha256::digest(b"{}")));
     assert_eq!(manifest.producer.policy_sha256, Mapping::default().policy_sha256(&[]));
     let coverage = manifest.coverage();
     let slsa = coverage.catalogs.iter().find(|c| c.id == "slsa").unwrap();
@@ -317,13 +316,10 @@ fn configuration_policies_and_generated_documents_shape_the_manifest() {
     let policies = out.path().join("repo/policies");
     std::fs::create_dir_all(&policies).unwrap();
     std::fs::write(policies.join("release.rego"), "package release\n").unwrap();
-    let config = tollgate_core::Config::parse(
-        Path::new("tollgate.toml"),
-        "[evidence]\ncatalogs = [\"slsa\"]\n[evidence.controls]\ngate-report = [\"slsa:Build-L3\"]\n",
-    )
-    .unwrap();
+    let text = "[evidence]\ncatalogs = [\"slsa\"]\n[evidence.controls]\ngate-report = [\"slsa:Build-L3\"]\n";
+    let config = evidence_config(text);
     let options = BuildOptions::new("9.9.9")
-        .config(config.clone(), "repo/tollgate.toml")
+        .config(config.clone(), text.as_bytes().to_vec(), "repo/tollgate.toml")
         .policies_dir(&policies)
         .document(GeneratedDocument::new("report.html", |g: &Generation<'_>| {
             Ok(format!("<p>{} files</p>\n", g.files.len()).into_bytes())
@@ -343,14 +339,12 @@ fn configuration_policies_and_generated_documents_shape_the_manifest() {
     assert_eq!(m.producer.policies[0].sha256, hex::encode(Sha256::digest(b"package release\n")));
     // Config and policy set are digested: a different config, a different policy file, a
     // different digest.
-    assert_ne!(
-        m.producer.config_sha256,
-        hex::encode(Sha256::digest(serde_json::to_vec(&tollgate_core::Config::default()).unwrap()))
-    );
+    assert_eq!(m.producer.config_sha256, hex::encode(Sha256::digest(text.as_bytes())));
     let before = m.producer.policy_sha256.clone();
     std::fs::write(policies.join("release.rego"), "package release2\n").unwrap();
-    let options =
-        BuildOptions::new("9.9.9").config(config, "repo/tollgate.toml").policies_dir(&policies);
+    let options = BuildOptions::new("9.9.9")
+        .config(config, text.as_bytes().to_vec(), "repo/tollgate.toml")
+        .policies_dir(&policies);
     let again = build(dir.path(), &key, &out.path().join("d.tar.gz"), options).unwrap();
     assert_ne!(again.manifest.producer.policy_sha256, before);
     // Everything, generated documents included, verifies; the report's bytes are the generator's.
@@ -369,12 +363,8 @@ fn configuration_policies_and_generated_documents_shape_the_manifest() {
 fn bad_evidence_config_and_reserved_paths_are_input_errors() {
     let dir = run_dir();
     let out = tempfile::tempdir().unwrap();
-    let config = tollgate_core::Config::parse(
-        Path::new("tollgate.toml"),
-        "[evidence.controls]\nsbom = [\"soc2:CC99.1\"]\n",
-    )
-    .unwrap();
-    let options = BuildOptions::new("0").config(config, "repo/tollgate.toml");
+    let config = evidence_config("[evidence.controls]\nsbom = [\"soc2:CC99.1\"]\n");
+    let options = BuildOptions::new("0").config(config, b"{}".to_vec(), "repo/tollgate.toml");
     let err = build(dir.path(), &key(), &out.path().join("e.tar.gz"), options).unwrap_err();
     assert!(err.is_input_error(), "{err}");
     assert_eq!(
@@ -483,8 +473,7 @@ fn small_generation_inputs() -> (tempfile::TempDir, Vec<FileEntry>, ReleaseIdent
 
 fn with_generation<T>(catalogs: &str, f: impl FnOnce(&Generation<'_>) -> T) -> T {
     let (dir, files, release, producer) = small_generation_inputs();
-    let config = tollgate_core::Config::parse(Path::new("t.toml"), catalogs).unwrap();
-    let mapping = Mapping::from_config(&config.evidence, Path::new("t.toml")).unwrap();
+    let mapping = Mapping::from_config(&evidence_config(catalogs), Path::new("t.toml")).unwrap();
     let files: Vec<FileEntry> = files
         .into_iter()
         .map(|mut f| {
@@ -667,4 +656,9 @@ fn gitlab_document_falls_back_to_the_run() {
     assert_eq!(gitlab::gitlab_time("2019-06-28T13:23:40.5Z"), "2019-06-28 13:23:40 UTC");
     assert_eq!(oscal::rfc3339(0), "1970-01-01T00:00:00Z");
     assert_eq!(oscal::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+}
+
+/// The `[evidence]` section of configuration text.
+fn evidence_config(text: &str) -> crate::gate::EvidenceConfig {
+    tollgate_core::config::parse_section(Path::new("tollgate.toml"), text, "evidence").unwrap()
 }

@@ -1,26 +1,49 @@
 //! Comparing two SBOMs: added, removed, upgraded, downgraded components, licence and hash
 //! changes, as findings whose severities come from `[sbom.diff]`.
 
+use crate::gate::SbomDiffConfig;
 use crate::read::{Entry, SbomDocument};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use tollgate_core::config::SbomDiffConfig;
 use tollgate_core::{Finding, Location};
 
 /// Rule ids of the findings this module emits (stable; tools key on them).
 pub mod rules {
+    use tollgate_core::{Rule, Severity};
+
     /// A component only in the new SBOM.
-    pub const ADDED: &str = "sbom-diff/component-added";
+    pub const ADDED: Rule =
+        Rule::new("sbom-diff/component-added", Severity::Info, "a component only in the new SBOM");
     /// A component only in the old SBOM.
-    pub const REMOVED: &str = "sbom-diff/component-removed";
+    pub const REMOVED: Rule = Rule::new(
+        "sbom-diff/component-removed",
+        Severity::Info,
+        "a component only in the old SBOM",
+    );
     /// A component whose version went up.
-    pub const UPGRADED: &str = "sbom-diff/component-upgraded";
+    pub const UPGRADED: Rule = Rule::new(
+        "sbom-diff/component-upgraded",
+        Severity::Info,
+        "a component whose version went up",
+    );
     /// A component whose version went down.
-    pub const DOWNGRADED: &str = "sbom-diff/component-downgraded";
+    pub const DOWNGRADED: Rule = Rule::new(
+        "sbom-diff/component-downgraded",
+        Severity::Warning,
+        "a component whose version went down",
+    );
     /// A component whose declared licence changed.
-    pub const LICENCE_CHANGED: &str = "sbom-diff/licence-changed";
+    pub const LICENCE_CHANGED: Rule = Rule::new(
+        "sbom-diff/licence-changed",
+        Severity::Warning,
+        "a component whose declared licence changed",
+    );
     /// A component whose hash changed at the same version.
-    pub const HASH_CHANGED: &str = "sbom-diff/hash-changed";
+    pub const HASH_CHANGED: Rule = Rule::new(
+        "sbom-diff/hash-changed",
+        Severity::Error,
+        "a component whose content hash changed while its version did not",
+    );
 }
 
 /// The findings that turn `old` into `new`. `old_name` / `new_name` name the files in locations.
@@ -66,7 +89,7 @@ pub fn diff(
         }
         for n in only_new {
             findings.push(
-                Finding::new(rules::ADDED, config.added, format!("{key} {} added", n.version))
+                Finding::new(rules::ADDED.id, config.added, format!("{key} {} added", n.version))
                     .at(at_new(n))
                     .about(subject(n)),
             );
@@ -74,7 +97,7 @@ pub fn diff(
         for o in only_old {
             findings.push(
                 Finding::new(
-                    rules::REMOVED,
+                    rules::REMOVED.id,
                     config.removed,
                     format!("{key} {} removed", o.version),
                 )
@@ -84,8 +107,8 @@ pub fn diff(
         }
         for (o, n) in &moved {
             let (rule, severity, verb) = match compare_versions(&o.version, &n.version) {
-                Ordering::Greater => (rules::DOWNGRADED, config.downgraded, "downgraded"),
-                _ => (rules::UPGRADED, config.upgraded, "upgraded"),
+                Ordering::Greater => (rules::DOWNGRADED.id, config.downgraded, "downgraded"),
+                _ => (rules::UPGRADED.id, config.upgraded, "upgraded"),
             };
             findings.push(
                 Finding::new(
@@ -101,7 +124,7 @@ pub fn diff(
             if o.license != n.license {
                 findings.push(
                     Finding::new(
-                        rules::LICENCE_CHANGED,
+                        rules::LICENCE_CHANGED.id,
                         config.licence_changed,
                         format!(
                             "{key} {}: licence changed from {} to {}",
@@ -124,7 +147,7 @@ pub fn diff(
             if conflicting {
                 findings.push(
                     Finding::new(
-                        rules::HASH_CHANGED,
+                        rules::HASH_CHANGED.id,
                         config.hash_changed,
                         format!("{key} {}: content hash changed without a version change", n.version),
                     )
@@ -216,18 +239,18 @@ mod tests {
         assert_eq!(
             rules_of(&findings),
             [
-                rules::ADDED,
-                rules::DOWNGRADED,
-                rules::REMOVED,
-                rules::UPGRADED,
-                rules::UPGRADED,
-                rules::HASH_CHANGED,
-                rules::LICENCE_CHANGED,
+                rules::ADDED.id,
+                rules::DOWNGRADED.id,
+                rules::REMOVED.id,
+                rules::UPGRADED.id,
+                rules::UPGRADED.id,
+                rules::HASH_CHANGED.id,
+                rules::LICENCE_CHANGED.id,
             ]
         );
         let upgrade = findings.iter().find(|f| f.message.contains("cargo/c")).unwrap();
         assert_eq!(upgrade.message, "cargo/c upgraded from 1.2.0 to 1.10.0");
-        let licence = findings.iter().find(|f| f.rule == rules::LICENCE_CHANGED).unwrap();
+        let licence = findings.iter().find(|f| f.rule == rules::LICENCE_CHANGED.id).unwrap();
         assert_eq!(licence.severity, Severity::Warning);
         assert_eq!(licence.location.as_ref().unwrap().to_string(), "new.json#/components/0");
     }
@@ -268,9 +291,9 @@ mod tests {
             let forward = diff(&a, &b, "a", "b", &cfg);
             let back = diff(&b, &a, "b", "a", &cfg);
             let count = |fs: &[Finding], r: &str| fs.iter().filter(|f| f.rule == r).count();
-            prop_assert_eq!(count(&forward, rules::ADDED), count(&back, rules::REMOVED));
-            prop_assert_eq!(count(&forward, rules::UPGRADED), count(&back, rules::DOWNGRADED));
-            prop_assert_eq!(count(&forward, rules::LICENCE_CHANGED), count(&back, rules::LICENCE_CHANGED));
+            prop_assert_eq!(count(&forward, rules::ADDED.id), count(&back, rules::REMOVED.id));
+            prop_assert_eq!(count(&forward, rules::UPGRADED.id), count(&back, rules::DOWNGRADED.id));
+            prop_assert_eq!(count(&forward, rules::LICENCE_CHANGED.id), count(&back, rules::LICENCE_CHANGED.id));
         }
     }
 }

@@ -90,6 +90,14 @@ pub enum SbomError {
         "{0}: no supported lockfile found (Cargo.lock, package-lock.json, pnpm-lock.yaml, yarn.lock, uv.lock, poetry.lock, requirements*.txt, go.mod, pubspec.lock)"
     )]
     NothingFound(PathBuf),
+    /// A path given to scan cannot be scanned (missing, or a directory among lockfiles).
+    #[error("{path}: {message}")]
+    BadPath {
+        /// The path as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: &'static str,
+    },
 }
 
 impl SbomError {

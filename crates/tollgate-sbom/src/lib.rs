@@ -2,7 +2,8 @@
 //!
 //! Three steps, each its own module: [`catalog`] reads lockfiles into an [`Inventory`],
 //! [`format`] writes an inventory as CycloneDX or SPDX JSON, and [`diff`] compares two SBOMs
-//! and reports the changes as a `GateReport`.
+//! and reports the changes as findings; [`gate`] owns the `[sbom]` configuration, the rule
+//! table and the gate checks built from them.
 //!
 //! **Architecture invariant:** nothing here touches the network or prints; reading the local
 //! Cargo registry cache for licence metadata is the only I/O outside the scanned tree.
@@ -11,6 +12,7 @@ pub mod catalog;
 pub mod diff;
 pub mod error;
 pub mod format;
+pub mod gate;
 pub mod model;
 pub mod read;
 

@@ -1,7 +1,8 @@
 //! `tollgate config show`.
 
 use crate::cli::ConfigCommand;
-use tollgate_core::{Config, Verdict};
+use tollgate_core::Verdict;
+use tollgate_release::Config;
 
 pub fn run(command: ConfigCommand) -> anyhow::Result<Verdict> {
     match command {

@@ -12,8 +12,9 @@ use crate::cli::{
 };
 use anyhow::Context;
 use std::path::{Path, PathBuf};
-use tollgate_core::{Config, Verdict};
+use tollgate_core::Verdict;
 use tollgate_evidence::{EvidenceError, Summary};
+use tollgate_release::Config;
 
 pub fn run(command: EvidenceCommand) -> anyhow::Result<Verdict> {
     match command {
@@ -37,7 +38,11 @@ fn build(args: &EvidenceBuildArgs) -> anyhow::Result<Verdict> {
     // policy set, into the manifest's producer block.
     let config = Config::load(&args.root)?;
     let options = tollgate_evidence::BuildOptions::new(env!("CARGO_PKG_VERSION"))
-        .config(config, args.root.join(tollgate_core::config::CONFIG_FILE))
+        .config(
+            config.evidence.clone(),
+            config.to_json(),
+            args.root.join(tollgate_core::config::CONFIG_FILE),
+        )
         .policies_dir(args.root.join("policies"));
     let built = tollgate_evidence::build(&run_dir, &key, &args.output, options)?;
     crate::output::emit(

@@ -10,13 +10,15 @@
 //! (401), a rate limit beyond `[evidence.github] max_rate_limit_wait_secs`, a missing release.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
-use tollgate_core::{Config, Digest, GateInput, GateReport, Severity, Verdict, time_source};
+use tollgate_core::{Digest, GateInput, GateReport, Severity, Verdict, time_source};
+use tollgate_evidence::gate::EvidenceGitHubConfig;
 use tollgate_evidence::git_range::{self, GitRange};
 use tollgate_evidence::github::release::{self, Attached};
-use tollgate_evidence::github::{GitHub, GitHubSettings, RepoSlug, changes};
+use tollgate_evidence::github::{RepoSlug, changes};
+use tollgate_release::Config;
 
 use crate::cli::{EvidenceChangesArgs, EvidenceGitArgs, EvidencePublishArgs};
 
@@ -49,7 +51,7 @@ pub fn changes(args: &EvidenceChangesArgs) -> anyhow::Result<Verdict> {
     let start_time = time_source::rfc3339(time_source::now()?);
     let repo: RepoSlug = args.repo.parse()?;
     let range = git_range::collect(&args.root, args.range.as_deref())?;
-    let github = connect(config.evidence.github.max_rate_limit_wait_secs)?;
+    let github = config.evidence.github.connect()?;
     let evidence = changes::collect(&github, &repo, &range)?;
     let output = output_path(&args.root, &config, args.output.as_deref(), "changes.json");
     write(&output, &evidence.to_bytes())?;
@@ -73,8 +75,7 @@ pub fn publish_github_release(args: &EvidencePublishArgs, tag: &str) -> anyhow::
         .as_deref()
         .context("--github-release needs --github-repo OWNER/NAME (or GITHUB_REPOSITORY)")?
         .parse()?;
-    let github =
-        connect(tollgate_core::config::EvidenceGitHubConfig::default().max_rate_limit_wait_secs)?;
+    let github = EvidenceGitHubConfig::default().connect()?;
     match release::attach(&github, &repo, tag, &args.file) {
         Ok(Attached::Uploaded(asset)) => {
             crate::output::emit(
@@ -108,12 +109,6 @@ pub fn publish_github_release(args: &EvidencePublishArgs, tag: &str) -> anyhow::
         }
         Err(e) => Err(e.into()),
     }
-}
-
-pub(crate) fn connect(max_wait_secs: u64) -> anyhow::Result<GitHub> {
-    let mut settings = GitHubSettings::from_env();
-    settings.max_rate_limit_wait = Duration::from_secs(max_wait_secs);
-    Ok(GitHub::connect(settings)?)
 }
 
 fn output_path(root: &Path, config: &Config, given: Option<&Path>, file: &str) -> PathBuf {

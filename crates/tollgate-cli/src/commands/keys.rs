@@ -8,9 +8,6 @@ use tollgate_attest::keyless::{SigstoreKeyless, UreqTransport};
 use tollgate_attest::keys::{self, KeyAlgorithm, SigningKey, VerifyingKey};
 use tollgate_core::Verdict;
 
-/// Environment variables holding the password of an encrypted private key, in order.
-pub const PASSWORD_VARS: [&str; 2] = ["TOLLGATE_KEY_PASSWORD", "COSIGN_PASSWORD"];
-
 pub fn run(command: KeysCommand) -> anyhow::Result<Verdict> {
     match command {
         KeysCommand::Generate(args) => generate(&args),
@@ -38,25 +35,15 @@ fn generate(args: &KeysGenerateArgs) -> anyhow::Result<Verdict> {
     Ok(Verdict::Pass)
 }
 
-/// The password for an encrypted private key: `TOLLGATE_KEY_PASSWORD`, else `COSIGN_PASSWORD`.
-pub fn password() -> Option<Vec<u8>> {
-    PASSWORD_VARS.iter().find_map(std::env::var_os).map(std::ffi::OsString::into_encoded_bytes)
-}
-
 /// Reads a private key (PKCS#8 PEM, or cosign's encrypted format with the password from the
 /// environment).
 pub fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read private key", path.display()))?;
-    let password = password();
-    Ok(SigningKey::from_pem(path, &pem, password.as_deref())?)
+    Ok(keys::read_signing_key(path, keys::password_from_env().as_deref())?)
 }
 
 /// Reads a public key (SubjectPublicKeyInfo PEM).
 pub fn load_verifying_key(path: &Path) -> anyhow::Result<VerifyingKey> {
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read public key", path.display()))?;
-    Ok(VerifyingKey::from_pem(path, &pem)?)
+    Ok(keys::read_verifying_key(path)?)
 }
 
 /// How a signing command signs: with a key file, or keyless.

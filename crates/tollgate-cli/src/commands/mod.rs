@@ -8,11 +8,11 @@ mod db_backup;
 mod evidence;
 mod evidence_changes;
 mod evidence_publish;
-mod evidence_stage;
 mod keys;
 mod operator;
 pub(crate) mod pact;
 mod release;
+mod rules;
 mod sbom;
 mod sign;
 mod verify;
@@ -42,6 +42,7 @@ pub fn run(command: Command) -> anyhow::Result<Verdict> {
         },
         Command::Evidence(cmd) => evidence::run(cmd),
         Command::Operator(cmd) => operator::run(cmd),
+        Command::Rules(args) => rules::run(&args),
         Command::Contracts(cmd) => match cmd {
             ContractsCommand::Diff(args) => contracts::diff(&args),
             ContractsCommand::Check(args) => contracts::check(&args),

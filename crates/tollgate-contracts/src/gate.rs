@@ -1,0 +1,565 @@
+//! The `contracts` gate: its `[contracts]` configuration section, its rule table, and the
+//! checks the CLI and the release pipeline call.
+//!
+//! The decision, in order: every configured spec is loaded from the working tree and from the
+//! baseline ref (git objects, no checkout) and compared once ([`compare`]); the changes become
+//! findings at their rule's level (or `[contracts] levels`), accepted exceptions lower the ones
+//! they cover, and a major version bump lowers the breaking ones ([`check`]). The same
+//! comparison renders the changelog ([`changelog`]).
+
+use crate::baseline::{self, BaselineError, GitTree};
+use crate::change::{self, Change, Level, RuleDoc};
+use crate::exceptions::{self, Exceptions};
+use crate::{ContractError, graphql, jsonschema, openapi};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tollgate_core::config::CONFIG_FILE;
+use tollgate_core::time_source::{self, SourceDateEpochError};
+use tollgate_core::{Digest, Finding, GateInput, GateReport, GateRules, Location, Rule, Severity};
+
+/// The gate's name in reports of `contracts check` and the release stage.
+pub const GATE: &str = "contracts";
+/// The gate's name in reports of `contracts diff`.
+pub const DIFF_GATE: &str = "contracts-diff";
+
+/// Rule: no git ref to compare with.
+pub const NO_BASELINE: Rule = Rule::new(
+    "contracts/no-baseline",
+    Severity::Info,
+    "no release tag and no configured ref: nothing to compare the specs with",
+);
+/// Rule: no spec configured.
+pub const NO_SPECS: Rule =
+    Rule::new("contracts/no-specs", Severity::Info, "no API specs configured: nothing to compare");
+/// Rule: the spec did not exist at the baseline ref.
+pub const NEW_SPEC: Rule = Rule::new(
+    "contracts/new-spec",
+    Severity::Info,
+    "a spec that did not exist at the baseline ref: nothing to compare",
+);
+
+/// The rule table: the gate's own rules, the exception rules and every spec kind's rules.
+pub fn rules() -> GateRules {
+    let mut rules = vec![NO_BASELINE, NO_SPECS, NEW_SPEC];
+    rules.extend([exceptions::EXPIRED, exceptions::UNUSED, exceptions::INVALID]);
+    for kind in SpecKind::ALL {
+        rules.extend(
+            kind.rules().iter().map(|doc| Rule::new(doc.id, doc.level.severity(), doc.description)),
+        );
+    }
+    GateRules::new(
+        GATE,
+        "OpenAPI, GraphQL and JSON Schema compatibility with the last release",
+        rules,
+    )
+}
+
+/// `[contracts]` settings: which specs are gated, against what, and how strictly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContractsConfig {
+    /// Findings at or above this severity fail the gate.
+    pub fail_on: Severity,
+    /// Git ref the specs are compared with (default: the highest `vX.Y.Z` / `X.Y.Z` tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against: Option<String>,
+    /// Per-rule severity overrides: `"openapi/…" = "warning"`.
+    pub levels: BTreeMap<String, Severity>,
+    /// `[[contracts.specs]]`: the specs to gate.
+    pub specs: Vec<ContractSpec>,
+    /// `[[contracts.exceptions]]`: accepted, expiring exceptions.
+    pub exceptions: Vec<ContractException>,
+}
+
+impl Default for ContractsConfig {
+    fn default() -> Self {
+        ContractsConfig {
+            fail_on: Severity::Error,
+            against: None,
+            levels: BTreeMap::new(),
+            specs: Vec::new(),
+            exceptions: Vec::new(),
+        }
+    }
+}
+
+/// The kind of an API spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpecKind {
+    /// OpenAPI 3.0 / 3.1 (JSON or YAML).
+    Openapi,
+    /// GraphQL SDL.
+    Graphql,
+    /// JSON Schema (draft-07, 2020-12).
+    Jsonschema,
+}
+
+impl SpecKind {
+    /// Every kind, in the order rule tables are listed.
+    pub const ALL: [SpecKind; 3] = [SpecKind::Openapi, SpecKind::Graphql, SpecKind::Jsonschema];
+
+    /// The lowercase name used in configuration and rule ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecKind::Openapi => "openapi",
+            SpecKind::Graphql => "graphql",
+            SpecKind::Jsonschema => "jsonschema",
+        }
+    }
+
+    /// The kind's rule table.
+    pub fn rules(self) -> &'static [RuleDoc] {
+        match self {
+            SpecKind::Openapi => openapi::RULES,
+            SpecKind::Graphql => graphql::RULES,
+            SpecKind::Jsonschema => jsonschema::RULES,
+        }
+    }
+}
+
+/// JSON Schema compatibility mode, as a schema registry judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CompatibilityMode {
+    /// New readers can read data written with the old schema.
+    #[default]
+    Backward,
+    /// Old readers can read data written with the new schema.
+    Forward,
+    /// Both.
+    Full,
+}
+
+/// One `[[contracts.specs]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractSpec {
+    /// The spec's kind.
+    pub kind: SpecKind,
+    /// Path of the spec relative to the repository root.
+    pub path: PathBuf,
+    /// JSON Schema compatibility mode (only for `jsonschema`).
+    #[serde(default)]
+    pub compatibility: CompatibilityMode,
+    /// The spec's version (GraphQL / JSON Schema have none in the document; OpenAPI uses
+    /// `info.version` unless this is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// One `[[contracts.exceptions]]` entry: an accepted breaking change, with owner and expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractException {
+    /// The rule id it covers.
+    pub rule: String,
+    /// The operation / schema element it covers (default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The spec file it covers (default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
+    /// Who accepted it.
+    pub owner: String,
+    /// Why.
+    pub reason: String,
+    /// Last day it applies (`YYYY-MM-DD`).
+    pub expires: String,
+}
+
+/// Why a contracts check could not run (bad input, not a verdict).
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// A spec is missing, unreadable or malformed.
+    #[error(transparent)]
+    Spec(#[from] ContractError),
+    /// A spec at the baseline ref is malformed.
+    #[error("at {reference}: {source}")]
+    AtRef {
+        /// The baseline ref.
+        reference: String,
+        /// What is wrong with the spec there.
+        source: ContractError,
+    },
+    /// The baseline ref or the repository cannot be read.
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
+    /// A file cannot be read (the message names it).
+    #[error("{0}")]
+    Read(String),
+    /// `SOURCE_DATE_EPOCH` is not a timestamp.
+    #[error(transparent)]
+    Time(#[from] SourceDateEpochError),
+}
+
+/// Where a spec's text comes from: the working tree or a git tree. Relative `$ref`s (OpenAPI)
+/// are read from the same place.
+enum Source<'a> {
+    /// Files under a directory; names are relative to it (or absolute).
+    Disk(&'a Path),
+    /// Files in a git tree; names are relative to `prefix` (where the root sits in the repo).
+    Git(&'a GitTree, &'a Path),
+}
+
+impl Source<'_> {
+    fn read(&self, name: &str) -> Result<String, String> {
+        match self {
+            Source::Disk(dir) => {
+                let path = dir.join(name);
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: cannot read: {e}", path.display()))
+            }
+            Source::Git(tree, prefix) => {
+                tree.read(&prefix.join(name)).map_err(|e: BaselineError| e.to_string())
+            }
+        }
+    }
+}
+
+/// A loaded spec of any kind.
+enum Loaded {
+    OpenApi(openapi::Spec),
+    Graphql(graphql::Schema),
+    JsonSchema(jsonschema::Document),
+}
+
+impl Loaded {
+    /// Parses `text` (read from `source` as `name`).
+    fn parse(
+        kind: SpecKind,
+        name: &str,
+        text: &str,
+        source: &Source<'_>,
+    ) -> Result<Loaded, ContractError> {
+        Ok(match kind {
+            SpecKind::Openapi => {
+                Loaded::OpenApi(openapi::load_str(name, text, |other| source.read(other).ok())?)
+            }
+            SpecKind::Graphql => Loaded::Graphql(graphql::parse(name, text)?),
+            SpecKind::Jsonschema => Loaded::JsonSchema(jsonschema::parse(name, text)?),
+        })
+    }
+
+    /// The version the semver rule uses (OpenAPI's `info.version`).
+    fn version(&self) -> Option<String> {
+        match self {
+            Loaded::OpenApi(spec) => openapi::version(spec).map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// The changes from `self` to `revision` (both of one kind, as loaded for one spec).
+    fn diff(&self, revision: &Loaded, compatibility: CompatibilityMode) -> Vec<Change> {
+        match (self, revision) {
+            (Loaded::OpenApi(b), Loaded::OpenApi(r)) => openapi::diff(b, r),
+            (Loaded::Graphql(b), Loaded::Graphql(r)) => graphql::diff(b, r),
+            (Loaded::JsonSchema(b), Loaded::JsonSchema(r)) => {
+                let mode = match compatibility {
+                    CompatibilityMode::Backward => jsonschema::Compatibility::Backward,
+                    CompatibilityMode::Forward => jsonschema::Compatibility::Forward,
+                    CompatibilityMode::Full => jsonschema::Compatibility::Full,
+                };
+                jsonschema::check(b, r, mode)
+            }
+            // `Loaded::parse` of one `SpecKind` always yields one variant.
+            _ => unreachable!("specs of different kinds compared"),
+        }
+    }
+}
+
+fn input(name: &str, text: &str) -> GateInput {
+    GateInput { name: name.to_owned(), digest: Digest::sha256(text.as_bytes()) }
+}
+
+/// `tollgate contracts diff`: two spec files of one kind (paths relative to the working
+/// directory), judged by the levels of `config` and the semver rule (OpenAPI); `fail_on`
+/// decides the verdict.
+pub fn diff_files(
+    kind: SpecKind,
+    base: &Path,
+    revision: &Path,
+    compatibility: CompatibilityMode,
+    config: &ContractsConfig,
+    fail_on: Severity,
+    started: String,
+) -> Result<GateReport, GateError> {
+    let clock = std::time::Instant::now();
+    let disk = Source::Disk(Path::new(""));
+    let mut loaded = Vec::new();
+    let mut inputs = Vec::new();
+    for path in [base, revision] {
+        let name = path.to_string_lossy().replace('\\', "/");
+        let text = disk.read(&name).map_err(GateError::Read)?;
+        loaded.push(Loaded::parse(kind, &name, &text, &disk)?);
+        inputs.push(input(&name, &text));
+    }
+    let (base, revision) = (&loaded[0], &loaded[1]);
+    let changes = base.diff(revision, compatibility);
+    let mut findings = change::to_findings(&changes, &config.levels);
+    if kind == SpecKind::Openapi {
+        baseline::apply_semver(
+            &mut findings,
+            base.version().as_deref(),
+            revision.version().as_deref(),
+        );
+    }
+    Ok(GateReport::new(
+        DIFF_GATE,
+        inputs,
+        findings,
+        fail_on,
+        started,
+        clock.elapsed().as_millis() as u64,
+    ))
+}
+
+/// One spec compared with its baseline.
+#[derive(Debug, Clone)]
+pub struct SpecResult {
+    /// The spec's path as configured, with `/` separators.
+    pub spec: String,
+    /// Its kind.
+    pub kind: SpecKind,
+    /// The changes since the baseline; `None` when the spec is new since the baseline.
+    pub changes: Option<Vec<Change>>,
+    /// The baseline's version (configured at the ref, else in the document).
+    pub base_version: Option<String>,
+    /// The revision's version (configured, else in the document).
+    pub revision_version: Option<String>,
+    /// The working-tree file, digested.
+    pub input: GateInput,
+}
+
+/// What a contracts run compared: nothing (and why), or every spec against a ref.
+#[derive(Debug, Clone)]
+pub enum Comparison {
+    /// No `[[contracts.specs]]`.
+    NoSpecs,
+    /// Specs, but no release tag and no configured ref.
+    NoBaseline,
+    /// Every spec loaded and compared once against `reference`.
+    Compared {
+        /// The baseline ref.
+        reference: String,
+        /// One result per configured spec, in configuration order.
+        results: Vec<SpecResult>,
+    },
+}
+
+/// The baseline ref: `flag` (`--against`), else `[contracts] against`, else the last release
+/// tag of the repository at `root`.
+pub fn baseline_ref(root: &Path, flag: Option<&str>, config: &ContractsConfig) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| config.against.clone())
+        .or_else(|| baseline::last_release_tag(root))
+}
+
+/// Loads every configured spec from `root` and from `reference` and compares each once.
+pub fn compare(
+    root: &Path,
+    config: &ContractsConfig,
+    reference: Option<&str>,
+) -> Result<Comparison, GateError> {
+    if config.specs.is_empty() {
+        return Ok(Comparison::NoSpecs);
+    }
+    let Some(reference) = reference else { return Ok(Comparison::NoBaseline) };
+    let results = compare_all(root, config, reference)?;
+    Ok(Comparison::Compared { reference: reference.to_owned(), results })
+}
+
+/// The `[contracts]` section of the configuration at the baseline ref, if it has one that
+/// parses (for the versions of GraphQL and JSON Schema specs, which carry none themselves).
+fn base_config(tree: &GitTree, prefix: &Path) -> Option<ContractsConfig> {
+    let name = prefix.join(CONFIG_FILE);
+    let text = tree.read(&name).ok()?;
+    tollgate_core::config::parse_section(&name, &text, GATE).ok()
+}
+
+fn configured_version(config: Option<&ContractsConfig>, spec: &ContractSpec) -> Option<String> {
+    config?
+        .specs
+        .iter()
+        .find(|s| s.path == spec.path && s.kind == spec.kind)
+        .and_then(|s| s.version.clone())
+}
+
+fn compare_all(
+    root: &Path,
+    config: &ContractsConfig,
+    reference: &str,
+) -> Result<Vec<SpecResult>, GateError> {
+    let tree = GitTree::open(root, reference)?;
+    let prefix = baseline::prefix_in_repo(root)?;
+    let old_config = base_config(&tree, &prefix);
+    let mut out = Vec::new();
+    for spec in &config.specs {
+        let name = spec.path.to_string_lossy().replace('\\', "/");
+        let disk = Source::Disk(root);
+        let text = disk.read(&name).map_err(GateError::Read)?;
+        let revision = Loaded::parse(spec.kind, &name, &text, &disk)?;
+        let git = Source::Git(&tree, &prefix);
+        let base = match git.read(&name) {
+            Ok(base_text) => {
+                Some(Loaded::parse(spec.kind, &name, &base_text, &git).map_err(|source| {
+                    GateError::AtRef { reference: reference.to_owned(), source }
+                })?)
+            }
+            Err(_) => None,
+        };
+        let changes = base.as_ref().map(|base| base.diff(&revision, spec.compatibility));
+        let base_version = configured_version(old_config.as_ref(), spec)
+            .or_else(|| base.as_ref().and_then(Loaded::version));
+        let revision_version = spec.version.clone().or_else(|| revision.version());
+        out.push(SpecResult {
+            spec: name.clone(),
+            kind: spec.kind,
+            changes,
+            base_version,
+            revision_version,
+            input: input(&name, &text),
+        });
+    }
+    Ok(out)
+}
+
+/// The `contracts` gate over a comparison: changes at their levels, exceptions, the semver
+/// rule; `fail_on` decides the verdict.
+pub fn check(
+    comparison: &Comparison,
+    config: &ContractsConfig,
+    fail_on: Severity,
+    started: String,
+    duration_ms: u64,
+) -> Result<GateReport, GateError> {
+    let (inputs, findings) = findings(comparison, config)?;
+    Ok(GateReport::new(GATE, inputs, findings, fail_on, started, duration_ms))
+}
+
+fn findings(
+    comparison: &Comparison,
+    config: &ContractsConfig,
+) -> Result<(Vec<GateInput>, Vec<Finding>), GateError> {
+    let (reference, results) = match comparison {
+        Comparison::NoSpecs => {
+            let finding = NO_SPECS
+                .finding(NO_SPECS.detects)
+                .fix("list specs under [[contracts.specs]] in tollgate.toml (kind, path)");
+            return Ok((Vec::new(), vec![finding]));
+        }
+        Comparison::NoBaseline => {
+            let finding = NO_BASELINE
+                .finding(
+                    "no baseline: no release tag (vX.Y.Z) and no --against ref, so there is \
+                     nothing to compare the specs with",
+                )
+                .fix("tag a release, or pass --against REF (or set [contracts] against)");
+            return Ok((Vec::new(), vec![finding]));
+        }
+        Comparison::Compared { reference, results } => (reference, results),
+    };
+    let today = time_source::now()?.date();
+    let mut exceptions = Exceptions::new(&config.exceptions, today, CONFIG_FILE);
+    let mut inputs = Vec::new();
+    let mut findings = Vec::new();
+    for result in results {
+        inputs.push(result.input.clone());
+        let Some(changes) = &result.changes else {
+            findings.push(
+                NEW_SPEC
+                    .finding(format!(
+                        "{} is new since {reference}: nothing to compare",
+                        result.spec
+                    ))
+                    .at(Location::file(result.spec.clone())),
+            );
+            continue;
+        };
+        let mut spec_findings = change::to_findings(changes, &config.levels);
+        exceptions.apply(&result.spec, &mut spec_findings);
+        baseline::apply_semver(
+            &mut spec_findings,
+            result.base_version.as_deref(),
+            result.revision_version.as_deref(),
+        );
+        tracing::info!(spec = %result.spec, kind = result.kind.as_str(), changes = changes.len(), "compared");
+        findings.extend(spec_findings);
+    }
+    findings.extend(exceptions.finish());
+    Ok((inputs, findings))
+}
+
+/// The Markdown changelog of a comparison against `reference`: breaking, dangerous and safe
+/// changes (at the levels of `config`, before exceptions), then new specs.
+pub fn changelog(reference: &str, results: &[SpecResult], config: &ContractsConfig) -> String {
+    let mut groups: BTreeMap<Severity, Vec<String>> = BTreeMap::new();
+    let mut new_specs = Vec::new();
+    for result in results {
+        let Some(changes) = &result.changes else {
+            new_specs.push(format!("- `{}` ({}) is new\n", result.spec, result.kind.as_str()));
+            continue;
+        };
+        for finding in change::to_findings(changes, &config.levels) {
+            let subject =
+                finding.subject.as_deref().map(|s| format!("`{s}`: ")).unwrap_or_default();
+            groups.entry(finding.severity).or_default().push(format!(
+                "- {subject}{} (`{}`, {})\n",
+                finding.message, finding.rule, result.spec
+            ));
+        }
+    }
+    let mut out = format!("# API changes since {reference}\n\n");
+    for (severity, title) in [
+        (Severity::Error, "Breaking changes"),
+        (Severity::Warning, "Dangerous changes"),
+        (Severity::Info, "Safe changes"),
+    ] {
+        let lines = groups.remove(&severity).unwrap_or_default();
+        out.push_str(&format!("## {title}\n\n"));
+        if lines.is_empty() {
+            out.push_str("None.\n");
+        } else {
+            out.extend(lines);
+        }
+        out.push('\n');
+    }
+    if !new_specs.is_empty() {
+        out.push_str("## New specs\n\n");
+        out.extend(new_specs);
+        out.push('\n');
+    }
+    out
+}
+
+/// `tollgate contracts changelog` when there is no baseline ref.
+pub const NO_BASELINE_CHANGELOG: &str =
+    "# API changes\n\nNo baseline: no release tag and no --against ref.\n";
+
+/// The rule tables of `kinds` as aligned text (`tollgate contracts rules`): a heading per
+/// kind, then id, level, area, direction and description per rule.
+pub fn render_rule_docs(kinds: &[SpecKind]) -> String {
+    let mut text = String::new();
+    for kind in kinds {
+        let rules = kind.rules();
+        let width = rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
+        text.push_str(&format!("# {} ({} rules)\n", kind.as_str(), rules.len()));
+        for rule in rules {
+            text.push_str(&format!(
+                "{:width$}  {:7}  {:<14}  {:<8}  {}\n",
+                rule.id,
+                level_name(rule.level),
+                rule.area,
+                rule.direction,
+                rule.description
+            ));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn level_name(level: Level) -> &'static str {
+    level.severity().as_str()
+}
