@@ -5,7 +5,7 @@
 //! [`lease_deadline`] returns before any standby may take the Lease once this replica can no
 //! longer confirm it holds it.
 //!
-//! Losing the Lease while leading drops the controllers at once and ends the run with
+//! Losing the Lease while leading makes [`super::run`] drop the controllers at once and end with
 //! [`RuntimeError::LostLeadership`]: the process exits and Kubernetes restarts it as a standby,
 //! so two replicas do not knowingly reconcile at the same time. (Leases bound that window, they
 //! do not close it: a paused leader can act for up to a lease duration after losing.)

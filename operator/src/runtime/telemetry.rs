@@ -1,6 +1,10 @@
 //! Telemetry of the operator process: the process-wide `tracing` subscriber (JSON lines or
 //! text on stderr, filtered by `RUST_LOG`) and, optionally, every span exported over OTLP/HTTP
 //! (protobuf bodies over the hyper client already in the tree; no gRPC).
+//!
+//! Promises: logs go to stderr only; the first subscriber installed in a process stays (a
+//! second call, as in tests, changes nothing); with an OTLP endpoint, spans pass the same
+//! `RUST_LOG` filter as log lines and are flushed by [`OtlpTraces::shutdown`].
 
 /// Installs the process-wide tracing subscriber: JSON lines (`json`) or human-readable text,
 /// filtered by `RUST_LOG` (default `info`).
