@@ -24,6 +24,8 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 /// GFS retention rules as tollgate-db applies them, carried by [`Work::Retention`].
 pub use tollgate_db::retention::RetentionPolicy;
+/// How thoroughly to verify a backup (part of the Backup CRDs, shared with the work items).
+pub use tollgate_operator_api::crd::backup::VerifyTier;
 
 pub use run::{run_blocking, run_work_command, run_work_from_json, termination_message};
 
@@ -125,31 +127,6 @@ pub enum MigrationSource {
         #[serde(default)]
         subdir: String,
     },
-}
-
-/// How thoroughly to verify a backup; each tier includes the ones before it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum VerifyTier {
-    /// Stored bytes match the recorded SHA-256 and size.
-    Checksum,
-    /// `pg_restore --list` reads the archive and its plain SHA-256 matches.
-    Toc,
-    /// A full test restore into a scratch database (dropped afterwards), with SQL checks.
-    Restore,
-}
-
-impl VerifyTier {
-    /// `checksum`, `toc` or `restore`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VerifyTier::Checksum => "checksum",
-            VerifyTier::Toc => "toc",
-            VerifyTier::Restore => "restore",
-        }
-    }
 }
 
 /// One work item. Plain data, serialisable, with secrets in [`SecretString`]s.

@@ -2,7 +2,8 @@
 //! migrations and PostgreSQL backups (group `tollgate.dev`, version `v1alpha1`).
 //!
 //! Module map (one job each):
-//! - [`crd`]: the custom resources as Rust types (CRDs derive from them).
+//! - [`crd`]: the custom resources as Rust types (CRDs derive from them); re-exported from
+//!   `tollgate-operator-api`.
 //! - [`conditions`]: status conditions and their transitions (pure).
 //! - [`context`]: what every reconciler gets: client, metrics, executor, clock.
 //! - [`executor`]: where long work (migrations, backups, verification, restores) runs.
@@ -11,15 +12,19 @@
 //! - [`schedule`]: cron schedules with an IANA time zone (pure).
 //! - [`controllers`]: one reconciler per kind.
 //! - [`runtime`]: the process: leader election, HTTP endpoints, controllers, shutdown.
-//! - [`manifests`]: the deploy/ manifests (CRDs, RBAC, Deployment, Service, NetworkPolicy).
+//! - [`manifests`]: the deploy/ manifests (CRDs, RBAC, Deployment, Service, NetworkPolicy);
+//!   re-exported from `tollgate-operator-api`.
 
 pub mod conditions;
 pub mod context;
 pub mod controllers;
-pub mod crd;
 pub mod executor;
-pub mod manifests;
 pub mod metrics;
 pub mod parity;
 pub mod runtime;
 pub mod schedule;
+
+/// The custom resources (defined in `tollgate-operator-api`, which needs no Kubernetes client).
+pub use tollgate_operator_api::crd;
+/// The deploy/ manifests (defined in `tollgate-operator-api`).
+pub use tollgate_operator_api::manifests;

@@ -44,7 +44,8 @@ use crate::controllers::backup::store_target;
 use crate::controllers::{emit_event, update_status};
 use crate::crd::backup::{
     Backup, BackupPhase, BackupPolicy, BackupPolicySpec, BackupPolicyStatus, BackupSpec,
-    MAX_LISTED, POLICY_LABEL, Restore, RestoreMode, RestorePhase, RestoreSpec, RetentionStatus,
+    MAX_LISTED, POLICY_LABEL, Restore, RestoreMode, RestorePhase, RestoreSpec, RetentionSpec,
+    RetentionStatus,
 };
 use crate::executor::{Outcome, RetentionPolicy, Work};
 use crate::schedule::{Schedule, run_name};
@@ -147,6 +148,21 @@ pub struct RetentionRequest {
     pub after_backup: String,
     /// Rules.
     pub rules: RetentionPolicy,
+}
+
+/// The rules tollgate-db applies for a spec's retention: the floor defaults to, and is at
+/// least, one.
+pub fn retention_policy(spec: &RetentionSpec) -> RetentionPolicy {
+    let n = |v: u32| v as usize;
+    RetentionPolicy {
+        keep_last: n(spec.keep_last),
+        keep_hourly: n(spec.keep_hourly),
+        keep_daily: n(spec.keep_daily),
+        keep_weekly: n(spec.keep_weekly),
+        keep_monthly: n(spec.keep_monthly),
+        keep_yearly: n(spec.keep_yearly),
+        floor: n(spec.floor.unwrap_or(1).max(1)),
+    }
 }
 
 /// What to do for a policy now (the output of [`plan_policy`]).
@@ -329,7 +345,7 @@ pub fn plan_policy(i: PolicyInputs<'_>) -> PolicyPlan {
             database: db.clone(),
             must_include: id.clone(),
             after_backup: last.name.clone(),
-            rules: rules.policy(),
+            rules: retention_policy(rules),
         });
     }
 

@@ -11,7 +11,7 @@ pub fn run(command: OperatorCommand) -> anyhow::Result<Verdict> {
 
 /// Writes every manifest (each atomically) and lists what was written.
 fn manifests(args: &OperatorManifestsArgs) -> anyhow::Result<Verdict> {
-    let written = tollgate_operator::manifests::write(&args.output_dir)?;
+    let written = tollgate_operator_api::manifests::write(&args.output_dir)?;
     let mut text = String::new();
     for path in written {
         text.push_str(&format!("wrote {}\n", path.display()));
@@ -32,7 +32,7 @@ mod tests {
             run(OperatorCommand::Manifests(OperatorManifestsArgs { output_dir: out.clone() }))
                 .unwrap();
         assert_eq!(verdict, Verdict::Pass);
-        for manifest in tollgate_operator::manifests::render().unwrap() {
+        for manifest in tollgate_operator_api::manifests::render().unwrap() {
             let written = std::fs::read_to_string(out.join(manifest.file_name)).unwrap();
             assert_eq!(written, manifest.contents, "{}", manifest.file_name);
         }

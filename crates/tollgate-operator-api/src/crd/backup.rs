@@ -13,10 +13,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
-use tollgate_db::retention::RetentionPolicy;
 
 pub use super::parity::SecretKeyRef;
-pub use crate::executor::VerifyTier;
 
 /// Label on every Backup naming the BackupPolicy that created it.
 pub const POLICY_LABEL: &str = "tollgate.dev/backup-policy";
@@ -145,22 +143,6 @@ pub struct RetentionSpec {
     pub floor: Option<u32>,
 }
 
-impl RetentionSpec {
-    /// The rules tollgate-db applies: the floor defaults to, and is at least, one.
-    pub fn policy(&self) -> RetentionPolicy {
-        let n = |v: u32| v as usize;
-        RetentionPolicy {
-            keep_last: n(self.keep_last),
-            keep_hourly: n(self.keep_hourly),
-            keep_daily: n(self.keep_daily),
-            keep_weekly: n(self.keep_weekly),
-            keep_monthly: n(self.keep_monthly),
-            keep_yearly: n(self.keep_yearly),
-            floor: n(self.floor.unwrap_or(1).max(1)),
-        }
-    }
-}
-
 /// age encryption of backups.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -197,6 +179,31 @@ pub struct VerificationSpec {
 
 fn default_tier() -> VerifyTier {
     VerifyTier::Checksum
+}
+
+/// How thoroughly to verify a backup; each tier includes the ones before it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum VerifyTier {
+    /// Stored bytes match the recorded SHA-256 and size.
+    Checksum,
+    /// `pg_restore --list` reads the archive and its plain SHA-256 matches.
+    Toc,
+    /// A full test restore into a scratch database (dropped afterwards), with SQL checks.
+    Restore,
+}
+
+impl VerifyTier {
+    /// `checksum`, `toc` or `restore`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyTier::Checksum => "checksum",
+            VerifyTier::Toc => "toc",
+            VerifyTier::Restore => "restore",
+        }
+    }
 }
 
 /// Observed state of a BackupPolicy.

@@ -2,7 +2,7 @@
 //!
 //! The spec says what to compare and what to tolerate; the status lists the drifts found
 //! (capped at [`MAX_LISTED_DRIFTS`], with `totalDrifts` the full count) and sets `InSync` /
-//! `Drifted`. The comparison itself is pure: see [`crate::parity`].
+//! `Drifted`. The comparison itself is the operator's (`tollgate_operator::parity`, pure).
 
 // `printcolumn(...)` entries repeat `type_ = …` by design; clippy reads them as duplicates.
 #![allow(clippy::duplicated_attributes)]

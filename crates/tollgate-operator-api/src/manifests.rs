@@ -2,8 +2,11 @@
 //! the CRD types and the API calls the controllers make: `crds.yaml` (from [`crd::all`]),
 //! `rbac.yaml` (least privilege), `deployment.yaml`, `service.yaml` and `networkpolicy.yaml`.
 //!
-//! Output is deterministic (no timestamps; the image tag is the crate version), so a test can
-//! compare the committed files with [`render`] and fail when they are stale.
+//! Output is deterministic (no timestamps; the image tag is the workspace version, which this
+//! crate shares with `tollgate-operator`), so a test (`operator/tests/it/manifests.rs`) can
+//! compare the committed files with [`render`] and fail when they are stale. The RBAC rules here
+//! must follow the API calls of the operator's controllers: a controller that needs a new verb
+//! changes [`render`] too.
 
 use std::path::{Path, PathBuf};
 
