@@ -11,6 +11,7 @@ mod replay;
 mod support;
 
 mod attest;
+mod cli_output;
 mod contracts;
 mod db;
 mod db_backup;

@@ -1,8 +1,13 @@
 //! `cargo xtask`: every `tollgate` command, plus this repository's dev tasks.
 //!
 //! Dev tasks: `test` (installs what the tests need, then runs every test), `ci` (format check,
-//! clippy, then `test`), `bench`. Anything else is forwarded to `tollgate`, so
-//! `cargo xtask release` is `tollgate release` on this repository.
+//! clippy, then `test`), `bench`. Anything else is forwarded to the `tollgate` binary, built
+//! by cargo from `tollgate-cli` (`cargo run -p tollgate-cli`), in the caller's working
+//! directory: `cargo xtask release` at the root is `tollgate release` on this repository, and
+//! `cargo xtask contracts diff api/v1.yaml api/v2.yaml` reads the caller's files.
+//!
+//! xtask links nothing of the product and has no dependencies, so it builds in a second.
+//! `XTASK_TOLLGATE=PATH` forwards to a prebuilt binary instead of `cargo run`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -31,14 +36,7 @@ fn main() -> ExitCode {
         _ => Ok(None),
     };
     match result {
-        Ok(None) => {
-            // Forward to tollgate, run from the repository root.
-            if let Err(e) = std::env::set_current_dir(&root) {
-                eprintln!("xtask: cannot enter {}: {e}", root.display());
-                return ExitCode::from(2);
-            }
-            tollgate_cli::main_with_args(args)
-        }
+        Ok(None) => forward(&mut tollgate_command(&root, &args[1..])),
         Ok(Some(())) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xtask {task}: {e}");
@@ -48,6 +46,38 @@ fn main() -> ExitCode {
 }
 
 type TaskResult = Result<Option<()>, String>;
+
+/// The `tollgate` invocation for `args`: `XTASK_TOLLGATE` when set, else `cargo run` of the
+/// `tollgate-cli` binary in this workspace. The working directory is the caller's.
+fn tollgate_command(root: &Path, args: &[OsString]) -> Command {
+    let mut cmd = match std::env::var_os("XTASK_TOLLGATE") {
+        Some(binary) => Command::new(binary),
+        None => {
+            let mut cmd = Command::new(cargo());
+            cmd.args(["run", "--quiet", "--package", "tollgate-cli", "--bin", "tollgate"])
+                .arg("--manifest-path")
+                .arg(root.join("Cargo.toml"))
+                .arg("--");
+            cmd
+        }
+    };
+    cmd.args(args);
+    cmd
+}
+
+/// Runs `cmd` and exits as it did (2 when it could not start; 1 when killed by a signal).
+fn forward(cmd: &mut Command) -> ExitCode {
+    match cmd.status() {
+        Ok(status) => match status.code() {
+            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            None => ExitCode::from(1),
+        },
+        Err(e) => {
+            eprintln!("xtask: cannot start {cmd:?}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()

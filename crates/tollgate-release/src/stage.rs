@@ -148,4 +148,29 @@ mod tests {
             assert!(stage.needs().iter().all(|n| *n < stage), "{stage}");
         }
     }
+
+    /// `docs/architecture.md`'s stage table says what the pipeline does: the same stages in
+    /// the same order, the same needs, and every file each stage writes.
+    #[test]
+    fn the_architecture_doc_shows_the_stage_list() {
+        let doc = include_str!("../../../docs/architecture.md");
+        let start = doc.find("| stage | needs |").expect("the stage table");
+        let rows: Vec<Vec<&str>> = doc[start..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+            .collect();
+        let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+        let expected: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names, expected);
+        for (row, stage) in rows.iter().zip(Stage::ALL) {
+            let needs: Vec<&str> = stage.needs().iter().map(|s| s.name()).collect();
+            let shown: Vec<&str> = row[1].split(',').map(str::trim).filter(|n| *n != "-").collect();
+            assert_eq!(shown, needs, "{stage}");
+            for file in stage.writes() {
+                assert!(row[2].contains(file), "{stage}: {file} not in {:?}", row[2]);
+            }
+        }
+    }
 }
