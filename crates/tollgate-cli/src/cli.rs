@@ -59,7 +59,8 @@ pub enum Command {
 /// `tollgate rules [GATE]`.
 #[derive(Debug, Args)]
 pub struct RulesArgs {
-    /// Only this gate's rules (sbom, contracts, attest, evidence).
+    /// Only this gate's rules (sbom, contracts, attest, evidence, db, db-backup, db-retention,
+    /// db-verify).
     pub gate: Option<String>,
 }
 

@@ -43,6 +43,19 @@ pub const NEW_SPEC: Rule = Rule::new(
 pub fn rules() -> GateRules {
     let mut rules = vec![NO_BASELINE, NO_SPECS, NEW_SPEC];
     rules.extend([exceptions::EXPIRED, exceptions::UNUSED, exceptions::INVALID]);
+    #[cfg(feature = "pact")]
+    rules.extend([
+        Rule::new(
+            crate::pact::INTERACTION_FAILED,
+            Severity::Error,
+            "a provider response that breaks an interaction a consumer's pact expects",
+        ),
+        Rule::new(
+            crate::pact::INTERACTION_PASSED,
+            Severity::Info,
+            "a pact interaction the provider honours",
+        ),
+    ]);
     for kind in SpecKind::ALL {
         rules.extend(
             kind.rules().iter().map(|doc| Rule::new(doc.id, doc.level.severity(), doc.description)),

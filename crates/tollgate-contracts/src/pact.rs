@@ -125,6 +125,23 @@ impl PactReport {
         self.consumers.iter().all(ConsumerResult::passed)
     }
 
+    /// The `contracts-pact` gate report: every interaction a finding; `fail_on` decides.
+    pub fn gate_report(
+        &self,
+        fail_on: Severity,
+        started: String,
+        duration_ms: u64,
+    ) -> tollgate_core::GateReport {
+        tollgate_core::GateReport::new(
+            "contracts-pact",
+            self.inputs.clone(),
+            self.findings(),
+            fail_on,
+            started,
+            duration_ms,
+        )
+    }
+
     /// One finding per interaction: `pact/interaction-failed` (error) or
     /// `pact/interaction-passed` (info).
     pub fn findings(&self) -> Vec<Finding> {

@@ -6,11 +6,13 @@
 //!   object store, with a metadata document per backup; [`store`] is the object store.
 //! - [`retention`]: GFS retention selection (pure).
 //! - [`restore`]: verification tiers and restores.
+//! - [`gate`]: the rule tables of the database gates and the reports the CLI renders.
 //!
 //! **Architecture invariant:** nothing is deleted, dropped or applied on a guess: when in doubt,
 //! stop with an error that says why.
 
 pub mod backup;
+pub mod gate;
 pub mod migrate;
 pub mod restore;
 pub mod retention;

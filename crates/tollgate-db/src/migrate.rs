@@ -227,14 +227,16 @@ impl Plan {
     /// The plan as findings: drift and destructive statements (errors unless `allowed`), and one
     /// info finding per pending migration.
     pub fn findings(&self, destructive_allowed: bool) -> Vec<Finding> {
+        use crate::gate::migration_rules as rules;
         let mut out = Vec::new();
         for d in &self.drift {
             let (rule, version) = match d {
-                Drift::ChecksumChanged { version, .. } => ("db/drift-checksum", version),
-                Drift::Missing { version, .. } => ("db/drift-missing", version),
-                Drift::OutOfOrder { version, .. } => ("db/drift-out-of-order", version),
+                Drift::ChecksumChanged { version, .. } => (rules::DRIFT_CHECKSUM, version),
+                Drift::Missing { version, .. } => (rules::DRIFT_MISSING, version),
+                Drift::OutOfOrder { version, .. } => (rules::DRIFT_OUT_OF_ORDER, version),
             };
-            let mut f = Finding::new(rule, Severity::Error, d.message())
+            let mut f = rule
+                .finding(d.message())
                 .about(format!("V{version}"))
                 .fix("restore the applied file as it was, or repair the history table by hand; nothing was applied");
             if let Drift::ChecksumChanged { origin, .. } | Drift::OutOfOrder { origin, .. } = d {
@@ -245,7 +247,8 @@ impl Plan {
         for d in self.destructive() {
             let severity = if destructive_allowed { Severity::Warning } else { Severity::Error };
             out.push(
-                Finding::new("db/destructive", severity, format!("{}: {}", d.kind, d.statement))
+                rules::DESTRUCTIVE
+                    .finding_at(severity, format!("{}: {}", d.kind, d.statement))
                     .at(Location::file(d.origin.clone()).at_line(d.line))
                     .about(format!("V{}", d.version))
                     .fix(format!(
@@ -256,18 +259,15 @@ impl Plan {
         }
         for p in &self.pending {
             out.push(
-                Finding::new(
-                    "db/pending",
-                    Severity::Info,
-                    format!(
+                rules::PENDING
+                    .finding(format!(
                         "V{}__{} pending{}",
                         p.version,
                         p.name,
                         if p.no_transaction { " (no transaction)" } else { "" }
-                    ),
-                )
-                .at(Location::file(p.origin.clone()))
-                .about(format!("V{}", p.version)),
+                    ))
+                    .at(Location::file(p.origin.clone()))
+                    .about(format!("V{}", p.version)),
             );
         }
         out

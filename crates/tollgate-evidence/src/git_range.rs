@@ -194,6 +194,29 @@ impl GitRange {
         bytes
     }
 
+    /// The `git` gate report of `tollgate evidence git`: the unsigned commits at `severity`,
+    /// failing on errors, with the written `git.json` (`file`, its `bytes`) as the input.
+    pub fn report(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        severity: Severity,
+        started: String,
+        duration_ms: u64,
+    ) -> tollgate_core::GateReport {
+        tollgate_core::GateReport::new(
+            "git",
+            vec![tollgate_core::GateInput {
+                name: file.to_owned(),
+                digest: tollgate_core::Digest::sha256(bytes),
+            }],
+            self.findings(file, severity),
+            Severity::Error,
+            started,
+            duration_ms,
+        )
+    }
+
     /// One finding per unsigned commit (rule [`RULE_UNSIGNED`]) at `severity`, located in
     /// `git.json` by JSON pointer; `file` names that file in the finding.
     pub fn findings(&self, file: &str, severity: Severity) -> Vec<Finding> {

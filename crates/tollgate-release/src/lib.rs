@@ -30,3 +30,20 @@ pub fn rule_tables() -> Vec<tollgate_core::GateRules> {
         tollgate_evidence::gate::rules(),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    /// A rule id names one rule: no two tables (or two rows) share one, and each id starts
+    /// with a known prefix.
+    #[test]
+    fn rule_ids_are_unique_across_gates() {
+        let mut seen = std::collections::BTreeSet::new();
+        for table in super::rule_tables() {
+            assert!(!table.rules.is_empty(), "{}", table.gate);
+            for rule in &table.rules {
+                assert!(seen.insert(rule.id), "{} twice", rule.id);
+                assert!(rule.id.contains('/') && !rule.detects.is_empty(), "{}", rule.id);
+            }
+        }
+    }
+}

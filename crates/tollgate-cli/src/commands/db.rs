@@ -7,7 +7,8 @@
 use crate::cli::DbMigrateArgs;
 use anyhow::Context;
 use std::time::Instant;
-use tollgate_core::{Finding, GateInput, GateReport, Location, Severity, Verdict, time_source};
+use tollgate_core::{Finding, Verdict, time_source};
+use tollgate_db::gate;
 use tollgate_db::migrate::{self, MigrateError, Migration, Options, Plan};
 
 fn load(args: &DbMigrateArgs) -> anyhow::Result<Vec<Migration>> {
@@ -27,25 +28,6 @@ fn load(args: &DbMigrateArgs) -> anyhow::Result<Vec<Migration>> {
     Ok(migrations)
 }
 
-fn inputs(migrations: &[Migration]) -> Vec<GateInput> {
-    migrations
-        .iter()
-        .map(|m| GateInput {
-            name: m.origin.clone(),
-            digest: tollgate_core::Digest::sha256(m.sql.as_bytes()),
-        })
-        .collect()
-}
-
-fn hash_finding(plan: &Plan) -> Finding {
-    Finding::new(
-        "db/plan-hash",
-        Severity::Info,
-        format!("plan {} ({} pending)", plan.hash, plan.pending.len()),
-    )
-    .about("plan")
-}
-
 fn report(
     gate: &str,
     args: &DbMigrateArgs,
@@ -53,14 +35,8 @@ fn report(
     findings: Vec<Finding>,
     start: (Instant, String),
 ) -> anyhow::Result<Verdict> {
-    let report = GateReport::new(
-        gate,
-        inputs(migrations),
-        findings,
-        Severity::Error,
-        start.1,
-        start.0.elapsed().as_millis() as u64,
-    );
+    let duration = start.0.elapsed().as_millis() as u64;
+    let report = gate::migration_report(gate, migrations, findings, start.1, duration);
     super::sbom::emit_report(&args.report, &report)
 }
 
@@ -77,8 +53,7 @@ pub fn plan(args: &DbMigrateArgs) -> anyhow::Result<Verdict> {
     let start = start()?;
     let migrations = load(args)?;
     let plan = migrate::plan(&args.database.database_url, &migrations)?;
-    let mut findings = plan.findings(allowed(args, &plan));
-    findings.push(hash_finding(&plan));
+    let findings = gate::plan_findings(&plan, allowed(args, &plan));
     report("db plan", args, &migrations, findings, start)
 }
 
@@ -87,24 +62,7 @@ pub fn status(args: &DbMigrateArgs) -> anyhow::Result<Verdict> {
     let start = start()?;
     let migrations = load(args)?;
     let plan = migrate::plan(&args.database.database_url, &migrations)?;
-    // Destructive statements are the plan's business; status reports state.
-    let mut findings: Vec<Finding> =
-        plan.findings(true).into_iter().filter(|f| f.rule != "db/destructive").collect();
-    for a in &plan.applied {
-        findings.push(
-            Finding::new(
-                "db/applied",
-                Severity::Info,
-                format!(
-                    "V{}__{} applied {} by {} in {} ms",
-                    a.version, a.name, a.applied_at, a.applied_by, a.duration_ms
-                ),
-            )
-            .about(format!("V{}", a.version)),
-        );
-    }
-    findings.push(hash_finding(&plan));
-    report("db status", args, &migrations, findings, start)
+    report("db status", args, &migrations, gate::status_findings(&plan), start)
 }
 
 /// `tollgate db migrate`: apply what is pending.
@@ -120,49 +78,7 @@ pub fn migrate(args: &DbMigrateArgs) -> anyhow::Result<Verdict> {
     };
     match migrate::migrate(&args.database.database_url, &migrations, &options) {
         Ok(outcome) => {
-            let mut findings: Vec<Finding> = outcome
-                .plan
-                .destructive()
-                .map(|d| {
-                    Finding::new(
-                        "db/destructive",
-                        Severity::Warning,
-                        format!("{} (approved): {}", d.kind, d.statement),
-                    )
-                    .at(Location::file(d.origin.clone()).at_line(d.line))
-                    .about(format!("V{}", d.version))
-                })
-                .collect();
-            for a in &outcome.applied {
-                findings.push(
-                    Finding::new(
-                        "db/applied",
-                        Severity::Info,
-                        format!("V{}__{} applied in {} ms", a.version, a.name, a.duration_ms),
-                    )
-                    .about(format!("V{}", a.version)),
-                );
-            }
-            if outcome.applied.is_empty() {
-                findings.push(
-                    Finding::new("db/up-to-date", Severity::Info, "nothing to apply: up to date")
-                        .about("database"),
-                );
-            }
-            if outcome.lock_contended {
-                findings.push(
-                    Finding::new(
-                        "db/lock-wait",
-                        Severity::Info,
-                        format!(
-                            "waited {} ms for another run's migration lock",
-                            outcome.lock_wait_ms
-                        ),
-                    )
-                    .about("database"),
-                );
-            }
-            report("db migrate", args, &migrations, findings, start)
+            report("db migrate", args, &migrations, gate::migrated_findings(&outcome), start)
         }
         Err(MigrateError::Drift(plan)) => {
             eprintln!("error: migration drift: nothing applied");
@@ -171,18 +87,13 @@ pub fn migrate(args: &DbMigrateArgs) -> anyhow::Result<Verdict> {
         Err(e @ (MigrateError::Destructive { .. } | MigrateError::ApprovalMismatch { .. })) => {
             eprintln!("error: {e}");
             let plan = migrate::plan(&args.database.database_url, &migrations)?;
-            let mut findings = plan.findings(false);
-            if let MigrateError::ApprovalMismatch { given, actual } = &e {
-                findings.push(
-                    Finding::new(
-                        "db/approval-mismatch",
-                        Severity::Error,
-                        format!("--approve {given} does not match the plan {actual}"),
-                    )
-                    .about("plan"),
-                );
-            }
-            findings.push(hash_finding(&plan));
+            let mismatch = match &e {
+                MigrateError::ApprovalMismatch { given, actual } => {
+                    Some((given.as_str(), actual.as_str()))
+                }
+                _ => None,
+            };
+            let findings = gate::refused_findings(&plan, mismatch);
             report("db migrate", args, &migrations, findings, start)
         }
         Err(e) => Err(e.into()),

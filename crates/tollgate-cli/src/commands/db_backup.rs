@@ -7,22 +7,15 @@ use crate::cli::{
     DbBackupArgs, DbListArgs, DbRestoreArgs, DbRetentionArgs, DbVerifyArgs, VerifyTierArg,
 };
 use std::time::Instant;
+use tollgate_core::Verdict;
 use tollgate_core::time_source;
-use tollgate_core::{Digest, DigestAlgorithm, Finding, GateInput, GateReport, Severity, Verdict};
-use tollgate_db::backup::{self, BackupInfo, BackupOptions, BackupStatus};
+use tollgate_db::backup::{self, BackupOptions, BackupStatus};
 use tollgate_db::restore::{self, Tier, VerifyOptions};
-use tollgate_db::retention::{RetentionPolicy, select_for_deletion};
+use tollgate_db::retention::RetentionPolicy;
 use tollgate_db::store::Store;
 
 fn open(url: &str) -> anyhow::Result<Store> {
     Ok(Store::open(url)?)
-}
-
-fn input_of(store: &Store, info: &BackupInfo) -> GateInput {
-    GateInput {
-        name: format!("{}/{}", store.url().trim_end_matches('/'), info.key),
-        digest: Digest { algorithm: DigestAlgorithm::Sha256, hex: info.sha256.clone() },
-    }
 }
 
 /// `tollgate db backup`.
@@ -37,32 +30,9 @@ pub fn backup(args: &DbBackupArgs) -> anyhow::Result<Verdict> {
             recipients: args.recipients.clone(),
         },
     )?;
-    let finding = Finding::new(
-        "db-backup/created",
-        Severity::Info,
-        format!(
-            "backup {} of {}: {} bytes at {} (sha256 {}, schema version {}, pg_dump {}, server {}{})",
-            info.id,
-            info.database,
-            info.size,
-            info.key,
-            info.sha256,
-            info.schema_version.as_deref().unwrap_or("none"),
-            info.pg_dump_version,
-            info.server_version,
-            if info.encrypted() {
-                format!(", encrypted to {}", info.recipients.join(", "))
-            } else {
-                String::new()
-            },
-        ),
-    )
-    .about(info.id.clone());
-    let report = GateReport::new(
-        "db-backup",
-        vec![input_of(&store, &info)],
-        vec![finding],
-        Severity::Error,
+    let report = tollgate_db::gate::backup_report(
+        &store,
+        &info,
         started,
         clock.elapsed().as_millis() as u64,
     );
@@ -140,58 +110,7 @@ pub fn retention(args: &DbRetentionArgs) -> anyhow::Result<Verdict> {
         );
     }
     let store = open(&args.store)?;
-    let backups = backup::list(&store)?;
-    let decisions = select_for_deletion(&backups, &policy, now);
-    let mut findings = Vec::new();
-    let mut failed = Vec::new();
-    for d in &decisions {
-        let info = backups.iter().find(|b| b.id == d.id && b.database == d.database);
-        let (rule, verb) = match (d.keep, args.apply) {
-            (true, _) => ("db-retention/keep", "keep"),
-            (false, false) => ("db-retention/delete", "would delete"),
-            (false, true) => ("db-retention/deleted", "deleted"),
-        };
-        if !d.keep && args.apply {
-            let Some(info) = info else { continue };
-            // Never on a guess: only complete backups the selection names.
-            if info.status != BackupStatus::Complete {
-                continue;
-            }
-            if let Err(e) = backup::delete(&store, info) {
-                failed.push(
-                    Finding::new(
-                        "db-retention/delete-failed",
-                        Severity::Error,
-                        format!("{}/{}: cannot delete: {e}", d.database, d.id),
-                    )
-                    .about(format!("{}/{}", d.database, d.id)),
-                );
-                continue;
-            }
-        }
-        findings.push(
-            Finding::new(
-                rule,
-                Severity::Info,
-                format!("{verb} {}/{}: {}", d.database, d.id, d.reasons.join("; ")),
-            )
-            .about(format!("{}/{}", d.database, d.id)),
-        );
-    }
-    findings.extend(failed);
-    let inputs = backups
-        .iter()
-        .filter(|b| b.status == BackupStatus::Complete)
-        .map(|b| input_of(&store, b))
-        .collect();
-    let report = GateReport::new(
-        "db-retention",
-        inputs,
-        findings,
-        Severity::Error,
-        time_source::rfc3339(now),
-        clock.elapsed().as_millis() as u64,
-    );
+    let report = tollgate_db::gate::retention(&store, &policy, now, args.apply, clock)?;
     super::sbom::emit_report(&args.report, &report)
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use tollgate_core::{Digest, GateInput, GateReport, Severity, Verdict, time_source};
+use tollgate_core::{Verdict, time_source};
 use tollgate_evidence::gate::EvidenceGitHubConfig;
 use tollgate_evidence::git_range::{self, GitRange};
 use tollgate_evidence::github::release::{self, Attached};
@@ -32,11 +32,10 @@ pub fn git(args: &EvidenceGitArgs) -> anyhow::Result<Verdict> {
     let bytes = range.to_bytes();
     write(&output, &bytes)?;
     let name = display_name(&output);
-    let report = GateReport::new(
-        "git",
-        vec![GateInput { name: name.clone(), digest: Digest::sha256(&bytes) }],
-        range.findings(&name, config.evidence.git.unsigned_commit),
-        Severity::Error,
+    let report = range.report(
+        &name,
+        &bytes,
+        config.evidence.git.unsigned_commit,
         start_time,
         started.elapsed().as_millis() as u64,
     );

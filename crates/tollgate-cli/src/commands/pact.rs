@@ -68,7 +68,7 @@ pub fn can_i_deploy(_args: &CanIDeployArgs) -> anyhow::Result<Verdict> {
 #[cfg(feature = "pact")]
 pub fn verify_pacts(args: &VerifyPactsArgs) -> anyhow::Result<Verdict> {
     use tollgate_contracts::pact;
-    use tollgate_core::{GateReport, time_source};
+    use tollgate_core::time_source;
     let started = std::time::Instant::now();
     let start_time = time_source::rfc3339(time_source::now()?);
     let report = pact::verify_pacts(&args.provider_url, &args.pact_dir, args.provider.as_deref())?;
@@ -78,10 +78,7 @@ pub fn verify_pacts(args: &VerifyPactsArgs) -> anyhow::Result<Verdict> {
     } else {
         tracing::warn!("no --provider-version: results not recorded");
     }
-    let gate = GateReport::new(
-        "contracts-pact",
-        report.inputs.clone(),
-        report.findings(),
+    let gate = report.gate_report(
         args.fail_on.severity(),
         start_time,
         started.elapsed().as_millis() as u64,
