@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tollgate_core::config::CONFIG_FILE;
 use tollgate_core::time_source::{self, SourceDateEpochError};
-use tollgate_core::{Digest, Finding, GateInput, GateReport, GateRules, Location, Rule, Severity};
+use tollgate_core::{Finding, GateInput, GateReport, GateRules, Location, Rule, Severity};
 
 /// The gate's name in reports of `contracts check` and the release stage.
 pub const GATE: &str = "contracts";
@@ -282,10 +282,6 @@ impl Loaded {
     }
 }
 
-fn input(name: &str, text: &str) -> GateInput {
-    GateInput { name: name.to_owned(), digest: Digest::sha256(text.as_bytes()) }
-}
-
 /// `tollgate contracts diff`: two spec files of one kind (paths relative to the working
 /// directory), judged by the levels of `config` and the semver rule (OpenAPI); `fail_on`
 /// decides the verdict.
@@ -306,7 +302,7 @@ pub fn diff_files(
         let name = path.to_string_lossy().replace('\\', "/");
         let text = disk.read(&name).map_err(GateError::Read)?;
         loaded.push(Loaded::parse(kind, &name, &text, &disk)?);
-        inputs.push(input(&name, &text));
+        inputs.push(GateInput::of(name.clone(), text.as_bytes()));
     }
     let (base, revision) = (&loaded[0], &loaded[1]);
     let changes = base.diff(revision, compatibility);
@@ -432,7 +428,7 @@ fn compare_all(
             changes,
             base_version,
             revision_version,
-            input: input(&name, &text),
+            input: GateInput::of(name.clone(), text.as_bytes()),
         });
     }
     Ok(out)

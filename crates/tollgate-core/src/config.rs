@@ -64,7 +64,9 @@ pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigEr
 
 /// One top-level section (`[contracts]`, …) of configuration text, as `T`; its default when
 /// the section is absent. Keys of other sections are not looked at, so this reads the section
-/// of a file written by another Tollgate version (e.g. at an earlier git ref).
+/// of a file written by another Tollgate version (e.g. at an earlier git ref). A syntax error
+/// carries its line and column; an error inside the section names the section only (the
+/// section is deserialized from a parsed value, which has no positions).
 pub fn parse_section<T: DeserializeOwned + Default>(
     path: &Path,
     text: &str,

@@ -54,6 +54,13 @@ pub struct GateInput {
     pub digest: Digest,
 }
 
+impl GateInput {
+    /// An input named `name` whose bytes are `bytes` (digested with SHA-256).
+    pub fn of(name: impl Into<String>, bytes: &[u8]) -> GateInput {
+        GateInput { name: name.into(), digest: Digest::sha256(bytes) }
+    }
+}
+
 /// Everything one gate run produced. Renderers turn this into every output format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateReport {

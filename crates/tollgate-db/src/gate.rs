@@ -164,10 +164,7 @@ pub fn rules() -> Vec<GateRules> {
 
 /// The migrations read, as report inputs.
 fn migration_inputs(migrations: &[Migration]) -> Vec<GateInput> {
-    migrations
-        .iter()
-        .map(|m| GateInput { name: m.origin.clone(), digest: Digest::sha256(m.sql.as_bytes()) })
-        .collect()
+    migrations.iter().map(|m| GateInput::of(m.origin.clone(), m.sql.as_bytes())).collect()
 }
 
 /// A migration report (`gate` is `db plan`, `db status` or `db migrate`), failing on errors.
@@ -276,7 +273,7 @@ pub fn refused_findings(plan: &Plan, mismatch: Option<(&str, &str)>) -> Vec<Find
 }
 
 /// A stored backup as a report input: its URL in the store and its SHA-256.
-fn backup_input(store: &Store, info: &BackupInfo) -> GateInput {
+pub(crate) fn backup_input(store: &Store, info: &BackupInfo) -> GateInput {
     GateInput {
         name: format!("{}/{}", store.url().trim_end_matches('/'), info.key),
         digest: Digest { algorithm: DigestAlgorithm::Sha256, hex: info.sha256.clone() },

@@ -18,7 +18,7 @@ use std::io::{self, Read, Write};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::time::Instant;
-use tollgate_core::{Digest, DigestAlgorithm, Finding, GateInput, GateReport, Severity};
+use tollgate_core::{Finding, GateReport, Severity};
 
 /// The gate name of verification reports.
 pub const GATE: &str = "db-verify";
@@ -321,10 +321,7 @@ pub fn verify(
         updated.verified = Some(Verification { tier, at: started.clone() });
         crate::backup::write_metadata(store, &updated)?;
     }
-    let inputs = vec![GateInput {
-        name: format!("{}/{}", store.url().trim_end_matches('/'), info.key),
-        digest: Digest { algorithm: DigestAlgorithm::Sha256, hex: info.sha256.clone() },
-    }];
+    let inputs = vec![crate::gate::backup_input(store, info)];
     Ok(GateReport::new(
         GATE,
         inputs,

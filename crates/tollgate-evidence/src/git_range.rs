@@ -206,10 +206,7 @@ impl GitRange {
     ) -> tollgate_core::GateReport {
         tollgate_core::GateReport::new(
             "git",
-            vec![tollgate_core::GateInput {
-                name: file.to_owned(),
-                digest: tollgate_core::Digest::sha256(bytes),
-            }],
+            vec![tollgate_core::GateInput::of(file, bytes)],
             self.findings(file, severity),
             Severity::Error,
             started,

@@ -114,8 +114,8 @@ pub fn run(
     let plan = Stage::plan(options.stages.as_deref().unwrap_or(&config.release.stages))?;
     let timestamp = time_source::rfc3339(time_source::now()?);
     let out_dir = options.out.clone().unwrap_or_else(|| options.root.join(&config.release.out_dir));
-    let run = RunDir::next(&out_dir, &timestamp);
-    run.create().map_err(ReleaseError::io(&run.partial, "cannot create"))?;
+    let run = RunDir::reserve(&out_dir, &timestamp)
+        .map_err(ReleaseError::io(&out_dir, "cannot create a run directory in"))?;
     let mut pipeline = Pipeline { options, config, run: &run, timestamp, key: None, sbom: None };
     match pipeline.run_all(&plan, observer) {
         Ok(reports) => {
@@ -228,7 +228,7 @@ impl Pipeline<'_> {
             .iter()
             .find(|(f, _)| *f == SbomFormat::CycloneDxJson)
             .map(|(_, text)| text.as_str())
-            .unwrap_or_default();
+            .ok_or("no CycloneDX document was rendered to compare with the baseline")?;
         let name = format!("sbom/{}", SbomFormat::CycloneDxJson.file_name());
         let release = ReleaseSbom { scan: &scan, cyclonedx, name: &name };
         let baseline = Baseline::load(root, config)?;

@@ -10,7 +10,7 @@ use crate::read::{self, SbomDocument};
 use crate::{Inventory, SbomError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tollgate_core::{Digest, Finding, GateInput, GateReport, GateRules, Rule, Severity};
+use tollgate_core::{Finding, GateInput, GateReport, GateRules, Rule, Severity};
 
 /// The gate's name in reports of the release stage.
 pub const GATE: &str = "sbom";
@@ -310,11 +310,6 @@ pub fn baseline_status(
     Ok(BaselineStatus::Stale(
         changes.iter().take(10).map(|f: &Finding| f.message.clone()).collect(),
     ))
-}
-
-/// A named input with the SHA-256 of its bytes.
-pub fn input(name: impl Into<String>, bytes: &[u8]) -> GateInput {
-    GateInput { name: name.into(), digest: Digest::sha256(bytes) }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::cli::{
 use anyhow::Context;
 use std::path::Path;
 use std::time::Instant;
-use tollgate_core::{GateReport, Verdict, time_source};
+use tollgate_core::{GateInput, GateReport, Verdict, time_source};
 use tollgate_release::Config;
 use tollgate_sbom::format;
 use tollgate_sbom::gate::{self, BaselineStatus, ScanTarget};
@@ -41,7 +41,7 @@ fn diff_command(args: &SbomDiffArgs) -> anyhow::Result<Verdict> {
     for path in [&args.old, &args.new] {
         let bytes =
             std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        inputs.push(gate::input(path.display().to_string(), &bytes));
+        inputs.push(GateInput::of(path.display().to_string(), &bytes));
     }
     let report = gate::diff_report(
         (&args.old.display().to_string(), &old),

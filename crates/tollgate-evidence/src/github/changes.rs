@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use tollgate_core::{Digest, Finding, GateInput, GateReport, Location, Severity};
+use tollgate_core::{Finding, GateInput, GateReport, Location, Severity};
 
 use super::{GitHub, GitHubError, RepoSlug, decode, encode_path_segment};
 use crate::git_range::{CommitInfo, GitRange, RangeEnds};
@@ -550,7 +550,7 @@ impl ChangeEvidence {
     pub fn report(&self, file: &str, started: String, duration_ms: u64) -> GateReport {
         GateReport::new(
             GATE,
-            vec![GateInput { name: file.to_owned(), digest: Digest::sha256(&self.to_bytes()) }],
+            vec![GateInput::of(file, &self.to_bytes())],
             self.findings(file),
             Severity::Error,
             started,
