@@ -1,7 +1,7 @@
 //! `cargo xtask`: every `tollgate` command, plus this repository's dev tasks.
 //!
 //! Dev tasks: `test` (installs what the tests need, then runs every test), `ci` (format check,
-//! clippy, then `test`), `bench`. Anything else is forwarded to the `tollgate` binary, built
+//! clippy, `test`, then `fuzz`), `fuzz` (every cargo-fuzz target for a bounded time), `bench`. Anything else is forwarded to the `tollgate` binary, built
 //! by cargo from `tollgate-cli` (`cargo run -p tollgate-cli`), in the caller's working
 //! directory: `cargo xtask release` at the root is `tollgate release` on this repository, and
 //! `cargo xtask contracts diff api/v1.yaml api/v2.yaml` reads the caller's files.
@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "test" => test(&root, &args[2..]),
         "ci" => ci(&root),
+        "fuzz" => fuzz(&root, &args[2..]),
         "bench" => run(Command::new(cargo())
             .current_dir(&root)
             .args(["bench", "--workspace"])
@@ -382,7 +383,102 @@ fn ci(root: &Path) -> TaskResult {
         "-D",
         "warnings",
     ]))?;
-    test(root, &[])
+    test(root, &[])?;
+    fuzz(root, &[])
+}
+
+/// The cargo-fuzz release `fuzz` installs into `target/tools` when `cargo fuzz` is missing.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+/// `cargo xtask fuzz [--time SECS] [TARGET...]`: builds the targets in `fuzz/` once (stable
+/// toolchain, no sanitizer: the code is safe Rust, so panics, hangs and memory blow-ups are the
+/// findings), then runs each for SECS seconds (default 60) from the committed corpus in
+/// `fuzz/corpus/TARGET`. New inputs go to `target/fuzz/corpus/TARGET`, crashes to
+/// `target/fuzz/artifacts/TARGET`; any crash, hang (10 s) or RSS over 2 GiB fails the task.
+fn fuzz(root: &Path, extra: &[OsString]) -> TaskResult {
+    let mut seconds = 60u64;
+    let mut wanted = Vec::new();
+    let mut args = extra.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        if arg == "--time" {
+            let value = args.next().unwrap_or_default();
+            seconds = value.parse().map_err(|_| format!("--time {value:?}: not whole seconds"))?;
+        } else {
+            wanted.push(arg);
+        }
+    }
+    let targets = fuzz_targets(root)?;
+    if let Some(unknown) = wanted.iter().find(|w| !targets.contains(w)) {
+        return Err(format!("no fuzz target {unknown:?}; targets: {}", targets.join(", ")));
+    }
+    let selected = if wanted.is_empty() { targets } else { wanted };
+    let path = cargo_fuzz_path(root)?;
+    let work = root.join("target/fuzz");
+    let fuzz_cmd = |sub: &str| {
+        let mut cmd = Command::new(cargo());
+        cmd.current_dir(root)
+            .env("PATH", &path)
+            .args(["fuzz", sub, "--sanitizer", "none", "--fuzz-dir", "fuzz", "--target-dir"])
+            .arg(&work);
+        cmd
+    };
+    run(&mut fuzz_cmd("build"))?;
+    let mut failed = Vec::new();
+    for target in &selected {
+        let corpus = work.join("corpus").join(target);
+        let artifacts = work.join("artifacts").join(target);
+        for dir in [&corpus, &artifacts] {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let mut cmd = fuzz_cmd("run");
+        cmd.arg(target).arg(&corpus).arg(root.join("fuzz/corpus").join(target)).args([
+            "--".into(),
+            format!("-max_total_time={seconds}"),
+            "-timeout=10".into(),
+            "-rss_limit_mb=2048".into(),
+            "-print_final_stats=1".into(),
+            format!("-artifact_prefix={}/", artifacts.display()),
+        ]);
+        if run(&mut cmd).is_err() {
+            failed.push(format!("{target} (inputs in {})", artifacts.display()));
+        }
+    }
+    if failed.is_empty() {
+        Ok(Some(()))
+    } else {
+        Err(format!(
+            "fuzz targets failed: {}; reproduce with `cargo fuzz run --sanitizer none --fuzz-dir \
+             fuzz TARGET FILE`",
+            failed.join(", ")
+        ))
+    }
+}
+
+/// The fuzz targets: one `fuzz/fuzz_targets/NAME.rs` each, sorted.
+fn fuzz_targets(root: &Path) -> Result<Vec<String>, String> {
+    let dir = root.join("fuzz/fuzz_targets");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".rs").map(str::to_owned))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// `PATH` with a `cargo-fuzz`: the one already on `PATH`, else cargo-fuzz
+/// [`CARGO_FUZZ_VERSION`] installed (once) into `target/tools` from crates.io.
+fn cargo_fuzz_path(root: &Path) -> Result<OsString, String> {
+    let tools = root.join("target/tools");
+    let dirs = std::iter::once(tools.join("bin"))
+        .chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths))
+        .collect::<Vec<_>>();
+    if !dirs.iter().any(|d| d.join("cargo-fuzz").is_file()) {
+        run(Command::new(cargo())
+            .args(["install", "--locked", "cargo-fuzz", "--version", CARGO_FUZZ_VERSION, "--root"])
+            .arg(&tools))?;
+    }
+    std::env::join_paths(dirs).map_err(|e| format!("PATH: {e}"))
 }
 
 /// `target/venv` with the independent validators from `tests/validators/requirements.txt`;
