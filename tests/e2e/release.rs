@@ -338,6 +338,8 @@ fn release_is_reproducible_under_source_date_epoch() {
     let dir = fixture_copy();
     let output = run(tollgate(dir.path()).args(["keys", "generate", "--output-dir", "keys"]));
     assert!(output.status.success(), "{}", text(&output));
+    // The outputs and the key stay out of git, so both runs see the same clean checkout.
+    std::fs::write(dir.path().join(".gitignore"), "/out-*/\n/keys/\n").unwrap();
     commit_all(dir.path());
     let mut runs = Vec::new();
     for out in ["out-a", "out-b"] {
@@ -382,6 +384,17 @@ fn release_is_reproducible_under_source_date_epoch() {
     // The provenance records the commit, and the bundle verifies.
     let found = rules(&read_json(&a.join("attest.json")));
     assert!(!found.iter().any(|(rule, _)| rule == "attest/no-source"), "{found:?}");
+    let provenance = read_json(&a.join("attest/provenance.sigstore.json"));
+    let payload = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        provenance["dsseEnvelope"]["payload"].as_str().unwrap(),
+    )
+    .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        statement["predicate"]["buildDefinition"]["internalParameters"]["source"]["dirty"], false,
+        "{statement:#}"
+    );
     let output = run(tollgate(dir.path())
         .args(["evidence", "verify", "--key", "keys/tollgate.pub"])
         .arg(bundle_of(a)));
