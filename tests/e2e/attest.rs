@@ -432,6 +432,123 @@ fn bad_input_is_exit_2_and_writes_nothing() {
     expect_failure(&output, 2, &["30y"]);
 }
 
+/// A verifier never says "verified" about what it did not check: every subject must be among
+/// the artifacts, so an empty directory or a partial set fails (exit 1) naming each missing
+/// subject; `--subset` checks only the files given and lists each subject it did NOT check; an
+/// artifact that is not a subject fails either way.
+#[test]
+fn verify_requires_every_subject_unless_a_subset_is_asked_for() {
+    let ws = Workspace::new();
+    let (key, public) = ws.keys("k", "ecdsa-p256");
+    expect_success(&ws.attest(&key, "good.json", &[]));
+    let all: Vec<String> = ws.subjects().into_iter().map(|(name, _)| name).collect();
+    let verify = |extra: &[&str], artifacts: &[&str]| {
+        let mut args = vec!["verify", "--key", &public, "--bundle", "good.json"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(artifacts);
+        ws.tollgate(&args)
+    };
+    let quoted =
+        |names: &[String]| names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+
+    // An empty directory: nothing checked, every subject missing.
+    std::fs::create_dir(ws.path("empty")).unwrap();
+    let output = verify(&[], &["empty"]);
+    let err = expect_failure(
+        &output,
+        1,
+        &[&format!(
+            "{} subject(s) of the statement not found among the given artifacts: {}",
+            all.len(),
+            quoted(&all)
+        )],
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("verified"), "{err}");
+
+    // A partial set: the files given match, the others are named as missing.
+    let output = verify(&[], &["README.md", "fixture"]);
+    let missing: Vec<String> = all
+        .iter()
+        .filter(|n| *n != "README.md" && !ws.path("fixture").join(n.as_str()).is_file())
+        .cloned()
+        .collect();
+    assert_eq!(missing, ["cyclonedx.json", "rustfmt.toml"]);
+    expect_failure(
+        &output,
+        1,
+        &[&format!(
+            "2 subject(s) of the statement not found among the given artifacts: {}",
+            quoted(&missing)
+        )],
+    );
+
+    // The same partial set as an explicit subset: verified, and the unchecked subjects listed.
+    let output = verify(&["--subset"], &["README.md", "fixture"]);
+    let stdout = expect_success(&output);
+    let listed: Vec<&str> =
+        stdout.lines().filter_map(|l| l.strip_prefix("not checked: ")).collect();
+    assert_eq!(listed, missing, "{stdout}");
+    assert!(
+        stdout.contains(&format!("only {} of them checked, 2 NOT checked", all.len() - 2)),
+        "{stdout}"
+    );
+    // All of them as a subset: nothing left unchecked, nothing listed.
+    let stdout = expect_success(&verify(&["--subset"], &ARTIFACTS));
+    assert!(!stdout.contains("not checked"), "{stdout}");
+    // A subset of nothing is no verification.
+    expect_failure(&verify(&["--subset"], &["empty"]), 1, &["no subject was checked"]);
+    // A subset still checks each file it is given.
+    std::fs::write(ws.path("rustfmt.toml"), "max_width = 1\n").unwrap();
+    expect_failure(&verify(&["--subset"], &["rustfmt.toml"]), 1, &["subject \"rustfmt.toml\""]);
+
+    // A file that is not a subject fails, with or without --subset.
+    std::fs::write(ws.path("extra.txt"), "not attested\n").unwrap();
+    for extra in [&[][..], &["--subset"][..]] {
+        let mut artifacts = ARTIFACTS.to_vec();
+        artifacts.push("extra.txt");
+        expect_failure(
+            &verify(extra, &artifacts),
+            1,
+            &["artifact \"extra.txt\" is not a subject of the statement"],
+        );
+    }
+}
+
+/// A statement naming one subject twice (validly signed: built with the library, since the
+/// CLI never writes one) fails verification naming the duplicated name, even when one of the
+/// two digests is the file's.
+#[test]
+fn verify_rejects_duplicate_subject_names() {
+    use tollgate_attest::{bundle::Bundle, dsse, keys, statement, subject};
+    let ws = Workspace::new();
+    let (key, public) = ws.keys("k", "ed25519");
+    let signing = keys::read_signing_key(&ws.path(&key), None).unwrap();
+    let files: Vec<PathBuf> = ["README.md", "rustfmt.toml"].map(|f| ws.path(f)).to_vec();
+    let mut subjects = subject::subjects_for_paths(&files).unwrap();
+    let mut twin = subjects[0].clone();
+    twin.digest = [("sha256".to_owned(), "00".repeat(32))].into();
+    subjects.insert(0, twin);
+    let made = statement::Statement::new(
+        subjects,
+        statement::SLSA_PROVENANCE_V1,
+        json!({"runDetails": {"builder": {"id": "https://example.com/builder"}}}),
+    )
+    .unwrap();
+    let envelope = dsse::sign(statement::PAYLOAD_TYPE, &made.to_payload(), &signing);
+    let bundle = Bundle::for_envelope(envelope, &signing.verifying_key());
+    std::fs::write(ws.path("dup.json"), bundle.to_json()).unwrap();
+    for extra in [&[][..], &["--subset"][..]] {
+        let mut args = vec!["verify", "--key", &public, "--bundle", "dup.json"];
+        args.extend_from_slice(extra);
+        args.extend(["README.md", "rustfmt.toml"]);
+        expect_failure(
+            &ws.tollgate(&args),
+            1,
+            &["subject name \"README.md\" appears more than once in the statement"],
+        );
+    }
+}
+
 fn git(dir: &Path, args: &[&str]) {
     let output = run(Command::new("git")
         .current_dir(dir)

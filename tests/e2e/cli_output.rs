@@ -154,6 +154,29 @@ fn keys_sign_and_verify_with_the_right_and_a_wrong_key() {
     assert_eq!(check("verify_missing_key", dir.path(), &missing).status.code(), Some(2));
 }
 
+/// Provenance over a directory of three files, verified against two of them: without
+/// `--subset` the missing subject fails the check; with it, the unchecked subject is listed.
+#[test]
+fn verify_a_partial_set_with_and_without_subset() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        run(tollgate(dir.path()).args(["keys", "generate", "--output-dir", "keys"]))
+            .status
+            .success()
+    );
+    std::fs::create_dir(dir.path().join("dist")).unwrap();
+    for name in ["app", "app.cdx.json", "app.spdx.json"] {
+        std::fs::write(dir.path().join("dist").join(name), name).unwrap();
+    }
+    let attest = ["attest", "provenance", "--key", "keys/tollgate.key", "-o", "p.json", "dist"];
+    assert!(run(tollgate(dir.path()).args(attest)).status.success());
+    let verify = ["verify", "--key", "keys/tollgate.pub", "--bundle", "p.json"];
+    let partial = [&verify[..], &["dist/app", "dist/app.cdx.json"]].concat();
+    assert_eq!(check("verify_partial_set", dir.path(), &partial).status.code(), Some(1));
+    let subset = [&verify[..], &["--subset", "dist/app", "dist/app.cdx.json"]].concat();
+    assert_eq!(check("verify_subset", dir.path(), &subset).status.code(), Some(0));
+}
+
 #[test]
 fn release_stage_lists_that_cannot_run() {
     let dir = tempfile::tempdir().unwrap();

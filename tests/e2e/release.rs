@@ -1,6 +1,6 @@
 //! `tollgate release`: the main job, on fixture trees and on this repository.
 
-use crate::support::{copy_tree, fixture, repo_root, run, text, tollgate};
+use crate::support::{copy_tree, fixture, list_files, repo_root, run, text, tollgate};
 use serde_json::Value;
 use std::path::Path;
 use tollgate_core::Severity;
@@ -314,4 +314,101 @@ fn stage_input_error_leaves_no_run_directory() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("Cargo.lock:"), "{}", text(&output));
     let left: Vec<_> = std::fs::read_dir(dir.path().join("out")).unwrap().collect();
     assert!(left.is_empty(), "run directory left behind: {left:?}");
+}
+
+/// Makes `dir` a git repository with one commit of everything in it, at a fixed time, so the
+/// release records a source commit and a git range.
+fn commit_all(dir: &Path) {
+    let repo = git2::Repository::init(dir).unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let at = git2::Time::new(1_700_000_000, 0);
+    let who = git2::Signature::new("Release Bot", "bot@example.com", &at).unwrap();
+    repo.commit(Some("HEAD"), &who, &who, "initial", &tree, &[]).unwrap();
+}
+
+/// With `SOURCE_DATE_EPOCH` and the same key, two releases of the same repository into two
+/// different output directories are byte-identical: the signed evidence bundle, and every file
+/// of the run directory (stage reports, `release.json`, SBOMs, provenance, `git.json`). Stage
+/// durations, which no two runs share, are not recorded; without `SOURCE_DATE_EPOCH` they are.
+#[test]
+fn release_is_reproducible_under_source_date_epoch() {
+    let dir = fixture_copy();
+    let output = run(tollgate(dir.path()).args(["keys", "generate", "--output-dir", "keys"]));
+    assert!(output.status.success(), "{}", text(&output));
+    // The outputs and the key stay out of git, so both runs see the same clean checkout.
+    std::fs::write(dir.path().join(".gitignore"), "/out-*/\n/keys/\n").unwrap();
+    commit_all(dir.path());
+    let mut runs = Vec::new();
+    for out in ["out-a", "out-b"] {
+        let output =
+            run(tollgate(dir.path()).args(["release", "--out", out, "--key", "keys/tollgate.key"]));
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        runs.push(only_run_dir(&dir.path().join(out)));
+    }
+    let (a, b) = (&runs[0], &runs[1]);
+    assert_eq!(a.file_name(), b.file_name(), "the run id comes from SOURCE_DATE_EPOCH");
+
+    let bundle = std::fs::read(bundle_of(a)).unwrap();
+    assert!(bundle == std::fs::read(bundle_of(b)).unwrap(), "the evidence bundles differ");
+
+    let mut files = Vec::new();
+    list_files(a, "", &mut files);
+    files.sort();
+    let mut other = Vec::new();
+    list_files(b, "", &mut other);
+    other.sort();
+    assert_eq!(files, other);
+    for expected in ["release.json", "sbom.json", "attest.json", "evidence.json", "git.json"] {
+        assert!(files.iter().any(|f| f == expected), "{expected} missing from {files:?}");
+    }
+    for file in &files {
+        let (one, two) =
+            (std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap());
+        assert!(
+            one == two,
+            "{file} differs:\n{}\n---\n{}",
+            String::from_utf8_lossy(&one),
+            String::from_utf8_lossy(&two)
+        );
+    }
+
+    // No duration is recorded, and the summary says so (the HTML report shows "not recorded").
+    let summary = read_json(&a.join("release.json"));
+    assert_eq!(summary["durationsRecorded"], false, "{summary:#}");
+    for stage in ["sbom", "contracts", "attest", "evidence"] {
+        assert_eq!(read_json(&a.join(format!("{stage}.json")))["duration_ms"], 0, "{stage}");
+    }
+    // The provenance records the commit, and the bundle verifies.
+    let found = rules(&read_json(&a.join("attest.json")));
+    assert!(!found.iter().any(|(rule, _)| rule == "attest/no-source"), "{found:?}");
+    let provenance = read_json(&a.join("attest/provenance.sigstore.json"));
+    let payload = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        provenance["dsseEnvelope"]["payload"].as_str().unwrap(),
+    )
+    .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        statement["predicate"]["buildDefinition"]["internalParameters"]["source"]["dirty"], false,
+        "{statement:#}"
+    );
+    let output = run(tollgate(dir.path())
+        .args(["evidence", "verify", "--key", "keys/tollgate.pub"])
+        .arg(bundle_of(a)));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+
+    // Without SOURCE_DATE_EPOCH, durations are recorded as before.
+    let output = run(tollgate(dir.path()).env_remove("SOURCE_DATE_EPOCH").args([
+        "release",
+        "--out",
+        "out-now",
+        "--key",
+        "keys/tollgate.key",
+    ]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let summary = read_json(&only_run_dir(&dir.path().join("out-now")).join("release.json"));
+    assert!(summary.get("durationsRecorded").is_none(), "{summary:#}");
 }

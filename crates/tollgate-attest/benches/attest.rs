@@ -23,7 +23,7 @@ use tollgate_attest::dsse::{self, Envelope};
 use tollgate_attest::keys::{KeyAlgorithm, SigningKey};
 use tollgate_attest::statement::{self, Statement};
 use tollgate_attest::subject::{self, Subject};
-use tollgate_attest::verify::{self, Policy};
+use tollgate_attest::verify::{self, Coverage, Policy};
 
 /// The generated artifacts.
 struct Artifacts {
@@ -133,15 +133,28 @@ fn benches(c: &mut Criterion) {
         builder_ids: vec!["https://tollgate.dev/builders/local@v1".to_owned()],
         ..Policy::default()
     };
-    verify::verify_attestation(&bundle, &key.verifying_key(), roots, &policy).expect("verifies");
+    verify::verify_attestation(
+        &bundle,
+        &key.verifying_key(),
+        roots,
+        Coverage::AllSubjects,
+        &policy,
+    )
+    .expect("verifies");
     let mut group = c.benchmark_group("verify_attestation");
     group.sample_size(10).warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(15));
     group.throughput(Throughput::Bytes(artifacts.bytes));
     group.bench_function(format!("ecdsa-p256/{size}"), |b| {
         b.iter(|| {
-            verify::verify_attestation(black_box(&bundle), &key.verifying_key(), roots, &policy)
-                .expect("verifies")
+            verify::verify_attestation(
+                black_box(&bundle),
+                &key.verifying_key(),
+                roots,
+                Coverage::AllSubjects,
+                &policy,
+            )
+            .expect("verifies")
         })
     });
     group.finish();

@@ -243,7 +243,14 @@ pub fn check(
     let reread = Bundle::from_json(&bundle_path, &written)?;
     let policy = verify::Policy { now: time_source::now()?, ..verify::Policy::default() };
     let location = Location::file(paths::PROVENANCE);
-    match verify::verify_attestation(&reread, &key.verifying_key(), &artifacts, &policy) {
+    let verified = verify::verify_attestation(
+        &reread,
+        &key.verifying_key(),
+        &artifacts,
+        verify::Coverage::AllSubjects,
+        &policy,
+    );
+    match verified {
         Ok(verified) => findings.push(
             SIGNED
                 .finding(format!(

@@ -83,6 +83,36 @@ pub enum VerifyError {
         /// The artifact's subject name (file name, or path relative to a given directory).
         artifact: String,
     },
+    /// Subjects of the statement with no file among the artifacts given: they were not
+    /// checked, so the statement is not verified (ask for [`Coverage::Subset`] to check only
+    /// some files).
+    #[error(
+        "{} subject(s) of the statement not found among the given artifacts: {}",
+        missing.len(),
+        quoted(missing)
+    )]
+    SubjectsNotFound {
+        /// The subject names with no file, sorted.
+        missing: Vec<String>,
+    },
+    /// Two or more subjects share a name, so a file of that name cannot be matched to one
+    /// digest.
+    #[error(
+        "subject name {} appear{} more than once in the statement, so a file of that name \
+         cannot be matched to one digest",
+        quoted(names),
+        if names.len() == 1 { "s" } else { "" }
+    )]
+    DuplicateSubjectName {
+        /// Each name that occurs more than once, sorted.
+        names: Vec<String>,
+    },
+    /// The statement names no subject: there is nothing it could be verified against.
+    #[error("the statement names no subject, so there is nothing to verify")]
+    NoSubjects,
+    /// A subset was asked for, but the artifacts given hold no file (an empty directory).
+    #[error("no subject was checked: the given artifacts hold no file")]
+    NothingChecked,
     /// A file's digest differs from the statement's.
     #[error(
         "subject {subject:?}: the file's {algorithm} digest is {actual}, the statement says {expected}"
@@ -176,6 +206,11 @@ impl VerifyError {
     }
 }
 
+/// `"a", "b"`.
+fn quoted(names: &[String]) -> String {
+    names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+}
+
 fn describe_key_ids(ids: &[String]) -> String {
     let named: Vec<&str> = ids.iter().map(String::as_str).filter(|id| !id.is_empty()).collect();
     if named.is_empty() { "no key id".to_owned() } else { named.join(", ") }
@@ -228,6 +263,19 @@ impl Default for Policy {
     }
 }
 
+/// Which of the statement's subjects the artifacts given must cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Coverage {
+    /// Every subject must be found among the artifacts and match; a subject with no file is
+    /// [`VerifyError::SubjectsNotFound`].
+    #[default]
+    AllSubjects,
+    /// Only the artifacts given are checked (each must be a subject and match, and at least
+    /// one file must be given); the subjects left unchecked are listed in
+    /// [`Verified::unchecked`].
+    Subset,
+}
+
 /// A verified attestation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
@@ -235,9 +283,15 @@ pub struct Verified {
     pub statement: Statement,
     /// The id of the key whose signature verified.
     pub key_id: String,
+    /// The subjects whose digests were checked against a file, sorted.
+    pub checked: Vec<String>,
+    /// The subjects that were not checked, sorted: empty unless [`Coverage::Subset`] was
+    /// asked for.
+    pub unchecked: Vec<String>,
 }
 
 impl fmt::Display for Verified {
+    /// Says what was verified; when some subjects were not checked, says how many.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -245,21 +299,33 @@ impl fmt::Display for Verified {
             self.statement.predicate_type,
             self.statement.subject.len(),
             self.key_id
-        )
+        )?;
+        if !self.unchecked.is_empty() {
+            write!(
+                f,
+                "; only {} of them checked, {} NOT checked",
+                self.checked.len(),
+                self.unchecked.len()
+            )?;
+        }
+        Ok(())
     }
 }
 
 /// Verifies an attestation bundle: media type, DSSE content, payload type
-/// ([`PAYLOAD_TYPE`]), a signature by `key`, an in-toto Statement v1, the digests of every
-/// file in `artifacts` (files, or directories walked as [`subjects_for_paths`] does) against the
-/// statement's subjects, and `policy`.
+/// ([`PAYLOAD_TYPE`]), a signature by `key`, an in-toto Statement v1 with at least one subject
+/// and no subject name twice, the digests of every file in `artifacts` (files, or directories
+/// walked as [`subjects_for_paths`] does) against the statement's subjects, and `policy`.
 ///
-/// Checks run in that order and stop at the first failure. Every artifact must be a subject;
-/// subjects with no artifact given are not an error (a verifier may hold only some files).
+/// Checks run in that order and stop at the first failure. Every artifact must be a subject
+/// whose digest matches. With [`Coverage::AllSubjects`] every subject must also be among the
+/// artifacts; with [`Coverage::Subset`] the subjects not given are reported in
+/// [`Verified::unchecked`]. `Ok` is never returned for a statement of which nothing was checked.
 pub fn verify_attestation(
     bundle: &Bundle,
     key: &VerifyingKey,
     artifacts: &[PathBuf],
+    coverage: Coverage,
     policy: &Policy,
 ) -> Result<Verified, VerifyError> {
     check_media_type(bundle)?;
@@ -277,9 +343,24 @@ pub fn verify_attestation(
     }
     let payload = crate::dsse::verify_envelope_signatures(envelope, key)?;
     let statement = parse_statement(&payload)?;
-    check_subjects(&statement, artifacts)?;
+    let checked = check_subjects(&statement, artifacts)?;
+    let unchecked: Vec<String> = statement
+        .subject
+        .iter()
+        .map(|s| s.name.clone())
+        .filter(|name| checked.binary_search(name).is_err())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    match coverage {
+        Coverage::AllSubjects if !unchecked.is_empty() => {
+            return Err(VerifyError::SubjectsNotFound { missing: unchecked });
+        }
+        Coverage::Subset if checked.is_empty() => return Err(VerifyError::NothingChecked),
+        _ => {}
+    }
     check_policy(&statement, policy)?;
-    Ok(Verified { statement, key_id: key.key_id() })
+    Ok(Verified { statement, key_id: key.key_id(), checked, unchecked })
 }
 
 /// Verifies a blob signature bundle against the file at `blob`: media type, message-signature
@@ -348,16 +429,30 @@ fn parse_statement(payload: &[u8]) -> Result<Statement, VerifyError> {
     serde_json::from_value(value).map_err(|e| VerifyError::NotAStatement { message: e.to_string() })
 }
 
-fn check_subjects(statement: &Statement, artifacts: &[PathBuf]) -> Result<(), VerifyError> {
-    if artifacts.is_empty() {
-        return Ok(());
+/// Checks each file in `artifacts` against the statement's subject of the same name; returns
+/// the names checked, sorted. The statement must have subjects, each name once.
+fn check_subjects(
+    statement: &Statement,
+    artifacts: &[PathBuf],
+) -> Result<Vec<String>, VerifyError> {
+    if statement.subject.is_empty() {
+        return Err(VerifyError::NoSubjects);
+    }
+    let mut by_name: BTreeMap<&str, &BTreeMap<String, String>> = BTreeMap::new();
+    let mut duplicated = std::collections::BTreeSet::new();
+    for subject in &statement.subject {
+        if by_name.insert(subject.name.as_str(), &subject.digest).is_some() {
+            duplicated.insert(subject.name.clone());
+        }
+    }
+    if !duplicated.is_empty() {
+        return Err(VerifyError::DuplicateSubjectName { names: duplicated.into_iter().collect() });
     }
     let on_disk = subjects_for_paths(artifacts).map_err(|e| match e {
         crate::AttestError::Io { path, source } => VerifyError::Io { path, source },
         other => VerifyError::Malformed { message: other.to_string() },
     })?;
-    let by_name: BTreeMap<&str, &BTreeMap<String, String>> =
-        statement.subject.iter().map(|s| (s.name.as_str(), &s.digest)).collect();
+    let mut checked = Vec::with_capacity(on_disk.len());
     for file in &on_disk {
         let Some(expected) = by_name.get(file.name.as_str()) else {
             return Err(VerifyError::SubjectMissing { artifact: file.name.clone() });
@@ -384,8 +479,10 @@ fn check_subjects(statement: &Statement, artifacts: &[PathBuf]) -> Result<(), Ve
                 algorithms: expected.keys().cloned().collect(),
             });
         }
+        checked.push(file.name.clone());
     }
-    Ok(())
+    // `subjects_for_paths` returns names sorted and unique.
+    Ok(checked)
 }
 
 /// The source dependency of a SLSA provenance: the first resolved dependency with a
@@ -549,7 +646,13 @@ mod tests {
     }
 
     fn verify(c: &Case, bundle: &Bundle, policy: &Policy) -> Result<Verified, VerifyError> {
-        verify_attestation(bundle, &c.key.verifying_key(), &c.artifacts, policy)
+        verify_attestation(
+            bundle,
+            &c.key.verifying_key(),
+            &c.artifacts,
+            Coverage::AllSubjects,
+            policy,
+        )
     }
 
     #[test]
@@ -650,7 +753,9 @@ mod tests {
     fn key_swap_is_a_key_mismatch_naming_both_keys() {
         let c = case(KeyAlgorithm::EcdsaP256Sha256);
         let other = SigningKey::generate(KeyAlgorithm::EcdsaP256Sha256).unwrap().verifying_key();
-        let err = verify_attestation(&c.bundle, &other, &c.artifacts, &policy()).unwrap_err();
+        let err =
+            verify_attestation(&c.bundle, &other, &c.artifacts, Coverage::AllSubjects, &policy())
+                .unwrap_err();
         assert!(matches!(err, VerifyError::KeyMismatch { .. }));
         assert_eq!(
             err.to_string(),
@@ -704,13 +809,141 @@ mod tests {
         let c = case(KeyAlgorithm::Ed25519);
         let extra = c._dir.path().join("extra.tar");
         std::fs::write(&extra, b"x").unwrap();
-        let err =
-            verify_attestation(&c.bundle, &c.key.verifying_key(), &[extra], &policy()).unwrap_err();
+        let err = verify_attestation(
+            &c.bundle,
+            &c.key.verifying_key(),
+            &[extra],
+            Coverage::AllSubjects,
+            &policy(),
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "artifact \"extra.tar\" is not a subject of the statement");
         let missing = c._dir.path().join("gone");
-        let err = verify_attestation(&c.bundle, &c.key.verifying_key(), &[missing], &policy())
-            .unwrap_err();
+        let err = verify_attestation(
+            &c.bundle,
+            &c.key.verifying_key(),
+            &[missing],
+            Coverage::AllSubjects,
+            &policy(),
+        )
+        .unwrap_err();
         assert!(err.is_input_error() && matches!(err, VerifyError::Io { .. }));
+    }
+
+    #[test]
+    fn an_empty_directory_verifies_nothing_and_fails_naming_every_subject() {
+        let c = case(KeyAlgorithm::EcdsaP256Sha256);
+        let empty = c._dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let err = verify_attestation(
+            &c.bundle,
+            &c.key.verifying_key(),
+            &[empty],
+            Coverage::AllSubjects,
+            &policy(),
+        )
+        .unwrap_err();
+        assert!(!err.is_input_error());
+        let VerifyError::SubjectsNotFound { missing } = &err else { panic!("{err:?}") };
+        assert_eq!(missing, &["app", "app.cdx.json"]);
+        assert_eq!(
+            err.to_string(),
+            "2 subject(s) of the statement not found among the given artifacts: \"app\", \"app.cdx.json\""
+        );
+    }
+
+    #[test]
+    fn a_partial_set_fails_naming_the_missing_subject() {
+        let c = case(KeyAlgorithm::Ed25519);
+        let err = verify_attestation(
+            &c.bundle,
+            &c.key.verifying_key(),
+            &c.artifacts[..1],
+            Coverage::AllSubjects,
+            &policy(),
+        )
+        .unwrap_err();
+        let VerifyError::SubjectsNotFound { missing } = &err else { panic!("{err:?}") };
+        assert_eq!(missing, &["app.cdx.json"]);
+    }
+
+    #[test]
+    fn duplicate_subject_names_fail_naming_the_name() {
+        let c = case(KeyAlgorithm::EcdsaP256Sha256);
+        let mut subjects = subjects_for_paths(&c.artifacts).unwrap();
+        // A second "app" with other bytes, placed first: which digest would a verifier hold the
+        // file to? (Before, the last one silently won and this verified.)
+        subjects.insert(
+            0,
+            Subject {
+                name: "app".into(),
+                digest: BTreeMap::from([("sha256".into(), "00".repeat(32))]),
+            },
+        );
+        let statement = Statement::new(subjects, SLSA_PROVENANCE_V1, provenance()).unwrap();
+        let bundle = resign(&c, &statement.to_payload());
+        let err = verify(&c, &bundle, &policy()).unwrap_err();
+        assert!(!err.is_input_error());
+        let VerifyError::DuplicateSubjectName { names } = &err else { panic!("{err:?}") };
+        assert_eq!(names, &["app"]);
+        assert_eq!(
+            err.to_string(),
+            "subject name \"app\" appears more than once in the statement, so a file of that name \
+             cannot be matched to one digest"
+        );
+    }
+
+    #[test]
+    fn a_subset_checks_only_the_files_given_and_lists_the_rest() {
+        let c = case(KeyAlgorithm::EcdsaP256Sha256);
+        let key = c.key.verifying_key();
+        let verified =
+            verify_attestation(&c.bundle, &key, &c.artifacts[..1], Coverage::Subset, &policy())
+                .unwrap();
+        assert_eq!(verified.checked, ["app"]);
+        assert_eq!(verified.unchecked, ["app.cdx.json"]);
+        assert!(
+            verified.to_string().ends_with("; only 1 of them checked, 1 NOT checked"),
+            "{verified}"
+        );
+        // Every file given: nothing left unchecked, the same summary as a full check.
+        let all =
+            verify_attestation(&c.bundle, &key, &c.artifacts, Coverage::Subset, &policy()).unwrap();
+        assert!(all.unchecked.is_empty());
+        assert_eq!(all.checked, ["app", "app.cdx.json"]);
+        assert_eq!(all.to_string(), verify(&c, &c.bundle, &policy()).unwrap().to_string());
+
+        // A subset still checks what it is given: a changed file and a stranger both fail.
+        std::fs::write(&c.artifacts[0], b"changed").unwrap();
+        let err =
+            verify_attestation(&c.bundle, &key, &c.artifacts[..1], Coverage::Subset, &policy())
+                .unwrap_err();
+        assert!(matches!(err, VerifyError::DigestMismatch { ref subject, .. } if subject == "app"));
+        let extra = c._dir.path().join("extra.tar");
+        std::fs::write(&extra, b"x").unwrap();
+        let err =
+            verify_attestation(&c.bundle, &key, &[extra], Coverage::Subset, &policy()).unwrap_err();
+        assert!(matches!(err, VerifyError::SubjectMissing { .. }), "{err:?}");
+
+        // An empty directory checks nothing, and says so instead of "verified".
+        let empty = c._dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let err =
+            verify_attestation(&c.bundle, &key, &[empty], Coverage::Subset, &policy()).unwrap_err();
+        assert!(matches!(err, VerifyError::NothingChecked));
+        assert!(!err.is_input_error());
+    }
+
+    #[test]
+    fn a_statement_without_subjects_verifies_nothing() {
+        let c = case(KeyAlgorithm::Ed25519);
+        let statement = Statement::new(vec![], SLSA_PROVENANCE_V1, provenance()).unwrap();
+        let bundle = resign(&c, &statement.to_payload());
+        for coverage in [Coverage::AllSubjects, Coverage::Subset] {
+            let err = verify_attestation(&bundle, &c.key.verifying_key(), &[], coverage, &policy())
+                .unwrap_err();
+            assert!(matches!(err, VerifyError::NoSubjects), "{err:?}");
+        }
     }
 
     #[test]
@@ -730,7 +963,9 @@ mod tests {
         messages.push(verify(&c, &b, &policy()).unwrap_err().to_string());
         let other = SigningKey::generate(KeyAlgorithm::Ed25519).unwrap().verifying_key();
         messages.push(
-            verify_attestation(&c.bundle, &other, &c.artifacts, &policy()).unwrap_err().to_string(),
+            verify_attestation(&c.bundle, &other, &c.artifacts, Coverage::AllSubjects, &policy())
+                .unwrap_err()
+                .to_string(),
         );
         std::fs::write(&c.artifacts[1], b"changed").unwrap();
         messages.push(verify(&c, &c.bundle, &policy()).unwrap_err().to_string());
@@ -884,7 +1119,13 @@ mod tests {
                 Err(VerifyError::UnexpectedContent { .. })
             ));
             assert!(matches!(
-                verify_attestation(&bundle, &key.verifying_key(), &[], &policy()),
+                verify_attestation(
+                    &bundle,
+                    &key.verifying_key(),
+                    &[],
+                    Coverage::AllSubjects,
+                    &policy()
+                ),
                 Err(VerifyError::UnexpectedContent { .. })
             ));
         }

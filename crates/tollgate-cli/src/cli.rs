@@ -408,7 +408,7 @@ pub struct SignArgs {
     pub blob: PathBuf,
 }
 
-/// `tollgate verify --key PUB --bundle FILE [policy] ARTIFACT...`.
+/// `tollgate verify --key PUB --bundle FILE [policy] [--subset] ARTIFACT...`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Public key (PEM, SubjectPublicKeyInfo) the signature must verify with.
@@ -429,8 +429,13 @@ pub struct VerifyArgs {
     /// Reject attestations older than this: a number with s, m, h, d or w (30d, 12h).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_age: Option<std::time::Duration>,
-    /// The artifacts (files or directories) whose digests must match the subjects; for a blob
-    /// signature, the one signed file.
+    /// Check only the artifacts given (each must be a subject and match) and list the subjects
+    /// that were NOT checked; without it, every subject must be among the artifacts.
+    #[arg(long)]
+    pub subset: bool,
+    /// The artifacts (files or directories) whose digests must match the subjects; together
+    /// they must hold every subject unless --subset is given. For a blob signature, the one
+    /// signed file.
     #[arg(required = true)]
     pub artifacts: Vec<PathBuf>,
 }

@@ -40,6 +40,9 @@ pub struct ReportInput {
     pub run_id: String,
     /// When the run started (RFC 3339), if recorded.
     pub started: Option<String>,
+    /// False when `release.json` says `"durationsRecorded": false` (a reproducible run, made
+    /// under `SOURCE_DATE_EPOCH`): the gates' durations are then shown as not recorded.
+    pub durations_recorded: bool,
     /// The release verdict: [`Verdict::Pass`] is GO, [`Verdict::Fail`] is NO-GO.
     pub verdict: Verdict,
     /// What produced the run and the bundle (`tollgate 0.1.0`).
@@ -116,18 +119,26 @@ impl ReportInput {
         controls: Vec<ReportControl>,
     ) -> Result<ReportInput, ReportError> {
         let release_path = run_dir.join("release.json");
-        let (run_id, started, verdict, gates) = match std::fs::read_to_string(&release_path) {
+        let release = match std::fs::read_to_string(&release_path) {
             Ok(text) => read_release(run_dir, &release_path, &text)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let gates = discover_gates(run_dir)?;
                 let verdict = Verdict::all(gates.iter().map(|g| &g.report.verdict));
-                (dir_name(run_dir), None, verdict, gates)
+                Release {
+                    run_id: dir_name(run_dir),
+                    started: None,
+                    durations_recorded: true,
+                    verdict,
+                    gates,
+                }
             }
             Err(e) => return Err(ReportError::io(&release_path, e)),
         };
+        let Release { run_id, started, durations_recorded, verdict, gates } = release;
         Ok(ReportInput {
             run_id,
             started,
+            durations_recorded,
             verdict,
             tool: format!("{} {}", tool.name, tool.version),
             gates,
@@ -137,7 +148,14 @@ impl ReportInput {
     }
 }
 
-type Release = (String, Option<String>, Verdict, Vec<ReportGate>);
+/// What `release.json` (or, without it, the run directory) says about the run.
+struct Release {
+    run_id: String,
+    started: Option<String>,
+    durations_recorded: bool,
+    verdict: Verdict,
+    gates: Vec<ReportGate>,
+}
 
 fn read_release(run_dir: &Path, path: &Path, text: &str) -> Result<Release, ReportError> {
     let doc: serde_json::Value =
@@ -156,6 +174,11 @@ fn read_release(run_dir: &Path, path: &Path, text: &str) -> Result<Release, Repo
     };
     let run_id = string("runId")?.unwrap_or_else(|| dir_name(run_dir));
     let started = string("started")?;
+    let durations_recorded = match doc.get("durationsRecorded") {
+        None | Some(serde_json::Value::Null) => true,
+        Some(serde_json::Value::Bool(recorded)) => *recorded,
+        Some(_) => return Err(invalid("/durationsRecorded", "not a boolean")),
+    };
     let stages = match doc.get("stages") {
         None => Vec::new(),
         Some(serde_json::Value::Array(stages)) => stages.clone(),
@@ -188,7 +211,7 @@ fn read_release(run_dir: &Path, path: &Path, text: &str) -> Result<Release, Repo
             return Err(invalid("/verdict", &format!("{other:?} is neither \"go\" nor \"no-go\"")));
         }
     };
-    Ok((run_id, started, verdict, gates))
+    Ok(Release { run_id, started, durations_recorded, verdict, gates })
 }
 
 /// Every top-level `*.json` of `run_dir` that parses as a `GateReport`, sorted by name.

@@ -1,13 +1,18 @@
 //! Runs the release: the planned stages in order over one run directory, each stage's output
 //! handed to the next in memory, every report written as `<stage>.json`, the gates' verdict as
 //! `release.json`, then the evidence bundle.
+//!
+//! With `SOURCE_DATE_EPOCH` set the run is reproducible: the same inputs and key give the same
+//! bytes. Wall-clock durations are the one measurement that cannot repeat, so such a run records
+//! none: every report's `duration_ms` is 0 and `release.json` says `"durationsRecorded": false`
+//! (the [`Observer`] is still told the measured time, for the terminal).
 
 use crate::config::Config;
 use crate::run_dir::RunDir;
 use crate::stage::{PlanError, Stage};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tollgate_attest::gate::ReleaseKey;
 use tollgate_contracts::gate::Comparison;
 use tollgate_core::config::CONFIG_FILE;
@@ -34,8 +39,9 @@ pub struct ReleaseOptions {
 pub trait Observer {
     /// A stage starts.
     fn started(&mut self, stage: Stage);
-    /// A stage produced its report.
-    fn finished(&mut self, stage: Stage, report: &GateReport);
+    /// A stage produced its report, after `elapsed` (measured, even when the report records
+    /// no duration).
+    fn finished(&mut self, stage: Stage, report: &GateReport, elapsed: Duration);
     /// A stage stopped with an error; the run ends.
     fn failed(&mut self, stage: Stage);
 }
@@ -43,7 +49,7 @@ pub trait Observer {
 /// An observer that ignores everything.
 impl Observer for () {
     fn started(&mut self, _: Stage) {}
-    fn finished(&mut self, _: Stage, _: &GateReport) {}
+    fn finished(&mut self, _: Stage, _: &GateReport, _: Duration) {}
     fn failed(&mut self, _: Stage) {}
 }
 
@@ -113,10 +119,13 @@ pub fn run(
 ) -> Result<Outcome, ReleaseError> {
     let plan = Stage::plan(options.stages.as_deref().unwrap_or(&config.release.stages))?;
     let timestamp = time_source::rfc3339(time_source::now()?);
+    // `now()` accepted SOURCE_DATE_EPOCH if it is set: this run must be reproducible.
+    let record_durations = std::env::var_os("SOURCE_DATE_EPOCH").is_none();
     let out_dir = options.out.clone().unwrap_or_else(|| options.root.join(&config.release.out_dir));
     let run = RunDir::reserve(&out_dir, &timestamp)
         .map_err(ReleaseError::io(&out_dir, "cannot create a run directory in"))?;
-    let mut pipeline = Pipeline { options, config, run: &run, timestamp, key: None, sbom: None };
+    let mut pipeline =
+        Pipeline { options, config, run: &run, timestamp, record_durations, key: None, sbom: None };
     match pipeline.run_all(&plan, observer) {
         Ok(reports) => {
             run.commit().map_err(ReleaseError::io(&run.partial, "cannot move into place"))?;
@@ -143,6 +152,8 @@ struct Pipeline<'a> {
     run: &'a RunDir,
     /// Every report's start time (the run's).
     timestamp: String,
+    /// False under `SOURCE_DATE_EPOCH`: reports then carry `duration_ms` 0.
+    record_durations: bool,
     /// The run's key, resolved by the first stage that signs.
     key: Option<ReleaseKey>,
     /// The `sbom` stage's output, for `attest`.
@@ -184,9 +195,10 @@ impl Pipeline<'_> {
                     return Err(ReleaseError::Stage { stage, source });
                 }
             };
-            report.duration_ms = clock.elapsed().as_millis() as u64;
+            let elapsed = clock.elapsed();
+            report.duration_ms = if self.record_durations { elapsed.as_millis() as u64 } else { 0 };
             self.write_json(&format!("{}.json", stage.name()), &report)?;
-            observer.finished(stage, &report);
+            observer.finished(stage, &report, elapsed);
             reports.push(report);
         }
         if !plan.contains(&Stage::Evidence) {
@@ -290,10 +302,11 @@ impl Pipeline<'_> {
         Ok(tollgate_evidence::gate::check(inputs, &self.config.evidence, self.timestamp.clone())?)
     }
 
-    /// `release.json`: the run id, start, go / no-go and each gate's counts.
+    /// `release.json`: the run id, start, go / no-go and each gate's counts (and, in a
+    /// reproducible run, `"durationsRecorded": false`).
     fn write_summary(&self, reports: &[GateReport]) -> Result<(), ReleaseError> {
         let verdict = Verdict::all(reports.iter().map(|r| &r.verdict));
-        let summary = json!({
+        let mut summary = json!({
             "runId": self.run.run_id,
             "started": self.timestamp,
             "verdict": if verdict == Verdict::Pass { "go" } else { "no-go" },
@@ -306,6 +319,9 @@ impl Pipeline<'_> {
                 "report": format!("{}.json", r.gate),
             })).collect::<Vec<_>>(),
         });
+        if !self.record_durations {
+            summary["durationsRecorded"] = json!(false);
+        }
         self.write_json("release.json", &summary)
     }
 

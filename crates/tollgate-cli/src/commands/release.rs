@@ -30,9 +30,10 @@ impl Observer for Bars {
         self.running = Some(self.progress.start(stage.name()));
     }
 
-    fn finished(&mut self, _: Stage, report: &GateReport) {
+    fn finished(&mut self, _: Stage, report: &GateReport, elapsed: std::time::Duration) {
         if let Some(bar) = self.running.take() {
-            bar.finish(report.verdict, report.duration_ms);
+            // The measured time: a reproducible run's reports record none.
+            bar.finish(report.verdict, elapsed.as_millis() as u64);
         }
     }
 

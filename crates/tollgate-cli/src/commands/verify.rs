@@ -1,8 +1,12 @@
-//! `tollgate verify --key PUB --bundle FILE [policy] ARTIFACT...`.
+//! `tollgate verify --key PUB --bundle FILE [policy] [--subset] ARTIFACT...`.
 //!
 //! Exit 0: verified. Exit 1: the bundle does not verify, with a message saying which part (the
-//! media type, the payload type, the key, the signature, which subject and digest, which policy
-//! rule). Exit 2: an unreadable or malformed key, bundle or artifact.
+//! media type, the payload type, the key, the signature, which subject and digest, which
+//! subjects are missing from the artifacts, which policy rule). Exit 2: an unreadable or
+//! malformed key, bundle or artifact.
+//!
+//! Without `--subset` every subject of the statement must be among the artifacts; with it only
+//! the artifacts given are checked, and every subject NOT checked is listed on its own line.
 
 use crate::cli::VerifyArgs;
 use anyhow::Context;
@@ -10,7 +14,7 @@ use std::path::Path;
 use tollgate_attest::AttestError;
 use tollgate_attest::bundle::{Bundle, BundleContent};
 use tollgate_attest::dsse::Envelope;
-use tollgate_attest::verify::{self, Policy, VerifyError};
+use tollgate_attest::verify::{self, Coverage, Policy, VerifyError};
 use tollgate_core::{Verdict, time_source};
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<Verdict> {
@@ -38,8 +42,16 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Verdict> {
     };
     let result = match &bundle.content {
         BundleContent::Dsse(_) => {
-            verify::verify_attestation(&bundle, &key, &args.artifacts, &policy)
-                .map(|verified| verified.to_string())
+            let coverage = if args.subset { Coverage::Subset } else { Coverage::AllSubjects };
+            verify::verify_attestation(&bundle, &key, &args.artifacts, coverage, &policy).map(
+                |verified| {
+                    let mut summary = verified.to_string();
+                    for name in &verified.unchecked {
+                        summary.push_str(&format!("\nnot checked: {name}"));
+                    }
+                    summary
+                },
+            )
         }
         BundleContent::MessageSignature { .. } => {
             let [blob] = args.artifacts.as_slice() else {
@@ -49,6 +61,11 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Verdict> {
                     args.artifacts.len()
                 );
             };
+            anyhow::ensure!(
+                !args.subset,
+                "{}: a blob signature covers one file; --subset applies to attestations only",
+                args.bundle.display()
+            );
             anyhow::ensure!(
                 args.builder_ids.is_empty()
                     && args.source_repo.is_none()

@@ -216,6 +216,34 @@ fn without_release_json_gates_are_found_and_the_verdict_computed() {
     assert!(html.contains("<dt>Started</dt><dd>not recorded</dd>"));
 }
 
+/// A reproducible run (`"durationsRecorded": false` in `release.json`) shows no duration for
+/// any gate; otherwise each gate's recorded milliseconds are shown.
+#[test]
+fn durations_are_shown_only_when_recorded() {
+    let html = render(&input()).unwrap();
+    for ms in [412, 97, 1203] {
+        assert!(html.contains(&format!("<td class=\"num\">{ms}</td>")), "{ms}");
+    }
+    assert!(!html.contains("<td class=\"num\">not recorded</td>"));
+
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["sbom.json", "contracts.json", "attest.json"] {
+        std::fs::copy(fixture().join(name), dir.path().join(name)).unwrap();
+    }
+    let mut release: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture().join("release.json")).unwrap())
+            .unwrap();
+    release["durationsRecorded"] = false.into();
+    std::fs::write(dir.path().join("release.json"), release.to_string()).unwrap();
+    let input = ReportInput::from_run_dir(dir.path(), Vec::new(), &tool(), Vec::new()).unwrap();
+    assert!(!input.durations_recorded);
+    let html = render(&input).unwrap();
+    assert_eq!(html.matches("<td class=\"num\">not recorded</td>").count(), 3);
+    for ms in [412, 97, 1203] {
+        assert!(!html.contains(&format!("<td class=\"num\">{ms}</td>")), "{ms}");
+    }
+}
+
 /// A copy of the fixture with `release.json` replaced, and the error reading it.
 fn error_with_release(release: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -246,6 +274,9 @@ fn bad_run_directories_are_named_with_the_place() {
 
     let (_dir, err) = error_with_release(r#"{"verdict": "maybe"}"#);
     assert!(err.contains("release.json: /verdict: \"maybe\" is neither"), "{err}");
+
+    let (_dir, err) = error_with_release(r#"{"durationsRecorded": "no"}"#);
+    assert!(err.contains("release.json: /durationsRecorded: not a boolean"), "{err}");
 
     let (_dir, err) = error_with_release(r#"{"runId": 7}"#);
     assert!(err.contains("release.json: /runId: not a string"), "{err}");

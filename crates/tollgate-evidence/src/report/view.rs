@@ -41,7 +41,8 @@ struct GateRow {
     pass: bool,
     counts: Counts,
     started: String,
-    duration_ms: u64,
+    /// Milliseconds, or "not recorded" for a reproducible run.
+    duration: String,
     report: Link,
     findings: Vec<FindingRow>,
 }
@@ -201,7 +202,11 @@ impl View {
                 pass: report.verdict == Verdict::Pass,
                 counts,
                 started: report.started.clone(),
-                duration_ms: report.duration_ms,
+                duration: if input.durations_recorded {
+                    report.duration_ms.to_string()
+                } else {
+                    "not recorded".to_owned()
+                },
                 report: link(&gate.path),
                 findings: findings
                     .into_iter()
