@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::executor::Executor;
+use crate::backoff::ErrorBackoff;
+use crate::executor::limits::WorkClass;
+use crate::executor::{ExecError, Executor, Outcome, Work};
+use crate::executor::limits::WorkLimits;
 use crate::metrics::Metrics;
 
 /// Now, as seen by the controllers. Tests substitute a clock they can advance.
@@ -32,4 +35,40 @@ pub struct Context {
     pub executor: Arc<dyn Executor>,
     /// The time source (the wall clock in production).
     pub clock: Arc<dyn Clock>,
+    /// How many backups, restores/verifications and migrations may run at once; the rest
+    /// queue (`executor::limits`).
+    pub limits: Arc<WorkLimits>,
+    /// Per-object delays before a failed reconcile is retried.
+    pub backoff: Arc<ErrorBackoff>,
+}
+
+impl Context {
+    /// A context with the default work limits ([`crate::executor::limits::Limits::default`])
+    /// and error backoff (5 s doubling to 5 min).
+    pub fn new(
+        client: kube::Client,
+        metrics: Arc<Metrics>,
+        executor: Arc<dyn Executor>,
+        clock: Arc<dyn Clock>,
+    ) -> Context {
+        let limits = Arc::new(WorkLimits::new(Default::default(), metrics.clone()));
+        Context {
+            client,
+            metrics,
+            executor,
+            clock,
+            limits,
+            backoff: Arc::new(ErrorBackoff::default()),
+        }
+    }
+
+    /// Runs `work` once a slot of its class is free (unlimited work at once), holding the slot
+    /// until it finishes. Use this, not `executor.run`, so the limits hold.
+    pub async fn run_work(&self, work: Work) -> Result<Outcome, ExecError> {
+        let _slot = match WorkClass::of(&work) {
+            Some(class) => Some(self.limits.enter(class).admit().await),
+            None => None,
+        };
+        self.executor.run(work).await
+    }
 }

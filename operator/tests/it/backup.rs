@@ -157,12 +157,7 @@ fn start_controllers(ctx: Arc<Context>) -> Running {
 
 fn context(client: kube::Client, clock: Arc<TestClock>) -> (Arc<Context>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
-    let ctx = Arc::new(Context {
-        client,
-        metrics: metrics.clone(),
-        executor: Arc::new(InProcessExecutor),
-        clock,
-    });
+    let ctx = Arc::new(Context::new(client, metrics.clone(), Arc::new(InProcessExecutor), clock));
     (ctx, metrics)
 }
 

@@ -80,12 +80,7 @@ async fn wait_for(
 }
 
 fn context(client: kube::Client) -> Arc<Context> {
-    Arc::new(Context {
-        client,
-        metrics: Arc::new(Metrics::new()),
-        executor: Arc::new(InProcessExecutor),
-        clock: Arc::new(SystemClock),
-    })
+    Arc::new(Context::new(client, Arc::new(Metrics::new()), Arc::new(InProcessExecutor), Arc::new(SystemClock)))
 }
 
 fn database_secret(db: &tollgate_db::testing::ScratchDb) -> Secret {
