@@ -352,7 +352,8 @@ mod tests {
         assert_eq!(limits.load(WorkClass::Backup), (1, 2));
         // Other classes are not affected.
         let mut migration = limits.enter(WorkClass::Migration);
-        tokio::time::timeout(Duration::from_secs(5), migration.admit()).await.expect("free");
+        let _running =
+            tokio::time::timeout(Duration::from_secs(5), migration.admit()).await.expect("free");
         // A ticket that gives up leaves the queue.
         let last = tickets.pop().unwrap();
         drop(last);

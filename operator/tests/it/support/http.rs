@@ -203,6 +203,7 @@ pub async fn handle(
         content_type: content_type.clone(),
         accept: accept.clone(),
         field_manager: params.get("fieldManager").cloned(),
+        at: std::time::Instant::now(),
     });
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
