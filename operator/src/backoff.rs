@@ -25,11 +25,7 @@ pub struct BackoffPolicy {
 /// 5 s doubling to 5 min, ±20 %.
 impl Default for BackoffPolicy {
     fn default() -> Self {
-        BackoffPolicy {
-            base: Duration::from_secs(5),
-            max: Duration::from_secs(300),
-            jitter: 0.2,
-        }
+        BackoffPolicy { base: Duration::from_secs(5), max: Duration::from_secs(300), jitter: 0.2 }
     }
 }
 
@@ -123,7 +119,10 @@ mod tests {
         for n in 1..=10 {
             let d = b.failed("k");
             let nominal = p.nominal(n);
-            assert!(d >= nominal.mul_f64(0.8) && d <= nominal.mul_f64(1.2).min(p.max), "{n}: {d:?}");
+            assert!(
+                d >= nominal.mul_f64(0.8) && d <= nominal.mul_f64(1.2).min(p.max),
+                "{n}: {d:?}"
+            );
         }
     }
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use crate::backoff::ErrorBackoff;
 use crate::executor::limits::WorkClass;
-use crate::executor::{ExecError, Executor, Outcome, Work};
 use crate::executor::limits::WorkLimits;
+use crate::executor::{ExecError, Executor, Outcome, Work};
 use crate::metrics::Metrics;
 
 /// Now, as seen by the controllers. Tests substitute a clock they can advance.

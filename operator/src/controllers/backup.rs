@@ -5,9 +5,14 @@
 //! [`next_step`], write status by server-side apply, return an `Action`:
 //!
 //! - **Pending** → claim it: `phase: Running`, `worker` (this process), `leaseExpires`
-//!   (`now + leaseSeconds`), `attempts + 1`; then run the work while a heartbeat renews the
-//!   lease every third of its length. Backup first, then verification at the policy's tier
-//!   (recorded in the store's metadata, so retention knows the backup is verified).
+//!   (`now + leaseSeconds`), `attempts + 1`, written as a compare-and-swap on the
+//!   `resourceVersion` the reconcile read ([`claim_status`]): of two workers that read the same
+//!   Backup, one claims it and the other gets 409 Conflict and leaves it alone. Then wait for a
+//!   slot of the work's class (`executor::limits`; `Reconciling`/`Queued` with the position
+//!   meanwhile) and run the work while a heartbeat renews the lease every third of its length
+//!   (renewals and the result are compare-and-swap writes too: [`ClaimedWrites`]). Backup
+//!   first, then verification at the policy's tier (recorded in the store's metadata, so
+//!   retention knows the backup is verified).
 //! - **Running** with a live lease → someone else (or this process before a restart) holds it:
 //!   look again when the lease runs out.
 //! - **Running** with an expired lease → the worker died: a `WorkerLost` warning event, then
@@ -360,7 +365,14 @@ where
         resource_version: Option<String>,
         still_ours: fn(&K) -> bool,
     ) -> Self {
-        ClaimedWrites { api, name: name.to_owned(), controller, resource_version, still_ours, lost: false }
+        ClaimedWrites {
+            api,
+            name: name.to_owned(),
+            controller,
+            resource_version,
+            still_ours,
+            lost: false,
+        }
     }
 
     /// Whether another worker took the object over (no write is made any more).
@@ -696,9 +708,13 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
     let new = finish_attempt(status, result, max_attempts, generation, ctx.clock.now());
     if writes.write(&new).await? {
         let before = last_written.conditions.as_slice();
-        if let Err(e) =
-            publish_transitions(&recorder(ctx.client.clone()), backup.as_ref(), before, &new.conditions)
-                .await
+        if let Err(e) = publish_transitions(
+            &recorder(ctx.client.clone()),
+            backup.as_ref(),
+            before,
+            &new.conditions,
+        )
+        .await
         {
             tracing::warn!(backup = %name, error = %e, "cannot publish events");
         }

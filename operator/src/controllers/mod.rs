@@ -68,7 +68,8 @@ pub fn backoff_on_error<K: Resource>(
     ctx: &crate::context::Context,
 ) -> kube::runtime::controller::Action {
     ctx.metrics.reconcile_error(controller, error.metric_label());
-    let key = crate::backoff::object_key(controller, obj.meta().namespace.as_deref(), &obj.name_any());
+    let key =
+        crate::backoff::object_key(controller, obj.meta().namespace.as_deref(), &obj.name_any());
     let delay = ctx.backoff.failed(&key);
     tracing::warn!(%controller, object = %key, %error, retry_in = ?delay, "reconcile failed");
     kube::runtime::controller::Action::requeue(delay)
@@ -86,7 +87,8 @@ where
     K: Resource,
     F: std::future::Future<Output = Result<kube::runtime::controller::Action, Error>>,
 {
-    let key = crate::backoff::object_key(controller, obj.meta().namespace.as_deref(), &obj.name_any());
+    let key =
+        crate::backoff::object_key(controller, obj.meta().namespace.as_deref(), &obj.name_any());
     let result = reconcile(obj, ctx.clone()).await;
     if result.is_ok() {
         ctx.backoff.succeeded(&key);

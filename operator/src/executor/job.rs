@@ -209,7 +209,11 @@ pub fn job_for(config: &JobConfig, work: &Work) -> Job {
         }),
         volume_mounts: Some(vec![
             // pg_dump/pg_restore and libpq may want a writable temp dir.
-            VolumeMount { name: "tmp".to_owned(), mount_path: "/tmp".to_owned(), ..VolumeMount::default() },
+            VolumeMount {
+                name: "tmp".to_owned(),
+                mount_path: "/tmp".to_owned(),
+                ..VolumeMount::default()
+            },
             VolumeMount {
                 name: "work".to_owned(),
                 mount_path: WORK_DIR.to_owned(),
@@ -330,7 +334,9 @@ pub fn pod_trouble(pod: &Pod) -> Option<PodTrouble> {
         });
     }
     let unschedulable = status.conditions.iter().flatten().find(|c| {
-        c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable")
+        c.type_ == "PodScheduled"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
     });
     unschedulable.map(|c| PodTrouble::Stuck {
         pod: name,
@@ -386,7 +392,13 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
 
 /// Why a finished Job left no result: the pods that were seen and then vanished, or an evicted
 /// pod, or none at all.
-fn missing_result(ns: &str, name: &str, succeeded: bool, pods: &[Pod], vanished: &[String]) -> ExecError {
+fn missing_result(
+    ns: &str,
+    name: &str,
+    succeeded: bool,
+    pods: &[Pod],
+    vanished: &[String],
+) -> ExecError {
     let ended = if succeeded { "succeeded" } else { "failed" };
     if let Some(PodTrouble::Evicted { pod, message }) = pods.iter().find_map(pod_trouble) {
         return ExecError::executor(format!(
@@ -675,8 +687,11 @@ mod tests {
         }]}));
         assert_eq!(pod_trouble(&creating), None);
         assert_eq!(pod_trouble(&pod(serde_json::json!({"phase": "Running"}))), None);
-        assert_eq!(pod_trouble(&pod(serde_json::json!({"phase": "Pending", "conditions": [
-            {"type": "PodScheduled", "status": "True"}]}))), None);
+        assert_eq!(
+            pod_trouble(&pod(serde_json::json!({"phase": "Pending", "conditions": [
+            {"type": "PodScheduled", "status": "True"}]}))),
+            None
+        );
     }
 
     fn pod_with(message: Option<&str>, exit_code: i32) -> Pod {

@@ -75,12 +75,13 @@ pub struct Limits {
     pub migrations: usize,
 }
 
-/// Default concurrent backups: the deployment's memory limit is sized for this many.
-pub const DEFAULT_MAX_BACKUPS: usize = 2;
-/// Default concurrent verifications and restores.
-pub const DEFAULT_MAX_RESTORES: usize = 1;
+/// Default concurrent backups: the deployment's memory limit is sized for this many
+/// (`tollgate_operator_api::manifests::memory_limit_mib`).
+pub const DEFAULT_MAX_BACKUPS: usize = tollgate_operator_api::manifests::DEFAULT_MAX_BACKUPS;
+/// Default concurrent verifications and restores (also in the memory budget).
+pub const DEFAULT_MAX_RESTORES: usize = tollgate_operator_api::manifests::DEFAULT_MAX_RESTORES;
 /// Default concurrent migrations.
-pub const DEFAULT_MAX_MIGRATIONS: usize = 2;
+pub const DEFAULT_MAX_MIGRATIONS: usize = tollgate_operator_api::manifests::DEFAULT_MAX_MIGRATIONS;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -339,7 +340,10 @@ mod tests {
         assert_eq!(tickets[0].position(), None, "admitted");
         let third = tickets[2].position().unwrap();
         assert_eq!((third.position, third.queued, third.running, third.limit), (1, 2, 2, 2));
-        assert_eq!(third.describe(WorkClass::Backup), "position 1 of 2 in the backup queue (2 of 2 running)");
+        assert_eq!(
+            third.describe(WorkClass::Backup),
+            "position 1 of 2 in the backup queue (2 of 2 running)"
+        );
         // The fourth cannot pass the third, and the third waits for a free slot.
         let blocked = tokio::time::timeout(Duration::from_millis(50), tickets[3].admit()).await;
         assert!(blocked.is_err(), "the fourth waits behind the third");

@@ -812,16 +812,16 @@ async fn status_writes_honour_resource_version_preconditions() {
         .patch_status(
             "web",
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"resourceVersion": read_at}, "status": {"readyReplicas": 8}})),
+            &Patch::Merge(
+                json!({"metadata": {"resourceVersion": read_at}, "status": {"readyReplicas": 8}}),
+            ),
         )
         .await;
     assert_eq!(api_error(merge).code, 409);
     let mut replace = moved.clone();
     replace.metadata.resource_version = Some(read_at.clone());
     replace.status.as_mut().unwrap().ready_replicas = Some(9);
-    let put = api
-        .replace_status("web", &PostParams::default(), &replace)
-        .await;
+    let put = api.replace_status("web", &PostParams::default(), &replace).await;
     assert_eq!(api_error(put).code, 409);
     let stored: Deployment = server.get("prod", "web").unwrap();
     assert_eq!(stored.status.unwrap().ready_replicas, Some(1), "no stale write landed");

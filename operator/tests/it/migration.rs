@@ -80,7 +80,12 @@ async fn wait_for(
 }
 
 fn context(client: kube::Client) -> Arc<Context> {
-    Arc::new(Context::new(client, Arc::new(Metrics::new()), Arc::new(InProcessExecutor), Arc::new(SystemClock)))
+    Arc::new(Context::new(
+        client,
+        Arc::new(Metrics::new()),
+        Arc::new(InProcessExecutor),
+        Arc::new(SystemClock),
+    ))
 }
 
 fn database_secret(db: &tollgate_db::testing::ScratchDb) -> Secret {

@@ -290,7 +290,12 @@ async fn operator_reports_config_map_drift() {
         cms.create(&PostParams::default(), &cm).await.unwrap();
     }
 
-    let ctx = Context::new(client.clone(), Arc::new(Metrics::new()), Arc::new(InProcessExecutor), Arc::new(SystemClock));
+    let ctx = Context::new(
+        client.clone(),
+        Arc::new(Metrics::new()),
+        Arc::new(InProcessExecutor),
+        Arc::new(SystemClock),
+    );
     let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

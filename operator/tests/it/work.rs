@@ -25,13 +25,11 @@ use tollgate_operator::conditions;
 use tollgate_operator::context::Context;
 use tollgate_operator::controllers::backup as backup_ctl;
 use tollgate_operator::crd::backup::{Backup, BackupPhase, BackupSpec};
-use tollgate_operator::executor::job::{
-    JobConfig, JobExecutor, WORK_FILE, WORK_KEY, job_name,
-};
+use tollgate_operator::executor::job::{JobConfig, JobExecutor, WORK_FILE, WORK_KEY, job_name};
 use tollgate_operator::executor::limits::{Limits, WorkClass, WorkLimits};
 use tollgate_operator::executor::{
-    ExecError, Executor, FailureReason, InProcessExecutor, Outcome, SecretString,
-    StoreCredentials, StoreTarget, VerifyTier, Work,
+    ExecError, Executor, FailureReason, InProcessExecutor, Outcome, SecretString, StoreCredentials,
+    StoreTarget, VerifyTier, Work,
 };
 use tollgate_operator::metrics::Metrics;
 
@@ -109,7 +107,8 @@ fn a_backup_beyond_the_limit_waits_in_the_queue_and_says_so() {
         let metrics = Arc::new(Metrics::new());
         let clock = Arc::new(TestClock(Mutex::new(Timestamp::now())));
         let mut ctx = Context::new(client, metrics.clone(), Arc::new(InProcessExecutor), clock);
-        ctx.limits = Arc::new(WorkLimits::new(Limits { backups: 1, ..Limits::default() }, metrics.clone()));
+        ctx.limits =
+            Arc::new(WorkLimits::new(Limits { backups: 1, ..Limits::default() }, metrics.clone()));
         let ctx = Arc::new(ctx);
         // Another backup holds the only slot.
         let mut other = ctx.limits.enter(WorkClass::Backup);
@@ -145,7 +144,10 @@ fn a_backup_beyond_the_limit_waits_in_the_queue_and_says_so() {
         .await;
         assert_eq!(stored_ids(&url), vec![done.backup_id.clone().unwrap()]);
         let reconciling = conditions::get(&done.conditions, conditions::RECONCILING).unwrap();
-        assert_eq!((reconciling.status.as_str(), reconciling.reason.as_str()), ("False", "Finished"));
+        assert_eq!(
+            (reconciling.status.as_str(), reconciling.reason.as_str()),
+            ("False", "Finished")
+        );
         let text = metrics.render();
         assert!(text.contains("tollgate_operator_work_queued{kind=\"backup\"} 0"), "{text}");
         assert!(text.contains("tollgate_operator_work_running{kind=\"backup\"} 0"), "{text}");
@@ -165,7 +167,8 @@ async fn failed_reconciles_back_off_per_object_and_reset_on_success() {
     server.upsert(&manual_backup("flaky", "missing-policy"));
     let base = Duration::from_millis(300);
     let clock = Arc::new(TestClock(Mutex::new(Timestamp::now())));
-    let mut ctx = Context::new(client, Arc::new(Metrics::new()), Arc::new(InProcessExecutor), clock);
+    let mut ctx =
+        Context::new(client, Arc::new(Metrics::new()), Arc::new(InProcessExecutor), clock);
     ctx.backoff = Arc::new(ErrorBackoff::new(BackoffPolicy {
         base,
         max: Duration::from_secs(60),
@@ -177,13 +180,24 @@ async fn failed_reconciles_back_off_per_object_and_reset_on_success() {
         let _ = rx.await;
     }));
     let gets = |server: &FakeApiServer| -> Vec<std::time::Instant> {
-        server.requests().iter().filter(|r| r.method == "GET" && r.path == path).map(|r| r.at).collect()
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == path)
+            .map(|r| r.at)
+            .collect()
     };
     // The fifth read succeeds: the Backup stalls on its missing policy (a successful reconcile).
-    crate::support::eventually_within("the read after four failures", Duration::from_secs(30), || {
-        let s = server.get::<Backup>(NS, "flaky")?.status?;
-        conditions::get(&s.conditions, conditions::STALLED).filter(|c| c.reason == "PolicyNotFound").map(|_| ())
-    })
+    crate::support::eventually_within(
+        "the read after four failures",
+        Duration::from_secs(30),
+        || {
+            let s = server.get::<Backup>(NS, "flaky")?.status?;
+            conditions::get(&s.conditions, conditions::STALLED)
+                .filter(|c| c.reason == "PolicyNotFound")
+                .map(|_| ())
+        },
+    )
     .await;
     let times = gets(&server);
     assert!(times.len() >= 5, "{} reads", times.len());
@@ -242,13 +256,16 @@ fn secret_work(store: &str) -> Work {
 }
 
 fn finished_pod(job: &str, exit_code: i32, message: &str) -> Pod {
-    pod(job, serde_json::json!({
-        "phase": if exit_code == 0 { "Succeeded" } else { "Failed" },
-        "containerStatuses": [{
-            "name": "work", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
-            "state": {"terminated": {"exitCode": exit_code, "message": message}}
-        }]
-    }))
+    pod(
+        job,
+        serde_json::json!({
+            "phase": if exit_code == 0 { "Succeeded" } else { "Failed" },
+            "containerStatuses": [{
+                "name": "work", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                "state": {"terminated": {"exitCode": exit_code, "message": message}}
+            }]
+        }),
+    )
 }
 
 /// A worker pod of `job` with this status (the test plays the kubelet).
@@ -262,14 +279,17 @@ fn pod(job: &str, status: serde_json::Value) -> Pod {
 }
 
 fn waiting_pod(job: &str, reason: &str, message: &str) -> Pod {
-    pod(job, serde_json::json!({
-        "phase": "Pending",
-        "conditions": [{"type": "PodScheduled", "status": "True"}],
-        "containerStatuses": [{
-            "name": "work", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
-            "state": {"waiting": {"reason": reason, "message": message}}
-        }]
-    }))
+    pod(
+        job,
+        serde_json::json!({
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [{
+                "name": "work", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                "state": {"waiting": {"reason": reason, "message": message}}
+            }]
+        }),
+    )
 }
 
 /// The Job executor hands the work to the worker as a file of a mounted Secret: the Job (its
@@ -301,7 +321,12 @@ async fn job_workers_read_their_work_from_a_mounted_secret_owned_by_the_job() {
         ["work".to_owned(), "--work-file".to_owned(), WORK_FILE.to_owned()]
     );
     assert!(container.env.as_ref().is_none_or(Vec::is_empty), "{:?}", container.env);
-    let mount = container.volume_mounts.iter().flatten().find(|m| WORK_FILE.starts_with(&m.mount_path)).unwrap();
+    let mount = container
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| WORK_FILE.starts_with(&m.mount_path))
+        .unwrap();
     assert_eq!(mount.read_only, Some(true));
     let volume = pod_spec.volumes.iter().flatten().find(|v| v.name == mount.name).unwrap();
     assert_eq!(volume.secret.as_ref().unwrap().secret_name.as_deref(), Some(name.as_str()));
@@ -331,7 +356,8 @@ async fn job_workers_read_their_work_from_a_mounted_secret_owned_by_the_job() {
         let (executor, work) = (executor.clone(), retention.clone());
         async move { executor.run(work).await }
     });
-    let secret: Secret = eventually("the retention Secret", || server.get(NS, &retention_name)).await;
+    let secret: Secret =
+        eventually("the retention Secret", || server.get(NS, &retention_name)).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(WORK_KEY);
     std::fs::write(&file, &secret.data.unwrap()[WORK_KEY].0).unwrap();
@@ -363,7 +389,10 @@ async fn job_workers_read_their_work_from_a_mounted_secret_owned_by_the_job() {
 }
 
 /// Runs `work` through a Job executor; once its Job exists, `kubelet` plays the pod's life.
-async fn run_with_pod<F>(work: Work, kubelet: F) -> (Result<Outcome, ExecError>, FakeApiServer, Duration)
+async fn run_with_pod<F>(
+    work: Work,
+    kubelet: F,
+) -> (Result<Outcome, ExecError>, FakeApiServer, Duration)
 where
     F: AsyncFnOnce(&FakeApiServer, &str),
 {
@@ -395,7 +424,11 @@ async fn a_worker_that_cannot_pull_its_image_is_reported_stalled() {
     let (result, server, elapsed) = run_with_pod(work, async |server, job| {
         server.upsert(&waiting_pod(job, "ErrImagePull", "rpc error: manifest unknown"));
         tokio::time::sleep(Duration::from_millis(150)).await;
-        server.upsert(&waiting_pod(job, "ImagePullBackOff", "Back-off pulling image \"ghcr.io/tollgate-dev/tollgate-operator:test\""));
+        server.upsert(&waiting_pod(
+            job,
+            "ImagePullBackOff",
+            "Back-off pulling image \"ghcr.io/tollgate-dev/tollgate-operator:test\"",
+        ));
     })
     .await;
     match result {
@@ -457,16 +490,20 @@ async fn a_slow_but_healthy_worker_is_not_stalled() {
 /// executor error: the controller retries), not as a missing result.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evicted_worker_is_reported_as_evicted() {
-    let (result, _server, _) = run_with_pod(secret_work(&store(4)), async |server, job| {
-        server.upsert(&pod(job, serde_json::json!({
+    let (result, _server, _) =
+        run_with_pod(secret_work(&store(4)), async |server, job| {
+            server.upsert(&pod(job, serde_json::json!({
             "phase": "Failed", "reason": "Evicted",
             "message": "The node was low on resource: memory. Container work was using 812Mi."
         })));
-    })
-    .await;
+        })
+        .await;
     match &result {
         Err(e @ ExecError::Executor { message }) => {
-            assert!(message.contains("was evicted: The node was low on resource: memory"), "{message}");
+            assert!(
+                message.contains("was evicted: The node was low on resource: memory"),
+                "{message}"
+            );
             assert!(e.transient());
         }
         other => panic!("expected an eviction, got {other:?}"),
