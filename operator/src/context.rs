@@ -1,11 +1,11 @@
-//! What every reconciler receives: the API client, metrics, the executor and a clock.
+//! What every reconciler receives: the API client, metrics, the executor, a clock, the work
+//! limits and the error backoff.
 
 use std::sync::Arc;
 
 use crate::backoff::ErrorBackoff;
-use crate::executor::limits::WorkClass;
+use crate::executor::Executor;
 use crate::executor::limits::WorkLimits;
-use crate::executor::{ExecError, Executor, Outcome, Work};
 use crate::metrics::Metrics;
 
 /// Now, as seen by the controllers. Tests substitute a clock they can advance.
@@ -60,15 +60,5 @@ impl Context {
             limits,
             backoff: Arc::new(ErrorBackoff::default()),
         }
-    }
-
-    /// Runs `work` once a slot of its class is free (unlimited work at once), holding the slot
-    /// until it finishes. Use this, not `executor.run`, so the limits hold.
-    pub async fn run_work(&self, work: Work) -> Result<Outcome, ExecError> {
-        let _slot = match WorkClass::of(&work) {
-            Some(class) => Some(self.limits.enter(class).admit().await),
-            None => None,
-        };
-        self.executor.run(work).await
     }
 }

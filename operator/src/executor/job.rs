@@ -471,7 +471,11 @@ impl JobExecutor {
                     .await
                     .map_err(|e| api_err(&format!("updating Secret {ns}/{name}"), e))?;
             }
-            Err(e) => return Err(api_err(&format!("creating Secret {ns}/{name}"), e)),
+            Err(e) => {
+                // Without its Secret the pod would wait for the volume until the deadline.
+                self.delete_job_and_secret(&name).await;
+                return Err(api_err(&format!("creating Secret {ns}/{name}"), e));
+            }
         }
 
         let deadline = tokio::time::Instant::now()

@@ -368,9 +368,9 @@ async fn job_workers_read_their_work_from_a_mounted_secret_owned_by_the_job() {
         .arg(&file)
         .arg("--termination-log")
         .arg(&log)
-        .status()
+        .output()
         .expect("the worker binary runs");
-    assert!(status.success(), "{status}");
+    assert!(status.status.success(), "{status:?}");
     server.upsert(&finished_pod(&retention_name, 0, &std::fs::read_to_string(&log).unwrap()));
     let mut job: Job = server.get(NS, &retention_name).unwrap();
     job.status = Some(JobStatus { succeeded: Some(1), ..Default::default() });
@@ -546,4 +546,104 @@ fn every_work_kind_has_queue_gauges() {
             assert!(text.contains(&line), "{line} missing: {text}");
         }
     }
+}
+
+/// In Job mode, a Backup whose worker pod cannot pull its image ends Failed and Stalled with
+/// reason WorkerStalled and the pod's reason and message (someone must fix the image), instead
+/// of waiting out the Job's six-hour deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_whose_worker_never_starts_is_stalled_with_the_pods_reason() {
+    let (server, client) = FakeApiServer::start().await;
+    server.upsert(&secret("app-db", &[("url", "postgresql://app:hunter2@db.invalid/app")]));
+    server.upsert(&policy(
+        "jobbed",
+        "s3://bucket/jobbed",
+        serde_json::json!({ "schedule": "0 3 1 1 *" }),
+    ));
+    server.upsert(&manual_backup("jobbed-manual", "jobbed"));
+    let executor = Arc::new(JobExecutor::new(client.clone(), job_config()));
+    let clock = Arc::new(TestClock(Mutex::new(Timestamp::now())));
+    let ctx = Arc::new(Context::new(client, Arc::new(Metrics::new()), executor, clock));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(backup_ctl::run(ctx, async move {
+        let _ = rx.await;
+    }));
+    let job: Job = eventually("the backup's Job", || server.list::<Job>().into_iter().next()).await;
+    let job_name = job.metadata.name.clone().unwrap();
+    server.upsert(&waiting_pod(
+        &job_name,
+        "ImagePullBackOff",
+        "Back-off pulling image \"registry.invalid/op:1\"",
+    ));
+    let s = eventually("the Backup to stall", || {
+        let s = server.get::<Backup>(NS, "jobbed-manual")?.status?;
+        (s.phase == BackupPhase::Failed).then_some(s)
+    })
+    .await;
+    let stalled = conditions::get(&s.conditions, conditions::STALLED).unwrap();
+    assert_eq!((stalled.status.as_str(), stalled.reason.as_str()), ("True", "WorkerStalled"));
+    assert!(
+        stalled.message.contains("ImagePullBackOff: Back-off pulling image"),
+        "{}",
+        stalled.message
+    );
+    assert!(!server.exists::<Job>(NS, &job_name), "the Job that would never run is deleted");
+    let _ = tx.send(());
+    controller.await.unwrap();
+}
+
+/// A worker whose claim was taken over (its lease ran out and another worker claimed the
+/// Backup) stops writing: its lease renewal or result is a compare-and-swap that fails, and
+/// re-reading shows the claim is no longer its own, so the new owner's status stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_lost_its_claim_writes_nothing_more() {
+    use tollgate_operator::controllers::{Cas, write_status_cas};
+    let (server, client) = FakeApiServer::start().await;
+    server.upsert(&manual_backup("taken", "p"));
+    let api: Api<Backup> = Api::namespaced(client, NS);
+    let mine = tollgate_operator::crd::backup::BackupStatus {
+        phase: BackupPhase::Running,
+        worker: Some(backup_ctl::worker_identity().to_owned()),
+        attempts: 1,
+        ..Default::default()
+    };
+    let read = api.get("taken").await.unwrap();
+    let rv = match write_status_cas(
+        &api,
+        "taken",
+        "backup",
+        read.metadata.resource_version.as_deref(),
+        &mine,
+    )
+    .await
+    .unwrap()
+    {
+        Cas::Written(rv) => rv,
+        Cas::Stale => panic!("the first claim wins"),
+    };
+    let mut writes =
+        backup_ctl::ClaimedWrites::new(api.clone(), "taken", "backup", rv.clone(), |b: &Backup| {
+            b.status.as_ref().and_then(|s| s.worker.as_deref())
+                == Some(backup_ctl::worker_identity())
+        });
+    // An annotation edit moves the resourceVersion: the renewal re-reads and still writes.
+    crate::backup::touch::<Backup>(&server, "taken", 1);
+    let mut renewed = mine.clone();
+    renewed.message = Some("renewed".into());
+    assert!(writes.write(&renewed).await.unwrap(), "still our claim");
+    // Another worker takes over.
+    let mut theirs = server.get::<Backup>(NS, "taken").unwrap();
+    let status = theirs.status.as_mut().unwrap();
+    status.worker = Some("operator-1/99-1".into());
+    status.attempts = 2;
+    server.upsert(&theirs);
+    let mut finished = renewed.clone();
+    finished.phase = BackupPhase::Succeeded;
+    assert!(!writes.write(&finished).await.unwrap(), "the lost claim writes nothing");
+    assert!(writes.lost());
+    let s = server.get::<Backup>(NS, "taken").unwrap().status.unwrap();
+    assert_eq!(
+        (s.worker.as_deref(), s.attempts, s.phase),
+        (Some("operator-1/99-1"), 2, BackupPhase::Running)
+    );
 }
