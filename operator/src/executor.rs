@@ -4,7 +4,8 @@
 //!
 //! A [`Work`] item is plain data: connection URLs read from Secrets by the controller, the store
 //! URL, ids. It serialises to JSON, which is how [`JobExecutor`](job::JobExecutor) hands it to
-//! `tollgate-operator work --json <Work>` and how the worker hands the result back.
+//! `tollgate-operator work --work-file <mounted Secret>` and how the worker hands the result
+//! back. How many run at once is bounded per class by [`limits`].
 //!
 //! - [`InProcessExecutor`] runs [`run_blocking`] on tokio's blocking pool.
 //! - [`job::JobExecutor`] runs the same function in a `batch/v1` Job (see [`job`]).
@@ -15,6 +16,7 @@
 //! [`ExecError::Failed`] with a [`FailureReason`] the controllers turn into conditions.
 
 pub mod job;
+pub mod limits;
 mod run;
 
 use std::collections::BTreeMap;
@@ -456,6 +458,9 @@ pub enum FailureReason {
     UntrustedListing,
     /// The database refused a statement outside a migration (permissions, a broken history).
     DatabaseError,
+    /// A Job's worker pod never started (image pull failure, unschedulable) within the stall
+    /// timeout: someone must fix the image, the pull secret or the cluster's capacity.
+    WorkerStalled,
     /// Anything else wrong with the input.
     Invalid,
 }
@@ -482,6 +487,7 @@ impl FailureReason {
             FailureReason::TargetNotEmpty => "TargetNotEmpty",
             FailureReason::UntrustedListing => "UntrustedListing",
             FailureReason::DatabaseError => "DatabaseError",
+            FailureReason::WorkerStalled => "WorkerStalled",
             FailureReason::Invalid => "Invalid",
         }
     }

@@ -4,6 +4,7 @@
 //! Module map (one job each):
 //! - [`crd`]: the custom resources as Rust types (CRDs derive from them); re-exported from
 //!   `tollgate-operator-api`.
+//! - [`backoff`]: per-object exponential backoff of failed reconciles.
 //! - [`conditions`]: status conditions and their transitions (pure).
 //! - [`context`]: what every reconciler gets: client, metrics, executor, clock.
 //! - [`executor`]: where long work (migrations, backups, verification, restores) runs.
@@ -15,6 +16,7 @@
 //! - [`manifests`]: the deploy/ manifests (CRDs, RBAC, Deployment, Service, NetworkPolicy);
 //!   re-exported from `tollgate-operator-api`.
 
+pub mod backoff;
 pub mod conditions;
 pub mod context;
 pub mod controllers;

@@ -2,8 +2,8 @@
 //!
 //! - `run`: the operator (all controllers, leader election, `/metrics`, `/healthz`, `/readyz`,
 //!   JSON logs, optional OTLP traces, graceful shutdown on SIGTERM);
-//! - `work --json JSON`: one work item, as a Job's worker (writes the result to the termination
-//!   log);
+//! - `work --work-file PATH` (or `--json JSON`): one work item, as a Job's worker (writes the
+//!   result to the termination log);
 //! - `manifests --output-dir DIR`: the install manifests.
 
 // A binary edge: it reports to the terminal.
@@ -15,9 +15,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tollgate_operator::context::{Context, SystemClock};
-use tollgate_operator::executor::job::{JobConfig, JobExecutor, TERMINATION_LOG, WORK_ENV};
+use tollgate_operator::executor::job::{JobConfig, JobExecutor, TERMINATION_LOG};
+use tollgate_operator::executor::limits::{self, Limits, WorkLimits};
 use tollgate_operator::executor::{Executor, InProcessExecutor, run_work_command};
 use tollgate_operator::manifests;
 use tollgate_operator::metrics::Metrics;
@@ -72,6 +74,24 @@ enum Command {
         /// The image of work Jobs (with `--executor job`).
         #[arg(long, env = "TOLLGATE_OPERATOR_IMAGE")]
         job_image: Option<String>,
+        /// How long a work Job's pod may stay Pending for a reason that does not clear by
+        /// itself (image pull failure, unschedulable) before the work is reported Stalled,
+        /// in seconds (with `--executor job`).
+        #[arg(long, env = "TOLLGATE_JOB_STALL_TIMEOUT", default_value_t = 180)]
+        job_stall_timeout: u64,
+        /// Most backups (pg_dump) running at once; more wait in a queue. The memory limit of
+        /// the operator pod is sized for this (docs/operator.md).
+        #[arg(long, env = "TOLLGATE_MAX_CONCURRENT_BACKUPS", default_value_t = limits::DEFAULT_MAX_BACKUPS,
+              value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+        max_concurrent_backups: usize,
+        /// Most backup verifications and restores running at once; more wait in a queue.
+        #[arg(long, env = "TOLLGATE_MAX_CONCURRENT_RESTORES", default_value_t = limits::DEFAULT_MAX_RESTORES,
+              value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+        max_concurrent_restores: usize,
+        /// Most schema migrations running at once; more wait in a queue.
+        #[arg(long, env = "TOLLGATE_MAX_CONCURRENT_MIGRATIONS", default_value_t = limits::DEFAULT_MAX_MIGRATIONS,
+              value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+        max_concurrent_migrations: usize,
         /// Export tracing spans over OTLP/HTTP (protobuf) to this collector base URL (spans are
         /// POSTed to URL/v1/traces); off when unset.
         #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
@@ -79,9 +99,12 @@ enum Command {
     },
     /// Run one work item (the Job executor's worker).
     Work {
-        /// The work item as JSON (default: the TOLLGATE_WORK environment variable).
-        #[arg(long, env = WORK_ENV)]
-        json: String,
+        /// A file holding the work item as JSON (what Jobs use: their mounted work Secret).
+        #[arg(long, conflicts_with = "json", required_unless_present = "json")]
+        work_file: Option<PathBuf>,
+        /// The work item as JSON (visible in the process list: prefer `--work-file`).
+        #[arg(long)]
+        json: Option<String>,
         /// Where the result is written for the operator to read.
         #[arg(long, default_value = TERMINATION_LOG)]
         termination_log: PathBuf,
@@ -97,8 +120,22 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Work { json, termination_log } => {
+        Command::Work { work_file, json, termination_log } => {
             runtime::init_logging(true);
+            let json = match (work_file, json) {
+                (Some(path), _) => match std::fs::read_to_string(&path) {
+                    Ok(json) => json,
+                    Err(e) => {
+                        eprintln!("error: reading the work file {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                },
+                (None, Some(json)) => json,
+                (None, None) => {
+                    eprintln!("error: give --work-file PATH or --json WORK");
+                    return ExitCode::from(2);
+                }
+            };
             let code = run_work_command(&json, &termination_log);
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
@@ -123,6 +160,10 @@ fn main() -> ExitCode {
             identity,
             executor,
             job_image,
+            job_stall_timeout,
+            max_concurrent_backups,
+            max_concurrent_restores,
+            max_concurrent_migrations,
             otlp_endpoint,
         } => {
             let rt = match tokio::runtime::Runtime::new() {
@@ -150,6 +191,12 @@ fn main() -> ExitCode {
                 identity,
                 executor,
                 job_image,
+                job_stall_timeout: std::time::Duration::from_secs(job_stall_timeout),
+                limits: Limits {
+                    backups: max_concurrent_backups,
+                    restore_verify: max_concurrent_restores,
+                    migrations: max_concurrent_migrations,
+                },
             };
             let code = match rt.block_on(run(options)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -178,6 +225,8 @@ struct RunOptions {
     identity: Option<String>,
     executor: ExecutorKind,
     job_image: Option<String>,
+    job_stall_timeout: std::time::Duration,
+    limits: Limits,
 }
 
 async fn run(o: RunOptions) -> anyhow::Result<()> {
@@ -188,15 +237,20 @@ async fn run(o: RunOptions) -> anyhow::Result<()> {
             let image = o
                 .job_image
                 .context("--executor job needs --job-image (or TOLLGATE_OPERATOR_IMAGE)")?;
-            Arc::new(JobExecutor::new(client.clone(), JobConfig::new(&o.namespace, image)))
+            let mut config = JobConfig::new(&o.namespace, image);
+            config.stall_timeout = o.job_stall_timeout;
+            Arc::new(JobExecutor::new(client.clone(), config))
         }
     };
-    let ctx = Context {
-        client,
-        metrics: Arc::new(Metrics::new()),
-        executor,
-        clock: Arc::new(SystemClock),
-    };
+    let metrics = Arc::new(Metrics::new());
+    let mut ctx = Context::new(client, metrics.clone(), executor, Arc::new(SystemClock));
+    ctx.limits = Arc::new(WorkLimits::new(o.limits, metrics));
+    tracing::info!(
+        backups = o.limits.backups,
+        restores = o.limits.restore_verify,
+        migrations = o.limits.migrations,
+        "work limits"
+    );
     let identity = o.identity.unwrap_or_else(|| {
         std::env::var("HOSTNAME")
             .unwrap_or_else(|_| format!("tollgate-operator-{}", std::process::id()))

@@ -41,6 +41,12 @@ struct PolicyLabels {
     policy: String,
 }
 
+/// Labels of the work queue series (`kind`: a `WorkClass` name).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkLabels {
+    kind: String,
+}
+
 /// Labels of an EnvironmentParity's series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ObjectLabels {
@@ -65,7 +71,9 @@ fn reconcile_histogram() -> Histogram {
 /// - `last_backup_success_timestamp_seconds{namespace,policy}` — Unix time of the newest
 ///   successful backup of a BackupPolicy;
 /// - `drifts{namespace,name}` — drifts currently reported by an EnvironmentParity;
-/// - `remote_clusters` — other clusters watched through kubeconfig Secrets.
+/// - `remote_clusters` — other clusters watched through kubeconfig Secrets;
+/// - `work_queued{kind}` / `work_running{kind}` — work items waiting for / holding a slot of
+///   their class (`backup`, `restore-verify`, `migration`; see `executor::limits`).
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ControllerLabels, Counter>,
@@ -74,6 +82,8 @@ pub struct Metrics {
     last_backup_success: Family<PolicyLabels, Gauge>,
     drifts: Family<ObjectLabels, Gauge>,
     remote_clusters: Gauge,
+    work_queued: Family<WorkLabels, Gauge>,
+    work_running: Family<WorkLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -125,6 +135,18 @@ impl Metrics {
             "Other clusters watched through kubeconfig Secrets",
             remote_clusters.clone(),
         );
+        let work_queued = Family::<WorkLabels, Gauge>::default();
+        let work_running = Family::<WorkLabels, Gauge>::default();
+        registry.register(
+            "work_queued",
+            "Work items waiting for a slot, by kind (backup, restore-verify, migration)",
+            work_queued.clone(),
+        );
+        registry.register(
+            "work_running",
+            "Work items holding a slot, by kind (backup, restore-verify, migration)",
+            work_running.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -133,6 +155,8 @@ impl Metrics {
             last_backup_success,
             drifts,
             remote_clusters,
+            work_queued,
+            work_running,
         }
     }
 
@@ -182,6 +206,13 @@ impl Metrics {
     /// Sets how many other clusters the parity controller watches.
     pub fn set_remote_clusters(&self, count: usize) {
         self.remote_clusters.set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// Records how many work items of `kind` wait for a slot and how many hold one.
+    pub fn set_work(&self, kind: &str, queued: usize, running: usize) {
+        let labels = WorkLabels { kind: kind.to_owned() };
+        self.work_queued.get_or_create(&labels).set(i64::try_from(queued).unwrap_or(i64::MAX));
+        self.work_running.get_or_create(&labels).set(i64::try_from(running).unwrap_or(i64::MAX));
     }
 
     /// Drops the drift series of a deleted EnvironmentParity, so it does not linger in scrapes.

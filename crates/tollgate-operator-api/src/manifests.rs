@@ -28,6 +28,27 @@ pub const HTTP_PORT: i32 = 8080;
 /// The command that refreshes `operator/deploy/` in this repository.
 pub const REFRESH_COMMAND: &str = "cargo xtask operator manifests --output-dir operator/deploy";
 
+/// Default `--max-concurrent-backups` of the operator (its Deployment is sized for it).
+pub const DEFAULT_MAX_BACKUPS: usize = 2;
+/// Default `--max-concurrent-restores` (verifications and restores) of the operator.
+pub const DEFAULT_MAX_RESTORES: usize = 1;
+/// Default `--max-concurrent-migrations` of the operator (migrations run over one connection
+/// each and hold no dump: they are not counted in the memory budget).
+pub const DEFAULT_MAX_MIGRATIONS: usize = 2;
+/// Memory of the operator itself (runtime, clients, the watch caches of every controller),
+/// MiB: the `base` of the memory formula in docs/operator.md.
+pub const MEMORY_BASE_MIB: usize = 160;
+/// Memory budget of one running backup or restore/verification, MiB: measured peak of
+/// `pg_dump` + `psql` + our streaming (sha256, age, S3 multipart upload) of 33 MB over the
+/// process's idle size for a 313 MB database (docs/operator.md), rounded up with headroom for
+/// larger catalogs (pg_dump's memory grows with the number of schema objects).
+pub const MEMORY_PER_WORK_MIB: usize = 48;
+
+/// The memory limit of the operator container: `base + (backups + restores) × per-work peak`.
+pub fn memory_limit_mib(max_backups: usize, max_restores: usize) -> usize {
+    MEMORY_BASE_MIB + (max_backups + max_restores) * MEMORY_PER_WORK_MIB
+}
+
 /// Why manifests could not be rendered, written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -251,7 +272,16 @@ fn deployment() -> Result<Manifest, ManifestError> {
                         "containers": [{
                             "name": "operator",
                             "image": image,
-                            "args": ["run", "--log-format=json", format!("--http-addr=0.0.0.0:{HTTP_PORT}")],
+                            // The work limits are spelled out: the memory limit below is sized
+                            // for them (raise both together, see `memory_limit_mib`).
+                            "args": [
+                                "run",
+                                "--log-format=json",
+                                format!("--http-addr=0.0.0.0:{HTTP_PORT}"),
+                                format!("--max-concurrent-backups={DEFAULT_MAX_BACKUPS}"),
+                                format!("--max-concurrent-restores={DEFAULT_MAX_RESTORES}"),
+                                format!("--max-concurrent-migrations={DEFAULT_MAX_MIGRATIONS}"),
+                            ],
                             "env": [
                                 field_env("POD_NAME", "metadata.name"),
                                 field_env("POD_NAMESPACE", "metadata.namespace"),
@@ -261,8 +291,8 @@ fn deployment() -> Result<Manifest, ManifestError> {
                             "livenessProbe": probe("/healthz", 10),
                             "readinessProbe": probe("/readyz", 5),
                             "resources": {
-                                "requests": {"cpu": "50m", "memory": "64Mi"},
-                                "limits": {"cpu": "1", "memory": "256Mi"},
+                                "requests": {"cpu": "50m", "memory": format!("{MEMORY_BASE_MIB}Mi")},
+                                "limits": {"cpu": "1", "memory": format!("{}Mi", memory_limit_mib(DEFAULT_MAX_BACKUPS, DEFAULT_MAX_RESTORES))},
                             },
                             "securityContext": {
                                 "allowPrivilegeEscalation": false,
@@ -419,7 +449,22 @@ mod tests {
             c.readiness_probe.as_ref().unwrap().http_get.as_ref().unwrap().path.as_deref(),
             Some("/readyz")
         );
-        assert!(c.resources.as_ref().unwrap().limits.is_some());
+        let resources = c.resources.as_ref().unwrap();
+        let limit = &resources.limits.as_ref().unwrap()["memory"].0;
+        assert_eq!(limit, "304Mi", "160 + (2 + 1) × 48");
+        assert_eq!(
+            limit,
+            &format!("{}Mi", memory_limit_mib(DEFAULT_MAX_BACKUPS, DEFAULT_MAX_RESTORES))
+        );
+        let args = c.args.as_ref().unwrap();
+        assert!(
+            args.contains(&format!("--max-concurrent-backups={DEFAULT_MAX_BACKUPS}")),
+            "{args:?}"
+        );
+        assert!(
+            args.contains(&format!("--max-concurrent-restores={DEFAULT_MAX_RESTORES}")),
+            "{args:?}"
+        );
     }
 
     #[test]

@@ -5,9 +5,14 @@
 //! [`next_step`], write status by server-side apply, return an `Action`:
 //!
 //! - **Pending** → claim it: `phase: Running`, `worker` (this process), `leaseExpires`
-//!   (`now + leaseSeconds`), `attempts + 1`; then run the work while a heartbeat renews the
-//!   lease every third of its length. Backup first, then verification at the policy's tier
-//!   (recorded in the store's metadata, so retention knows the backup is verified).
+//!   (`now + leaseSeconds`), `attempts + 1`, written as a compare-and-swap on the
+//!   `resourceVersion` the reconcile read ([`claim_status`]): of two workers that read the same
+//!   Backup, one claims it and the other gets 409 Conflict and leaves it alone. Then wait for a
+//!   slot of the work's class (`executor::limits`; `Reconciling`/`Queued` with the position
+//!   meanwhile) and run the work while a heartbeat renews the lease every third of its length
+//!   (renewals and the result are compare-and-swap writes too: [`ClaimedWrites`]). Backup
+//!   first, then verification at the policy's tier (recorded in the store's metadata, so
+//!   retention knows the backup is verified).
 //! - **Running** with a live lease → someone else (or this process before a restart) holds it:
 //!   look again when the lease runs out.
 //! - **Running** with an expired lease → the worker died: a `WorkerLost` warning event, then
@@ -27,7 +32,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -42,11 +47,14 @@ use crate::conditions::{
     self, LAST_BACKUP_SUCCEEDED, LAST_VERIFICATION_SUCCEEDED, READY, RECONCILING, STALLED,
 };
 use crate::context::Context;
-use crate::controllers::{emit_event, update_status};
+use crate::controllers::{
+    Cas, claim_status, emit_event, publish_transitions, recorder, update_status, write_status_cas,
+};
 use crate::crd::backup::{
     Backup, BackupPhase, BackupPolicy, BackupPolicySpec, BackupStatus, DEFAULT_LEASE_SECONDS,
     DEFAULT_MAX_ATTEMPTS, MAX_LISTED, SecretKeyRef, StoreSpec, VerificationStatus,
 };
+use crate::executor::limits::WorkClass;
 use crate::executor::{
     ExecError, Outcome, SecretString, StoreCredentials, StoreTarget, VerifyTier, Work,
 };
@@ -289,11 +297,35 @@ pub fn lease_of(spec: &BackupPolicySpec) -> SignedDuration {
 pub trait Leased {
     /// Sets when the lease runs out.
     fn set_lease(&mut self, expires: Timestamp);
+    /// Shows that the work waits for a slot (`Reconciling` with reason `Queued` and `message`,
+    /// e.g. the queue position), or, with `None`, that it runs (reason `Running`).
+    fn set_queued(&mut self, message: Option<&str>, now: Timestamp);
+}
+
+fn show_queued(
+    conds: &mut Vec<Condition>,
+    generation: Option<i64>,
+    message: Option<&str>,
+    now: Timestamp,
+) {
+    let (reason, message) = match message {
+        Some(m) => ("Queued", format!("waiting for a work slot: {m}")),
+        None => ("Running", String::new()),
+    };
+    let message = match conditions::get(conds, RECONCILING) {
+        // Keep the attempt message of a running claim.
+        Some(c) if reason == "Running" && c.reason == "Running" => c.message.clone(),
+        _ => message,
+    };
+    conditions::set(conds, RECONCILING, true, reason, &message, generation, now);
 }
 
 impl Leased for BackupStatus {
     fn set_lease(&mut self, expires: Timestamp) {
         self.lease_expires = Some(Time(expires));
+    }
+    fn set_queued(&mut self, message: Option<&str>, now: Timestamp) {
+        show_queued(&mut self.conditions, self.observed_generation, message, now);
     }
 }
 
@@ -301,38 +333,164 @@ impl Leased for crate::crd::backup::RestoreStatus {
     fn set_lease(&mut self, expires: Timestamp) {
         self.lease_expires = Some(Time(expires));
     }
+    fn set_queued(&mut self, message: Option<&str>, now: Timestamp) {
+        show_queued(&mut self.conditions, self.observed_generation, message, now);
+    }
 }
 
-/// Runs `work` while renewing the lease in `status` every third of `lease` (full status
-/// written by server-side apply, as every status write is).
-pub async fn with_lease<K, S, F>(
-    api: &Api<K>,
-    name: &str,
-    controller: &str,
+/// The status writes of an object this worker claimed: each one a compare-and-swap
+/// ([`write_status_cas`]) against the `resourceVersion` of the previous write, so a worker whose
+/// claim was taken over (its lease expired and another worker claimed the object) can never
+/// overwrite the new owner's status. When the object moved on for another reason (a label or
+/// annotation edit), it is read again and the write retried as long as `still_ours` says the
+/// claim is still this worker's.
+pub struct ClaimedWrites<K> {
+    api: Api<K>,
+    name: String,
+    controller: &'static str,
+    resource_version: Option<String>,
+    still_ours: fn(&K) -> bool,
+    lost: bool,
+}
+
+impl<K> ClaimedWrites<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    /// Writes after a claim that left the object at `resource_version`.
+    pub fn new(
+        api: Api<K>,
+        name: &str,
+        controller: &'static str,
+        resource_version: Option<String>,
+        still_ours: fn(&K) -> bool,
+    ) -> Self {
+        ClaimedWrites {
+            api,
+            name: name.to_owned(),
+            controller,
+            resource_version,
+            still_ours,
+            lost: false,
+        }
+    }
+
+    /// Whether another worker took the object over (no write is made any more).
+    pub fn lost(&self) -> bool {
+        self.lost
+    }
+
+    /// Writes `status` unless the claim was lost; `Ok(false)` when it was (now or before).
+    pub async fn write<S: Serialize>(&mut self, status: &S) -> Result<bool, kube::Error> {
+        for _ in 0..5 {
+            if self.lost {
+                return Ok(false);
+            }
+            let rv = self.resource_version.as_deref();
+            match write_status_cas(&self.api, &self.name, self.controller, rv, status).await? {
+                Cas::Written(rv) => {
+                    self.resource_version = rv;
+                    return Ok(true);
+                }
+                Cas::Stale => match self.api.get_opt(&self.name).await? {
+                    Some(fresh) if (self.still_ours)(&fresh) => {
+                        self.resource_version = fresh.meta().resource_version.clone();
+                    }
+                    _ => {
+                        tracing::warn!(name = %self.name, controller = self.controller,
+                            "another worker took over this claim; not writing any more");
+                        self.lost = true;
+                    }
+                },
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Writes `status` through `writes` when it differs from the last `written` one (a failed
+/// write is logged: the next renewal tries again).
+async fn renew<K, S>(status: &S, written: &mut S, writes: &mut ClaimedWrites<K>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize + PartialEq + Clone,
+{
+    if status != written {
+        match writes.write(status).await {
+            Ok(_) => *written = status.clone(),
+            Err(e) => tracing::warn!(error = %e, "cannot renew the worker lease"),
+        }
+    }
+}
+
+/// How often a queued claim refreshes its queue position in status.
+const QUEUE_REFRESH: Duration = Duration::from_secs(10);
+
+/// Runs `work` for a claimed object: first waits for a slot of the work's class
+/// ([`crate::executor::limits`]; the status shows `Reconciling`/`Queued` with the position
+/// meanwhile), then runs it, renewing the lease in `status` every third of `lease` throughout.
+/// Every write goes through `writes` (compare-and-swap). `None` when the claim was lost to
+/// another worker: the work was not started (when lost while queued), or its result must not
+/// be recorded (the new owner runs it and records its own).
+pub async fn with_lease<K, S>(
+    writes: &mut ClaimedWrites<K>,
     ctx: &Context,
     lease: SignedDuration,
     status: &mut S,
-    work: F,
-) -> Result<Outcome, ExecError>
+    work: Work,
+) -> Option<Result<Outcome, ExecError>>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
     S: Serialize + PartialEq + Clone + Leased,
-    F: Future<Output = Result<Outcome, ExecError>>,
 {
     let period = Duration::from_secs((lease.as_secs() / 3).max(1) as u64);
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            r = &mut work => return r,
-            _ = tokio::time::sleep(period) => {
-                let old = status.clone();
-                status.set_lease(ctx.clock.now() + lease);
-                if let Err(e) = crate::controllers::apply_status(api, name, controller, Some(&old), status).await {
-                    tracing::warn!(%name, error = %e, "cannot renew the worker lease");
+    let mut written = status.clone();
+    let _slot = match WorkClass::of(&work) {
+        None => None,
+        Some(class) => {
+            let mut ticket = ctx.limits.enter(class);
+            let mut queued = false;
+            let slot = loop {
+                if let Some(slot) = ticket.admit().now_or_never() {
+                    break slot;
                 }
+                let position = ticket.position().map(|p| p.describe(class));
+                status.set_queued(position.as_deref(), ctx.clock.now());
+                queued = true;
+                renew(status, &mut written, writes).await;
+                if writes.lost() {
+                    return None;
+                }
+                tokio::select! {
+                    slot = ticket.admit() => break slot,
+                    _ = tokio::time::sleep(period.min(QUEUE_REFRESH)) => {
+                        status.set_lease(ctx.clock.now() + lease);
+                    }
+                }
+            };
+            if queued {
+                status.set_queued(None, ctx.clock.now());
+                status.set_lease(ctx.clock.now() + lease);
+                renew(status, &mut written, writes).await;
+            }
+            Some(slot)
+        }
+    };
+    if writes.lost() {
+        return None;
+    }
+    let run = ctx.executor.run(work);
+    tokio::pin!(run);
+    let result = loop {
+        tokio::select! {
+            r = &mut run => break r,
+            _ = tokio::time::sleep(period) => {
+                status.set_lease(ctx.clock.now() + lease);
+                renew(status, &mut written, writes).await;
             }
         }
-    }
+    };
+    (!writes.lost()).then_some(result)
 }
 
 /// Writes `new` (when changed) and publishes events for condition transitions.
@@ -466,14 +624,6 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
         }
     };
 
-    if takeover {
-        let msg = format!(
-            "worker {} stopped renewing its lease (expired {}); taking over",
-            old.worker.clone().unwrap_or_else(|| "(unknown)".into()),
-            old.lease_expires.as_ref().map(|t| t.0.to_string()).unwrap_or_default()
-        );
-        emit_event(&ctx.client, backup.as_ref(), true, "WorkerLost", "Backup", &msg).await;
-    }
     let lease = lease_of(&policy.spec);
     let mut status = old.clone();
     status.phase = BackupPhase::Running;
@@ -486,21 +636,35 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
     let msg = format!("attempt {} of {max_attempts}", status.attempts);
     conditions::set(&mut status.conditions, RECONCILING, true, "Running", &msg, generation, now);
     conditions::set(&mut status.conditions, STALLED, false, "Running", "", generation, now);
-    update_status(&ctx.client, backup.as_ref(), CONTROLLER, Some(&old), &status).await?;
+    // The claim is a compare-and-swap on the resourceVersion read above: of two workers that
+    // read the same Pending (or expired) Backup, exactly one claims it and runs it.
+    let claimed_at =
+        match claim_status(&ctx.client, backup.as_ref(), CONTROLLER, Some(&old), &status).await? {
+            Cas::Written(rv) => rv,
+            Cas::Stale => return Ok(Action::requeue(CLAIM_LOST_RECHECK)),
+        };
+    if takeover {
+        let msg = format!(
+            "worker {} stopped renewing its lease (expired {}); taking over",
+            old.worker.clone().unwrap_or_else(|| "(unknown)".into()),
+            old.lease_expires.as_ref().map(|t| t.0.to_string()).unwrap_or_default()
+        );
+        emit_event(&ctx.client, backup.as_ref(), true, "WorkerLost", "Backup", &msg).await;
+    }
+    let mut writes = ClaimedWrites::new(api, &name, CONTROLLER, claimed_at, claimed_by_me);
 
     let recipients =
         policy.spec.encryption.as_ref().map(|e| e.recipients.clone()).unwrap_or_default();
     let work = Work::Backup { database_url: url.into(), store: store.clone(), recipients };
-    let result =
-        with_lease(&api, &name, CONTROLLER, &ctx, lease, &mut status, ctx.executor.run(work)).await;
+    let Some(result) = with_lease(&mut writes, &ctx, lease, &mut status, work).await else {
+        return Ok(Action::await_change());
+    };
     let result = match result {
         Ok(outcome) => {
             record_outcome(&mut status, &outcome, generation, ctx.clock.now());
             if let Some(v) = &policy.spec.verification {
                 // Make the stored backup visible before verification starts.
-                if let Err(e) =
-                    crate::controllers::apply_status(&api, &name, CONTROLLER, None, &status).await
-                {
+                if let Err(e) = writes.write(&status).await {
                     tracing::warn!(backup = %name, error = %e, "cannot record the stored backup yet");
                 }
                 let verify = Work::Verify {
@@ -512,24 +676,15 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
                     queries: v.queries.clone(),
                     record: true,
                 };
-                match with_lease(
-                    &api,
-                    &name,
-                    CONTROLLER,
-                    &ctx,
-                    lease,
-                    &mut status,
-                    ctx.executor.run(verify),
-                )
-                .await
-                {
-                    Ok(outcome) => {
+                match with_lease(&mut writes, &ctx, lease, &mut status, verify).await {
+                    None => return Ok(Action::await_change()),
+                    Some(Ok(outcome)) => {
                         record_outcome(&mut status, &outcome, generation, ctx.clock.now());
                         Ok(())
                     }
                     // The dump is stored; a verification that could not run is recorded as
                     // failed, not retried as a new backup.
-                    Err(e) => {
+                    Some(Err(e)) => {
                         let failed = Outcome::Verified {
                             verification: crate::executor::VerificationRecord {
                                 backup_id: status.backup_id.clone().unwrap_or_default(),
@@ -551,18 +706,40 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
     };
     let last_written = status.clone();
     let new = finish_attempt(status, result, max_attempts, generation, ctx.clock.now());
-    update_status(&ctx.client, backup.as_ref(), CONTROLLER, Some(&last_written), &new).await?;
+    if writes.write(&new).await? {
+        let before = last_written.conditions.as_slice();
+        if let Err(e) = publish_transitions(
+            &recorder(ctx.client.clone()),
+            backup.as_ref(),
+            before,
+            &new.conditions,
+        )
+        .await
+        {
+            tracing::warn!(backup = %name, error = %e, "cannot publish events");
+        }
+    }
     Ok(match (&new.phase, &new.retry_after) {
         (BackupPhase::Pending, Some(t)) => requeue_at(t.0, ctx.clock.now()),
         _ => Action::await_change(),
     })
 }
 
-/// Requeues failed reconciles after a short delay and counts them.
-pub fn error_policy(backup: Arc<Backup>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.reconcile_error(CONTROLLER, error.metric_label());
-    tracing::warn!(backup = %backup.name_any(), %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(15))
+/// Whether this process's claim of `backup` stands (it is Running under this worker).
+fn claimed_by_me(backup: &Backup) -> bool {
+    backup.status.as_ref().is_some_and(|s| {
+        s.phase == BackupPhase::Running && s.worker.as_deref() == Some(worker_identity())
+    })
+}
+
+/// When a claim was lost to another worker: look again after this (the winner's status write
+/// wakes the controller anyway).
+pub const CLAIM_LOST_RECHECK: Duration = Duration::from_secs(5);
+
+/// Counts the error and requeues the object after its per-object backoff delay
+/// ([`crate::backoff`]: 5 s doubling to 5 min with jitter; reset by a successful reconcile).
+pub fn error_policy(obj: Arc<Backup>, error: &Error, ctx: Arc<Context>) -> Action {
+    crate::controllers::backoff_on_error(CONTROLLER, obj.as_ref(), error, &ctx)
 }
 
 /// Runs the Backup controller until `shutdown` resolves.
@@ -570,7 +747,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let api: Api<Backup> = Api::all(ctx.client.clone());
     Controller::new(api, watcher::Config::default())
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            |obj, ctx| crate::controllers::reconcile_with_backoff(CONTROLLER, obj, ctx, reconcile),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "backup controller");

@@ -638,11 +638,10 @@ async fn delete_object(api: &Api<Backup>, name: &str) {
     }
 }
 
-/// Requeues failed reconciles after a short delay and counts them.
-pub fn error_policy(policy: Arc<BackupPolicy>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.reconcile_error(CONTROLLER, error.metric_label());
-    tracing::warn!(policy = %policy.name_any(), %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(15))
+/// Counts the error and requeues the object after its per-object backoff delay
+/// ([`crate::backoff`]: 5 s doubling to 5 min with jitter; reset by a successful reconcile).
+pub fn error_policy(obj: Arc<BackupPolicy>, error: &Error, ctx: Arc<Context>) -> Action {
+    crate::controllers::backoff_on_error(CONTROLLER, obj.as_ref(), error, &ctx)
 }
 
 /// Runs the BackupPolicy controller (watching its Backups and drills too) until `shutdown`.
@@ -654,7 +653,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .owns(backups, watcher::Config::default())
         .owns(restores, watcher::Config::default())
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            |obj, ctx| crate::controllers::reconcile_with_backoff(CONTROLLER, obj, ctx, reconcile),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "backup policy controller");

@@ -23,7 +23,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -41,6 +41,7 @@ use crate::crd::backup::{Backup, BackupPhase, BackupPolicy, BackupSpec};
 use crate::crd::migration::{
     MAX_LISTED, SchemaMigration, SchemaMigrationSpec, SchemaMigrationStatus,
 };
+use crate::executor::limits::WorkClass;
 use crate::executor::{ExecError, MigrationSource, Outcome, PlanSummary, SecretString, Work};
 
 /// The controller's name: metric label and field-manager suffix.
@@ -581,6 +582,30 @@ pub async fn reconcile(obj: Arc<SchemaMigration>, ctx: Arc<Context>) -> Result<A
                 approve,
                 applied_by: Some(format!("tollgate-operator schemamigration/{namespace}/{name}")),
             };
+            // At most `--max-concurrent-migrations` run at once; the rest wait here, shown as
+            // Reconciling/Queued with their position (taken when they join the queue).
+            let mut ticket = ctx.limits.enter(WorkClass::Migration);
+            let (_slot, before) = match ticket.admit().now_or_never() {
+                Some(slot) => (slot, before),
+                None => {
+                    let position = ticket
+                        .position()
+                        .map(|p| p.describe(WorkClass::Migration))
+                        .unwrap_or_default();
+                    let mut queued = before.clone();
+                    conditions::set(
+                        &mut queued.conditions,
+                        conditions::RECONCILING,
+                        true,
+                        "Queued",
+                        &format!("waiting for a work slot: {position}"),
+                        generation,
+                        ctx.clock.now(),
+                    );
+                    let queued = write(queued, Some(before)).await?;
+                    (ticket.admit().await, queued)
+                }
+            };
             let result = ctx.executor.run(work).await;
             if let Err(e) = &result {
                 tracing::warn!(%namespace, %name, error = %e, "migration did not apply");
@@ -606,11 +631,10 @@ fn label_value(name: &str) -> String {
     v
 }
 
-/// Retry policy: count the error, back off.
-pub fn error_policy(_obj: Arc<SchemaMigration>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.reconcile_error(CONTROLLER, error.metric_label());
-    tracing::warn!(error = %error, "migration reconcile failed");
-    Action::requeue(RETRY)
+/// Counts the error and requeues the object after its per-object backoff delay
+/// ([`crate::backoff`]: 5 s doubling to 5 min with jitter; reset by a successful reconcile).
+pub fn error_policy(obj: Arc<SchemaMigration>, error: &Error, ctx: Arc<Context>) -> Action {
+    crate::controllers::backoff_on_error(CONTROLLER, obj.as_ref(), error, &ctx)
 }
 
 /// The SchemaMigrations among `migrations` that read their migrations from ConfigMap
@@ -672,7 +696,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             migrations_using(&migrations.state(), &namespace, &cm.name_any())
         })
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            |obj, ctx| crate::controllers::reconcile_with_backoff(CONTROLLER, obj, ctx, reconcile),
+            error_policy,
+            ctx,
+        )
         .for_each(|result| {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "migration controller");

@@ -58,6 +58,44 @@ impl Error {
     }
 }
 
+/// The error policy every stateful controller shares: counts the error under `controller`
+/// and requeues `obj` after its next per-object backoff delay ([`crate::backoff`]: 5 s doubling
+/// to 5 min with jitter by default).
+pub fn backoff_on_error<K: Resource>(
+    controller: &str,
+    obj: &K,
+    error: &Error,
+    ctx: &crate::context::Context,
+) -> kube::runtime::controller::Action {
+    ctx.metrics.reconcile_error(controller, error.metric_label());
+    let key =
+        crate::backoff::object_key(controller, obj.meta().namespace.as_deref(), &obj.name_any());
+    let delay = ctx.backoff.failed(&key);
+    tracing::warn!(%controller, object = %key, %error, retry_in = ?delay, "reconcile failed");
+    kube::runtime::controller::Action::requeue(delay)
+}
+
+/// Runs `reconcile` for `obj` and, when it succeeds, resets the object's error backoff (the
+/// reconcile wrapper every stateful controller's `run` uses with [`backoff_on_error`]).
+pub async fn reconcile_with_backoff<K, F>(
+    controller: &'static str,
+    obj: std::sync::Arc<K>,
+    ctx: std::sync::Arc<crate::context::Context>,
+    reconcile: impl FnOnce(std::sync::Arc<K>, std::sync::Arc<crate::context::Context>) -> F,
+) -> Result<kube::runtime::controller::Action, Error>
+where
+    K: Resource,
+    F: std::future::Future<Output = Result<kube::runtime::controller::Action, Error>>,
+{
+    let key =
+        crate::backoff::object_key(controller, obj.meta().namespace.as_deref(), &obj.name_any());
+    let result = reconcile(obj, ctx.clone()).await;
+    if result.is_ok() {
+        ctx.backoff.succeeded(&key);
+    }
+    result
+}
+
 /// A status that carries conditions (every tollgate.dev kind's does).
 pub trait Conditioned {
     /// The conditions, sorted by type.
@@ -172,6 +210,85 @@ where
     let params = PatchParams::apply(&field_manager(controller)).force();
     api.patch_status(name, &params, &Patch::Apply(&patch)).await?;
     Ok(true)
+}
+
+/// How a compare-and-swap status write ([`write_status_cas`]) ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cas {
+    /// Written; the object's new `resourceVersion` (the precondition of the next write).
+    Written(Option<String>),
+    /// The object changed since `resourceVersion` (HTTP 409 Conflict): nothing was written.
+    Stale,
+}
+
+/// Writes `new` as the `/status` of object `name` with server-side apply under
+/// [`field_manager`]`(controller)`, **only if** the object is still at `resource_version`: the
+/// applied configuration carries `metadata.resourceVersion`, which the API server checks as a
+/// precondition and answers 409 Conflict when the object moved on ([`Cas::Stale`]). This is
+/// what makes a claim (Pending → Running, a takeover, a lease renewal) safe against a second
+/// writer that read the same state, independently of leader election. `None` as
+/// `resource_version` writes unconditionally.
+pub async fn write_status_cas<K, S>(
+    api: &Api<K>,
+    name: &str,
+    controller: &str,
+    resource_version: Option<&str>,
+    new: &S,
+) -> Result<Cas, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    S: Serialize,
+{
+    let mut patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": new,
+    });
+    if let Some(rv) = resource_version {
+        patch["metadata"] = serde_json::json!({ "resourceVersion": rv });
+    }
+    let params = PatchParams::apply(&field_manager(controller)).force();
+    match api.patch_status(name, &params, &Patch::Apply(&patch)).await {
+        Ok(written) => Ok(Cas::Written(written.meta().resource_version.clone())),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Cas::Stale),
+        Err(e) => Err(e),
+    }
+}
+
+/// Claims `obj` for this worker: writes `new` (the Running status with this worker's lease)
+/// with [`write_status_cas`] against the `resourceVersion` `obj` was read at, then publishes
+/// the condition transitions from `old`. [`Cas::Stale`] means another worker claimed (or
+/// otherwise changed) the object first: the caller must not run the work.
+pub async fn claim_status<K, S>(
+    client: &Client,
+    obj: &K,
+    controller: &str,
+    old: Option<&S>,
+    new: &S,
+) -> Result<Cas, kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+    S: Serialize + PartialEq + Conditioned,
+{
+    let name = obj.name_any();
+    let api: Api<K> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    let cas =
+        write_status_cas(&api, &name, controller, obj.meta().resource_version.as_deref(), new)
+            .await?;
+    if cas == Cas::Stale {
+        tracing::info!(%controller, %name, "claim lost: the object changed since it was read");
+        return Ok(cas);
+    }
+    let before = old.map(Conditioned::conditions).unwrap_or_default();
+    if let Err(e) =
+        publish_transitions(&recorder(client.clone()), obj, before, new.conditions()).await
+    {
+        tracing::warn!(%controller, %name, error = %e, "cannot publish events");
+    }
+    Ok(cas)
 }
 
 /// An event recorder reporting as [`OPERATOR_NAME`] (instance: the `POD_NAME` environment

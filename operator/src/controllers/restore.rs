@@ -31,9 +31,12 @@ use kube::runtime::watcher;
 use crate::conditions::{self, LAST_VERIFICATION_SUCCEEDED, READY, RECONCILING, STALLED};
 use crate::context::Context;
 use crate::controllers::backup::{
-    lease_of, secret_value, store_target, with_lease, worker_identity,
+    CLAIM_LOST_RECHECK, ClaimedWrites, lease_of, secret_value, store_target, with_lease,
+    worker_identity,
 };
-use crate::controllers::{emit_event, update_status};
+use crate::controllers::{
+    Cas, claim_status, emit_event, publish_transitions, recorder, update_status,
+};
 use crate::crd::backup::{
     Backup, BackupPhase, BackupPolicy, MAX_LISTED, Restore, RestoreMode, RestorePhase,
     RestoreStatus,
@@ -341,13 +344,6 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
         }
     };
 
-    if takeover {
-        let note = format!(
-            "drill worker {} stopped renewing its lease; running the drill again",
-            old.worker.clone().unwrap_or_else(|| "(unknown)".into())
-        );
-        emit_event(&ctx.client, restore.as_ref(), true, "WorkerLost", "Restore", &note).await;
-    }
     let lease = lease_of(&policy.spec);
     let mut status = old.clone();
     status.phase = RestorePhase::Running;
@@ -366,21 +362,52 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
     );
     conditions::set(&mut status.conditions, RECONCILING, true, "Running", &msg, generation, now);
     conditions::set(&mut status.conditions, STALLED, false, "Running", "", generation, now);
-    update_status(&ctx.client, restore.as_ref(), CONTROLLER, Some(&old), &status).await?;
-
-    let result =
-        with_lease(&api, &name, CONTROLLER, &ctx, lease, &mut status, ctx.executor.run(work)).await;
+    // A compare-and-swap on the resourceVersion read above: one claim wins (see `backup`).
+    let claimed_at =
+        match claim_status(&ctx.client, restore.as_ref(), CONTROLLER, Some(&old), &status).await? {
+            Cas::Written(rv) => rv,
+            Cas::Stale => return Ok(Action::requeue(CLAIM_LOST_RECHECK)),
+        };
+    if takeover {
+        let note = format!(
+            "drill worker {} stopped renewing its lease; running the drill again",
+            old.worker.clone().unwrap_or_else(|| "(unknown)".into())
+        );
+        emit_event(&ctx.client, restore.as_ref(), true, "WorkerLost", "Restore", &note).await;
+    }
+    let mut writes = ClaimedWrites::new(api, &name, CONTROLLER, claimed_at, claimed_by_me);
+    let Some(result) = with_lease(&mut writes, &ctx, lease, &mut status, work).await else {
+        return Ok(Action::await_change());
+    };
     let last_written = status.clone();
     let new = finish(status, &result, generation, ctx.clock.now());
-    update_status(&ctx.client, restore.as_ref(), CONTROLLER, Some(&last_written), &new).await?;
+    if writes.write(&new).await? {
+        let before = last_written.conditions.as_slice();
+        if let Err(e) = publish_transitions(
+            &recorder(ctx.client.clone()),
+            restore.as_ref(),
+            before,
+            &new.conditions,
+        )
+        .await
+        {
+            tracing::warn!(restore = %name, error = %e, "cannot publish events");
+        }
+    }
     Ok(Action::await_change())
 }
 
-/// Requeues failed reconciles after a short delay and counts them.
-pub fn error_policy(restore: Arc<Restore>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.reconcile_error(CONTROLLER, error.metric_label());
-    tracing::warn!(restore = %restore.name_any(), %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(15))
+/// Whether this process's claim of `restore` stands (it is Running under this worker).
+fn claimed_by_me(restore: &Restore) -> bool {
+    restore.status.as_ref().is_some_and(|s| {
+        s.phase == RestorePhase::Running && s.worker.as_deref() == Some(worker_identity())
+    })
+}
+
+/// Counts the error and requeues the object after its per-object backoff delay
+/// ([`crate::backoff`]: 5 s doubling to 5 min with jitter; reset by a successful reconcile).
+pub fn error_policy(obj: Arc<Restore>, error: &Error, ctx: Arc<Context>) -> Action {
+    crate::controllers::backoff_on_error(CONTROLLER, obj.as_ref(), error, &ctx)
 }
 
 /// Runs the Restore controller until `shutdown` resolves.
@@ -388,7 +415,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let api: Api<Restore> = Api::all(ctx.client.clone());
     Controller::new(api, watcher::Config::default())
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            |obj, ctx| crate::controllers::reconcile_with_backoff(CONTROLLER, obj, ctx, reconcile),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "restore controller");

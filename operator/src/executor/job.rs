@@ -1,11 +1,16 @@
 //! The Job executor: runs a [`Work`] as a `batch/v1` Job of the operator's own image
-//! (`tollgate-operator work --json <Work>`), waits for it, and reads the result back.
+//! (`tollgate-operator work --work-file /etc/tollgate/work/work.json`), waits for it, and reads
+//! the result back.
 //!
 //! How it works, and why:
-//! - The work JSON holds secrets (database URLs, store credentials), so it never goes into the
-//!   pod spec: it is stored in a Secret named like the Job, handed to the container as the
-//!   environment variable `TOLLGATE_WORK`, and Kubernetes expands `$(TOLLGATE_WORK)` in the
-//!   arguments. Store credentials travel inside the work JSON too: the worker hands them to the
+//! - The work JSON holds secrets (database URLs, S3 secret keys, age identities), so it never
+//!   goes into the pod spec, the environment or the command line (which `ps` and
+//!   `/proc/<pid>/cmdline` show to anyone on the node): it is stored in a Secret named like the
+//!   Job and owned by it (an ownerReference, so garbage collection removes it with the Job),
+//!   mounted read-only at [`WORK_DIR`] (mode 0440, group of the worker), and the worker gets
+//!   only the file's path ([`WORK_FILE`]). The Job is created first and the Secret right after
+//!   (the kubelet retries the volume until it exists), so the Secret is never without its
+//!   owner. Store credentials travel inside the work JSON too: the worker hands them to the
 //!   store client explicitly, exactly as the in-process executor does.
 //! - The name is a hash of the work JSON, so an operator that restarts while a Job runs finds
 //!   and adopts the same Job (HTTP 409 on create) instead of starting the work twice.
@@ -14,8 +19,16 @@
 //!   executor reads it from the finished pod's `state.terminated.message`. With
 //!   `terminationMessagePolicy: FallbackToLogsOnError`, a worker that crashed before writing
 //!   leaves its last log lines there instead, which become an [`ExecError::Executor`].
-//! - Completion is polled (`GET` on the Job every `poll_interval`), not watched: one request per
-//!   interval for a handful of concurrent Jobs is cheap and survives API-server restarts.
+//! - Completion is polled (`GET` on the Job and a list of its pods every `poll_interval`), not
+//!   watched: a few requests per interval for a handful of concurrent Jobs (bounded by
+//!   [`super::limits`]) is cheap and survives API-server restarts.
+//! - A worker pod that cannot start is noticed ([`pod_trouble`]): Pending with a container
+//!   waiting on `ErrImagePull`/`ImagePullBackOff`/`InvalidImageName`, or unschedulable
+//!   (`PodScheduled` False, reason `Unschedulable`), for longer than
+//!   [`JobConfig::stall_timeout`] fails the work with [`FailureReason::WorkerStalled`] and the
+//!   pod's reason and message (the Job is deleted: it would never run). An evicted pod
+//!   (`status.reason: Evicted`) or a pod deleted before it finished is reported as such
+//!   ([`ExecError::Executor`]: the controller retries), not as a missing result.
 //! - `backoffLimit: 0`: a failed worker is not retried by Kubernetes; the controller decides.
 //!   `activeDeadlineSeconds` bounds the run; `ttlSecondsAfterFinished` cleans up Jobs the
 //!   executor could not delete. After reading the result the executor deletes the Job (and its
@@ -27,8 +40,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, Pod, PodSecurityContext,
-    PodSpec, PodTemplateSpec, SecretKeySelector, SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, Pod, PodSecurityContext, PodSpec,
+    PodTemplateSpec, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
@@ -36,14 +49,19 @@ use kube::{Api, Client};
 use sha2::{Digest, Sha256};
 
 use super::run::WorkResult;
-use super::{ExecError, Executor, Outcome, Work};
+use super::{ExecError, Executor, FailureReason, Outcome, Work};
 
 /// Where the worker writes its result (the Kubernetes default termination message path).
 pub const TERMINATION_LOG: &str = "/dev/termination-log";
-/// The Secret key holding the work JSON.
+/// The Secret key holding the work JSON (also the file name in [`WORK_DIR`]).
 pub const WORK_KEY: &str = "work.json";
-/// The environment variable the worker receives the work JSON in.
-pub const WORK_ENV: &str = "TOLLGATE_WORK";
+/// Where the work Secret is mounted (read-only) in the worker container.
+pub const WORK_DIR: &str = "/etc/tollgate/work";
+/// The work file the worker reads (`--work-file`).
+pub const WORK_FILE: &str = "/etc/tollgate/work/work.json";
+/// The user and group the worker runs as (the image's non-root user, as the operator's own
+/// Deployment): the work file is readable by this group only.
+pub const WORKER_ID: i64 = 65532;
 /// The worker container's name.
 pub const CONTAINER: &str = "work";
 
@@ -63,10 +81,14 @@ pub struct JobConfig {
     pub active_deadline_secs: i64,
     /// `ttlSecondsAfterFinished`: cleanup of Jobs the executor could not delete.
     pub ttl_after_finished_secs: i32,
+    /// How long a worker pod may stay stuck Pending (image pull failure, unschedulable) before
+    /// the work fails as [`FailureReason::WorkerStalled`].
+    pub stall_timeout: Duration,
 }
 
 impl JobConfig {
-    /// Defaults for `namespace` and `image`: poll every 5 s, 6 h deadline, 1 h TTL.
+    /// Defaults for `namespace` and `image`: poll every 5 s, 6 h deadline, 1 h TTL, 3 min stall
+    /// timeout.
     pub fn new(namespace: impl Into<String>, image: impl Into<String>) -> JobConfig {
         JobConfig {
             namespace: namespace.into(),
@@ -75,6 +97,7 @@ impl JobConfig {
             poll_interval: Duration::from_secs(5),
             active_deadline_secs: 6 * 3600,
             ttl_after_finished_secs: 3600,
+            stall_timeout: Duration::from_secs(180),
         }
     }
 }
@@ -132,47 +155,46 @@ fn labels(work: &Work) -> BTreeMap<String, String> {
     ])
 }
 
-/// The Secret carrying the work JSON (key [`WORK_KEY`]), store credentials included.
-pub fn secret_for(config: &JobConfig, work: &Work) -> k8s_openapi::api::core::v1::Secret {
+/// The Secret carrying the work JSON (key [`WORK_KEY`]), store credentials included, owned by
+/// `job` (when it has a uid) so that it is garbage-collected with it.
+pub fn secret_for(
+    config: &JobConfig,
+    work: &Work,
+    job: &Job,
+) -> k8s_openapi::api::core::v1::Secret {
     let mut data = BTreeMap::new();
     data.insert(WORK_KEY.to_owned(), serde_json::to_string(work).unwrap_or_default());
+    let owner = job.metadata.uid.clone().map(|uid| OwnerReference {
+        api_version: "batch/v1".into(),
+        kind: "Job".into(),
+        name: job.metadata.name.clone().unwrap_or_else(|| job_name(work)),
+        uid,
+        controller: Some(false),
+        block_owner_deletion: None,
+    });
     k8s_openapi::api::core::v1::Secret {
         metadata: ObjectMeta {
             name: Some(job_name(work)),
             namespace: Some(config.namespace.clone()),
             labels: Some(labels(work)),
+            owner_references: owner.map(|o| vec![o]),
             ..ObjectMeta::default()
         },
         string_data: Some(data),
         type_: Some("Opaque".to_owned()),
+        immutable: None,
         ..Default::default()
-    }
-}
-
-fn from_secret(name: &str, secret: &str, key: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_owned(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret.to_owned(),
-                key: key.to_owned(),
-                optional: Some(false),
-            }),
-            ..EnvVarSource::default()
-        }),
-        ..EnvVar::default()
     }
 }
 
 /// The Job running `work` (pure; see the module documentation for each choice).
 pub fn job_for(config: &JobConfig, work: &Work) -> Job {
     let name = job_name(work);
-    let env = vec![from_secret(WORK_ENV, &name, WORK_KEY)];
     let container = Container {
         name: CONTAINER.to_owned(),
         image: Some(config.image.clone()),
-        args: Some(vec!["work".into(), "--json".into(), format!("$({WORK_ENV})")]),
-        env: Some(env),
+        // Only the path: the work itself (with its secrets) is in the mounted Secret.
+        args: Some(vec!["work".into(), "--work-file".into(), WORK_FILE.into()]),
         termination_message_path: Some(TERMINATION_LOG.to_owned()),
         termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
         security_context: Some(SecurityContext {
@@ -185,17 +207,25 @@ pub fn job_for(config: &JobConfig, work: &Work) -> Job {
             }),
             ..SecurityContext::default()
         }),
-        // pg_dump/pg_restore and libpq may want a writable temp dir.
-        volume_mounts: Some(vec![VolumeMount {
-            name: "tmp".to_owned(),
-            mount_path: "/tmp".to_owned(),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(vec![
+            // pg_dump/pg_restore and libpq may want a writable temp dir.
+            VolumeMount {
+                name: "tmp".to_owned(),
+                mount_path: "/tmp".to_owned(),
+                ..VolumeMount::default()
+            },
+            VolumeMount {
+                name: "work".to_owned(),
+                mount_path: WORK_DIR.to_owned(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+        ]),
         ..Container::default()
     };
     Job {
         metadata: ObjectMeta {
-            name: Some(name),
+            name: Some(name.clone()),
             namespace: Some(config.namespace.clone()),
             labels: Some(labels(work)),
             ..ObjectMeta::default()
@@ -212,6 +242,11 @@ pub fn job_for(config: &JobConfig, work: &Work) -> Job {
                     automount_service_account_token: Some(false),
                     security_context: Some(PodSecurityContext {
                         run_as_non_root: Some(true),
+                        run_as_user: Some(WORKER_ID),
+                        run_as_group: Some(WORKER_ID),
+                        // The work file's group: mode 0440 lets the worker (and no one else
+                        // on the node without root) read it.
+                        fs_group: Some(WORKER_ID),
                         seccomp_profile: Some(k8s_openapi::api::core::v1::SeccompProfile {
                             type_: "RuntimeDefault".to_owned(),
                             ..Default::default()
@@ -219,11 +254,23 @@ pub fn job_for(config: &JobConfig, work: &Work) -> Job {
                         ..PodSecurityContext::default()
                     }),
                     containers: vec![container],
-                    volumes: Some(vec![Volume {
-                        name: "tmp".to_owned(),
-                        empty_dir: Some(EmptyDirVolumeSource::default()),
-                        ..Volume::default()
-                    }]),
+                    volumes: Some(vec![
+                        Volume {
+                            name: "tmp".to_owned(),
+                            empty_dir: Some(EmptyDirVolumeSource::default()),
+                            ..Volume::default()
+                        },
+                        Volume {
+                            name: "work".to_owned(),
+                            secret: Some(SecretVolumeSource {
+                                secret_name: Some(name),
+                                default_mode: Some(0o440),
+                                optional: Some(false),
+                                ..SecretVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        },
+                    ]),
                     ..PodSpec::default()
                 }),
             },
@@ -231,6 +278,71 @@ pub fn job_for(config: &JobConfig, work: &Work) -> Job {
         }),
         status: None,
     }
+}
+
+/// Why a worker pod is in trouble (pure; see [`pod_trouble`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodTrouble {
+    /// Pending for a reason that does not clear by itself: `reason` is the container's waiting
+    /// reason (`ErrImagePull`, `ImagePullBackOff`, `InvalidImageName`) or `Unschedulable`.
+    Stuck {
+        /// The pod.
+        pod: String,
+        /// Kubernetes' reason.
+        reason: String,
+        /// Kubernetes' message.
+        message: String,
+    },
+    /// The kubelet evicted the pod (`status.reason: Evicted`), e.g. under node pressure.
+    Evicted {
+        /// The pod.
+        pod: String,
+        /// Kubernetes' message.
+        message: String,
+    },
+}
+
+/// Container waiting reasons that mean the worker will not start without someone's help.
+const STUCK_WAITING: [&str; 3] = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
+
+/// What is wrong with a worker pod, if anything (pure): evicted, or stuck Pending on an image
+/// it cannot pull or a node it cannot get.
+pub fn pod_trouble(pod: &Pod) -> Option<PodTrouble> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let status = pod.status.as_ref()?;
+    if status.reason.as_deref() == Some("Evicted") {
+        return Some(PodTrouble::Evicted {
+            pod: name,
+            message: status.message.clone().unwrap_or_default(),
+        });
+    }
+    if status.phase.as_deref().is_some_and(|p| p != "Pending") {
+        return None;
+    }
+    let waiting = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten())
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref())
+        .find(|w| w.reason.as_deref().is_some_and(|r| STUCK_WAITING.contains(&r)));
+    if let Some(w) = waiting {
+        return Some(PodTrouble::Stuck {
+            pod: name,
+            reason: w.reason.clone().unwrap_or_default(),
+            message: w.message.clone().unwrap_or_default(),
+        });
+    }
+    let unschedulable = status.conditions.iter().flatten().find(|c| {
+        c.type_ == "PodScheduled"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
+    });
+    unschedulable.map(|c| PodTrouble::Stuck {
+        pod: name,
+        reason: "Unschedulable".to_owned(),
+        message: c.message.clone().unwrap_or_default(),
+    })
 }
 
 /// Whether a Job finished: `Some(true)` succeeded, `Some(false)` failed, `None` still running.
@@ -278,7 +390,51 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
 
+/// Why a finished Job left no result: the pods that were seen and then vanished, or an evicted
+/// pod, or none at all.
+fn missing_result(
+    ns: &str,
+    name: &str,
+    succeeded: bool,
+    pods: &[Pod],
+    vanished: &[String],
+) -> ExecError {
+    let ended = if succeeded { "succeeded" } else { "failed" };
+    if let Some(PodTrouble::Evicted { pod, message }) = pods.iter().find_map(pod_trouble) {
+        return ExecError::executor(format!(
+            "Job {ns}/{name} {ended}: its worker pod {pod} was evicted: {message}"
+        ));
+    }
+    if let Some(pod) = vanished.first() {
+        return ExecError::executor(format!(
+            "Job {ns}/{name} {ended}: its worker pod {pod} was deleted before its result was read"
+        ));
+    }
+    ExecError::executor(format!("Job {ns}/{name} {ended} but has no pod to read the result from"))
+}
+
 impl JobExecutor {
+    async fn delete_job_and_secret(&self, name: &str) {
+        let ns = &self.config.namespace;
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(self.client.clone(), ns);
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), ns);
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        for (what, r) in [
+            ("Job", jobs.delete(name, &dp).await.map(|_| ())),
+            ("Secret", secrets.delete(name, &dp).await.map(|_| ())),
+        ] {
+            if let Err(e) = r
+                && !is_status(&e, 404)
+            {
+                tracing::warn!(%name, error = %e, "cannot delete the worker's {what}");
+            }
+        }
+    }
+
     async fn run_job(&self, work: Work) -> Result<Outcome, ExecError> {
         let ns = &self.config.namespace;
         let name = job_name(&work);
@@ -288,20 +444,8 @@ impl JobExecutor {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         let pp = PostParams::default();
 
-        let secret = secret_for(&self.config, &work);
-        match secrets.create(&pp, &secret).await {
-            Ok(_) => {}
-            // Left by an earlier run (the name ignores secrets): refresh its data, so a new
-            // worker reads the current secrets; a worker already running read its own at start.
-            Err(e) if is_status(&e, 409) => {
-                let patch = serde_json::json!({ "stringData": secret.string_data });
-                secrets
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                    .map_err(|e| api_err(&format!("updating Secret {ns}/{name}"), e))?;
-            }
-            Err(e) => return Err(api_err(&format!("creating Secret {ns}/{name}"), e)),
-        }
+        // The Job first, so that the Secret can be created owned by it (garbage-collected with
+        // it, also if this process dies now); its pod waits for the Secret volume meanwhile.
         let job = match jobs.create(&pp, &job_for(&self.config, &work)).await {
             Ok(job) => job,
             Err(e) if is_status(&e, 409) => {
@@ -312,33 +456,85 @@ impl JobExecutor {
             }
             Err(e) => return Err(api_err(&format!("creating Job {ns}/{name}"), e)),
         };
-        // The Secret goes with the Job (garbage collection), also if this process dies now.
-        if let Some(uid) = job.metadata.uid.clone() {
-            let owner = OwnerReference {
-                api_version: "batch/v1".into(),
-                kind: "Job".into(),
-                name: name.clone(),
-                uid,
-                controller: Some(false),
-                block_owner_deletion: None,
-            };
-            let patch = serde_json::json!({ "metadata": { "ownerReferences": [owner] } });
-            if let Err(e) =
-                secrets.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await
-            {
-                tracing::warn!(secret = %name, error = %e, "cannot tie the Secret to its Job");
+        let secret = secret_for(&self.config, &work, &job);
+        match secrets.create(&pp, &secret).await {
+            Ok(_) => {}
+            // Left by an earlier run (the name ignores secrets): refresh its data and owner, so
+            // a new worker reads the current secrets; a worker already running read its own.
+            Err(e) if is_status(&e, 409) => {
+                let patch = serde_json::json!({
+                    "metadata": { "ownerReferences": secret.metadata.owner_references },
+                    "stringData": secret.string_data,
+                });
+                secrets
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map_err(|e| api_err(&format!("updating Secret {ns}/{name}"), e))?;
+            }
+            Err(e) => {
+                // Without its Secret the pod would wait for the volume until the deadline.
+                self.delete_job_and_secret(&name).await;
+                return Err(api_err(&format!("creating Secret {ns}/{name}"), e));
             }
         }
 
         let deadline = tokio::time::Instant::now()
             + Duration::from_secs(self.config.active_deadline_secs.max(0) as u64 + 300);
-        let succeeded = loop {
-            let job = jobs
-                .get(&name)
+        let list_params = ListParams::default().labels(&format!("job-name={name}"));
+        let mut seen = std::collections::BTreeSet::<String>::new();
+        let mut vanished = Vec::<String>::new();
+        let mut stuck_since: Option<tokio::time::Instant> = None;
+        let (succeeded, list) = loop {
+            let job = match jobs.get_opt(&name).await {
+                Ok(Some(job)) => job,
+                Ok(None) => {
+                    self.delete_job_and_secret(&name).await;
+                    return Err(ExecError::executor(format!(
+                        "Job {ns}/{name} was deleted before it finished"
+                    )));
+                }
+                Err(e) => return Err(api_err(&format!("reading Job {ns}/{name}"), e)),
+            };
+            let list = pods
+                .list(&list_params)
                 .await
-                .map_err(|e| api_err(&format!("reading Job {ns}/{name}"), e))?;
+                .map_err(|e| api_err(&format!("listing pods of Job {ns}/{name}"), e))?
+                .items;
+            let names: std::collections::BTreeSet<String> =
+                list.iter().filter_map(|p| p.metadata.name.clone()).collect();
+            vanished.extend(seen.difference(&names).cloned());
+            seen.extend(names);
             if let Some(done) = job_finished(&job) {
-                break done;
+                break (done, list);
+            }
+            match list.iter().find_map(pod_trouble) {
+                Some(PodTrouble::Evicted { pod, message }) => {
+                    self.delete_job_and_secret(&name).await;
+                    return Err(ExecError::executor(format!(
+                        "the worker pod {pod} of Job {ns}/{name} was evicted: {message}"
+                    )));
+                }
+                Some(PodTrouble::Stuck { pod, reason, message }) => {
+                    let now = tokio::time::Instant::now();
+                    let since = *stuck_since.get_or_insert(now);
+                    if now.duration_since(since) >= self.config.stall_timeout {
+                        self.delete_job_and_secret(&name).await;
+                        return Err(ExecError::failed(
+                            FailureReason::WorkerStalled,
+                            format!(
+                                "the worker pod {pod} of Job {ns}/{name} did not start within {}s: {reason}: {}",
+                                self.config.stall_timeout.as_secs(),
+                                super::truncate(&message, 512)
+                            ),
+                        ));
+                    }
+                }
+                None => stuck_since = None,
+            }
+            if let Some(pod) = vanished.first()
+                && list.is_empty()
+            {
+                tracing::warn!(job = %name, %pod, "the worker pod was deleted; waiting for the Job to replace or fail it");
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(ExecError::executor(format!(
@@ -348,35 +544,14 @@ impl JobExecutor {
             tokio::time::sleep(self.config.poll_interval).await;
         };
 
-        let list = pods
-            .list(&ListParams::default().labels(&format!("job-name={name}")))
-            .await
-            .map_err(|e| api_err(&format!("listing pods of Job {ns}/{name}"), e))?;
-        let result = match list.items.iter().find(|p| result_from_pod(p).is_ok()) {
+        let result = match list.iter().find(|p| result_from_pod(p).is_ok()) {
             Some(pod) => result_from_pod(pod),
-            None => match list.items.first() {
+            None => match list.iter().find(|p| pod_trouble(p).is_none()) {
                 Some(pod) => result_from_pod(pod),
-                None => Err(ExecError::executor(format!(
-                    "Job {ns}/{name} {} but has no pod to read the result from",
-                    if succeeded { "succeeded" } else { "failed" }
-                ))),
+                None => Err(missing_result(ns, &name, succeeded, &list, &vanished)),
             },
         };
-
-        let dp = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Background),
-            ..Default::default()
-        };
-        for (what, r) in [
-            ("Job", jobs.delete(&name, &dp).await.map(|_| ())),
-            ("Secret", secrets.delete(&name, &dp).await.map(|_| ())),
-        ] {
-            if let Err(e) = r
-                && !is_status(&e, 404)
-            {
-                tracing::warn!(%name, error = %e, "cannot delete the finished worker's {what}");
-            }
-        }
+        self.delete_job_and_secret(&name).await;
         result
     }
 }
@@ -446,32 +621,81 @@ mod tests {
         assert_eq!(c.image.as_deref(), Some("ghcr.io/tollgate-dev/operator:1"));
         assert_eq!(
             c.args.as_deref().unwrap(),
-            ["work".to_owned(), "--json".to_owned(), "$(TOLLGATE_WORK)".to_owned()]
+            ["work".to_owned(), "--work-file".to_owned(), WORK_FILE.to_owned()]
         );
         assert_eq!(c.termination_message_policy.as_deref(), Some("FallbackToLogsOnError"));
-        let env: Vec<_> = c
-            .env
-            .iter()
-            .flatten()
-            .map(|e| {
-                let r = e.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
-                (e.name.as_str(), r.name.as_str(), r.key.as_str())
-            })
-            .collect();
+        assert!(c.env.is_none(), "nothing in the environment: {:?}", c.env);
         let name = job_name(&w);
-        // Only the work Secret: the credentials travel inside the work JSON.
-        assert_eq!(env, vec![(WORK_ENV, name.as_str(), WORK_KEY)]);
+        let mount = c.volume_mounts.iter().flatten().find(|m| m.name == "work").unwrap();
+        assert_eq!((mount.mount_path.as_str(), mount.read_only), (WORK_DIR, Some(true)));
+        assert_eq!(format!("{WORK_DIR}/{WORK_KEY}"), WORK_FILE);
+        let volume = pod.volumes.iter().flatten().find(|v| v.name == "work").unwrap();
+        let source = volume.secret.as_ref().unwrap();
+        assert_eq!(source.secret_name.as_deref(), Some(name.as_str()));
+        assert_eq!(source.default_mode, Some(0o440));
+        let psc = pod.security_context.as_ref().unwrap();
+        assert_eq!((psc.run_as_user, psc.fs_group), (Some(WORKER_ID), Some(WORKER_ID)));
         let sc = c.security_context.as_ref().unwrap();
         assert_eq!(sc.allow_privilege_escalation, Some(false));
         assert_eq!(sc.read_only_root_filesystem, Some(true));
 
-        let secret = secret_for(&config, &w);
+        let mut created = job.clone();
+        created.metadata.uid = Some("0000-job-uid".into());
+        let secret = secret_for(&config, &w, &created);
         assert_eq!(secret.metadata.name.as_deref(), Some(name.as_str()));
+        let owner = &secret.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+            ("Job", name.as_str(), "0000-job-uid")
+        );
         let data = secret.string_data.unwrap();
         let back: Work = serde_json::from_str(&data[WORK_KEY]).unwrap();
         assert_eq!(back, w);
         assert_eq!(back.store_credentials().unwrap().secret_access_key.expose(), "sekret");
         assert_eq!(data.len(), 1, "nothing but the work JSON: {:?}", data.keys());
+    }
+
+    fn pod(status: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "w-1"}, "status": status}))
+            .unwrap()
+    }
+
+    #[test]
+    fn pods_that_cannot_start_or_were_evicted_are_recognised() {
+        let pulling = pod(serde_json::json!({"phase": "Pending", "containerStatuses": [{
+            "name": "work", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"x:1\""}}
+        }]}));
+        assert_eq!(
+            pod_trouble(&pulling),
+            Some(PodTrouble::Stuck {
+                pod: "w-1".into(),
+                reason: "ImagePullBackOff".into(),
+                message: "Back-off pulling image \"x:1\"".into()
+            })
+        );
+        let unschedulable = pod(serde_json::json!({"phase": "Pending", "conditions": [{
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": "0/3 nodes are available: 3 Insufficient memory."
+        }]}));
+        assert!(matches!(pod_trouble(&unschedulable),
+            Some(PodTrouble::Stuck { reason, message, .. }) if reason == "Unschedulable" && message.contains("Insufficient memory")));
+        let evicted = pod(serde_json::json!({"phase": "Failed", "reason": "Evicted",
+            "message": "The node was low on resource: memory."}));
+        assert!(matches!(pod_trouble(&evicted),
+            Some(PodTrouble::Evicted { message, .. }) if message.contains("low on resource")));
+        // Normal states are no trouble: creating its container, scheduled and waiting, running.
+        let creating = pod(serde_json::json!({"phase": "Pending", "containerStatuses": [{
+            "name": "work", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+            "state": {"waiting": {"reason": "ContainerCreating"}}
+        }]}));
+        assert_eq!(pod_trouble(&creating), None);
+        assert_eq!(pod_trouble(&pod(serde_json::json!({"phase": "Running"}))), None);
+        assert_eq!(
+            pod_trouble(&pod(serde_json::json!({"phase": "Pending", "conditions": [
+            {"type": "PodScheduled", "status": "True"}]}))),
+            None
+        );
     }
 
     fn pod_with(message: Option<&str>, exit_code: i32) -> Pod {

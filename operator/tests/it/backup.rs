@@ -27,10 +27,10 @@ use tollgate_operator::metrics::Metrics;
 
 use crate::support::FakeApiServer;
 
-const NS: &str = "db";
+pub(crate) const NS: &str = "db";
 
 /// A clock the test moves by hand.
-struct TestClock(Mutex<Timestamp>);
+pub(crate) struct TestClock(pub(crate) Mutex<Timestamp>);
 
 impl TestClock {
     fn set(&self, t: Timestamp) {
@@ -44,11 +44,11 @@ impl Clock for TestClock {
     }
 }
 
-fn meta(name: &str) -> ObjectMeta {
+pub(crate) fn meta(name: &str) -> ObjectMeta {
     ObjectMeta { name: Some(name.into()), namespace: Some(NS.into()), ..Default::default() }
 }
 
-fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
+pub(crate) fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
     Secret {
         metadata: meta(name),
         data: Some(
@@ -69,7 +69,7 @@ fn s3_bucket(name: &str) -> String {
 }
 
 /// Complete backups in the store (blocking; off the async workers).
-fn stored_ids(url: &str) -> Vec<String> {
+pub(crate) fn stored_ids(url: &str) -> Vec<String> {
     tokio::task::block_in_place(|| {
         let store = Store::open(url).expect("the store opens");
         let mut ids: Vec<String> = backup::list(&store)
@@ -84,12 +84,12 @@ fn stored_ids(url: &str) -> Vec<String> {
 }
 
 /// [`crate::support::eventually`] with a minute: backups and restores run real tools.
-async fn eventually<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+pub(crate) async fn eventually<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
     crate::support::eventually_within(what, Duration::from_secs(60), check).await
 }
 
 /// Touches an object (an annotation) so its controller reconciles now, not at its requeue.
-fn touch<K>(server: &FakeApiServer, name: &str, n: usize)
+pub(crate) fn touch<K>(server: &FakeApiServer, name: &str, n: usize)
 where
     K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned + serde::Serialize,
 {
@@ -99,7 +99,7 @@ where
     }
 }
 
-fn policy(name: &str, store_url: &str, extra: serde_json::Value) -> BackupPolicy {
+pub(crate) fn policy(name: &str, store_url: &str, extra: serde_json::Value) -> BackupPolicy {
     let mut spec = serde_json::json!({
         "databaseSecretRef": { "name": "app-db", "key": "url" },
         "store": { "url": store_url },
@@ -155,19 +155,14 @@ fn start_controllers(ctx: Arc<Context>) -> Running {
     Running { stop, tasks }
 }
 
-fn context(client: kube::Client, clock: Arc<TestClock>) -> (Arc<Context>, Arc<Metrics>) {
+pub(crate) fn context(client: kube::Client, clock: Arc<TestClock>) -> (Arc<Context>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
-    let ctx = Arc::new(Context {
-        client,
-        metrics: metrics.clone(),
-        executor: Arc::new(InProcessExecutor),
-        clock,
-    });
+    let ctx = Arc::new(Context::new(client, metrics.clone(), Arc::new(InProcessExecutor), clock));
     (ctx, metrics)
 }
 
 /// Creates the app's table (blocking, outside the runtime).
-fn seed(db: &tollgate_db::testing::ScratchDb) {
+pub(crate) fn seed(db: &tollgate_db::testing::ScratchDb) {
     db.connect()
         .batch_execute(
             "CREATE TABLE items (id int PRIMARY KEY, name text);

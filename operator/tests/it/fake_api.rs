@@ -778,3 +778,90 @@ async fn metadata_only_requests_get_metadata_and_never_data() {
     assert_eq!(full["kind"], "ConfigMapList");
     assert_eq!(full["items"][0]["data"]["V1__a.sql"], "SELECT 1;");
 }
+
+/// Status writes with `metadata.resourceVersion` are preconditions, through every write verb
+/// of `/status` (server-side apply — what the operator's claims send —, merge patch, replace):
+/// a stale version is 409 Conflict and changes nothing; the current one is written.
+#[tokio::test]
+async fn status_writes_honour_resource_version_preconditions() {
+    let (server, client) = FakeApiServer::start().await;
+    let api: Api<Deployment> = Api::namespaced(client, "prod");
+    let created = api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
+    let read_at = created.metadata.resource_version.clone().unwrap();
+    // Someone else writes first.
+    let moved = api
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"readyReplicas": 1}})),
+        )
+        .await
+        .unwrap();
+    let apply = |rv: &str, ready: i32| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"resourceVersion": rv},
+            "status": {"readyReplicas": ready},
+        })
+    };
+    let ssa = PatchParams::apply("claimer").force();
+    let stale = api.patch_status("web", &ssa, &Patch::Apply(apply(&read_at, 7))).await;
+    let status = api_error(stale);
+    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"), "{status:?}");
+    let merge = api
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"resourceVersion": read_at}, "status": {"readyReplicas": 8}}),
+            ),
+        )
+        .await;
+    assert_eq!(api_error(merge).code, 409);
+    let mut replace = moved.clone();
+    replace.metadata.resource_version = Some(read_at.clone());
+    replace.status.as_mut().unwrap().ready_replicas = Some(9);
+    let put = api.replace_status("web", &PostParams::default(), &replace).await;
+    assert_eq!(api_error(put).code, 409);
+    let stored: Deployment = server.get("prod", "web").unwrap();
+    assert_eq!(stored.status.unwrap().ready_replicas, Some(1), "no stale write landed");
+
+    let current = moved.metadata.resource_version.clone().unwrap();
+    let written = api.patch_status("web", &ssa, &Patch::Apply(apply(&current, 7))).await.unwrap();
+    assert_eq!(written.status.unwrap().ready_replicas, Some(7));
+    assert!(rv(&written.metadata) > rv(&moved.metadata));
+}
+
+/// Test rules: held requests wait until all of them arrived (so two clients that read the same
+/// state both write it before either write is applied); failed requests get 500 and change
+/// nothing; both rules expire after their count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_can_be_held_into_a_race_or_failed() {
+    let (server, client) = FakeApiServer::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "prod");
+    api.create(&PostParams::default(), &config_map("cm", &[], &[("k", "0")])).await.unwrap();
+    let path = "/api/v1/namespaces/prod/configmaps/cm";
+    server.fail_requests("GET", path, 2);
+    for _ in 0..2 {
+        let status = api_error(api.get("cm").await);
+        assert_eq!((status.code, status.reason.as_str()), (500, "InternalError"));
+    }
+    let read = api.get("cm").await.expect("the rule expired after two failures");
+
+    server.hold_requests("PUT", path, 2);
+    let write = |value: &str| {
+        let mut cm = read.clone();
+        cm.data = Some(BTreeMap::from([("k".to_owned(), value.to_owned())]));
+        let api = api.clone();
+        async move { api.replace("cm", &PostParams::default(), &cm).await }
+    };
+    let first = tokio::spawn(write("a"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!first.is_finished(), "the first write waits for the second");
+    let (a, b) = tokio::join!(first, write("b"));
+    let results = [a.unwrap().is_ok(), b.is_ok()];
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "one of two stale writers wins");
+    api.replace("cm", &PostParams::default(), &api.get("cm").await.unwrap())
+        .await
+        .expect("the hold rule expired");
+}

@@ -5,6 +5,8 @@
 //! - `parity`, `migration`, `backup`: the controllers against the fake API server, a real
 //!   PostgreSQL (`TOLLGATE_TEST_DATABASE_URL`) and a real S3-compatible server (moto,
 //!   `TOLLGATE_TEST_S3_ENDPOINT`), both started by `cargo xtask test`;
+//! - `work`: how work is run: claims as compare-and-swap, work limits and queues, error
+//!   backoff, and the Job executor's worker pods (mounted work Secret, stuck/evicted/deleted pods);
 //! - `runtime`: the operator process (leader election, HTTP endpoints, shutdown, the binary);
 //! - `otlp`: the binary's optional OTLP trace export, received by a local collector;
 //! - `cel`: the CRDs' CEL validation rules evaluated by cel-python (`TOLLGATE_PYTHON`);
@@ -27,3 +29,4 @@ mod otlp;
 mod parity;
 mod real_cluster;
 mod runtime;
+mod work;

@@ -80,12 +80,12 @@ async fn wait_for(
 }
 
 fn context(client: kube::Client) -> Arc<Context> {
-    Arc::new(Context {
+    Arc::new(Context::new(
         client,
-        metrics: Arc::new(Metrics::new()),
-        executor: Arc::new(InProcessExecutor),
-        clock: Arc::new(SystemClock),
-    })
+        Arc::new(Metrics::new()),
+        Arc::new(InProcessExecutor),
+        Arc::new(SystemClock),
+    ))
 }
 
 fn database_secret(db: &tollgate_db::testing::ScratchDb) -> Secret {
@@ -535,4 +535,56 @@ async fn stale_copy(db: &tollgate_db::testing::ScratchDb) {
     assert_eq!(action, Action::await_change());
     assert_eq!(writes(&server), before);
     assert!(!server.exists::<SchemaMigration>("ops", "app"));
+}
+
+/// With the only migration slot taken, a migration with pending versions waits in the queue:
+/// Reconciling with reason Queued and its position, nothing applied; when the slot frees, it
+/// applies.
+#[test]
+fn a_migration_beyond_the_limit_waits_in_the_queue() {
+    let db = tollgate_db::testing::scratch_database("op_mig_queue");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(queued_migration(&db));
+}
+
+async fn queued_migration(db: &tollgate_db::testing::ScratchDb) {
+    use tollgate_operator::executor::limits::{Limits, WorkClass, WorkLimits};
+    let (server, client) = FakeApiServer::start().await;
+    server.upsert(&database_secret(db));
+    server.upsert(&sql(&[("V1__init.sql", "CREATE TABLE items (id bigint PRIMARY KEY);")]));
+    let metrics = Arc::new(Metrics::new());
+    let mut ctx =
+        Context::new(client, metrics.clone(), Arc::new(InProcessExecutor), Arc::new(SystemClock));
+    ctx.limits =
+        Arc::new(WorkLimits::new(Limits { migrations: 1, ..Limits::default() }, metrics.clone()));
+    let ctx = Arc::new(ctx);
+    let mut other = ctx.limits.enter(WorkClass::Migration);
+    let held = other.admit().await;
+    server.upsert(&schema_migration());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(migration::run(ctx.clone(), async move {
+        let _ = stopped.await;
+    }));
+
+    let m = wait_for(&server, conditions::RECONCILING, "True", "Queued").await;
+    let c = conditions::get(&m.status.as_ref().unwrap().conditions, conditions::RECONCILING)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        c.message,
+        "waiting for a work slot: position 1 of 1 in the migration queue (1 of 1 running)"
+    );
+    assert!(metrics.render().contains("tollgate_operator_work_queued{kind=\"migration\"} 1"));
+    assert!(!table_exists(db, "items"), "nothing applied while queued");
+
+    drop(held);
+    let m = wait_for(&server, conditions::READY, "True", "UpToDate").await;
+    assert_eq!(m.status.unwrap().applied_version, Some(1));
+    assert!(table_exists(db, "items"));
+    let _ = stop.send(());
+    controller.await.unwrap();
 }

@@ -86,12 +86,12 @@ fn parity_object(prod_kubeconfig: Option<SecretKeyRef>) -> EnvironmentParity {
 }
 
 fn context(client: kube::Client) -> Arc<Context> {
-    Arc::new(Context {
+    Arc::new(Context::new(
         client,
-        metrics: Arc::new(Metrics::new()),
-        executor: Arc::new(InProcessExecutor),
-        clock: Arc::new(SystemClock),
-    })
+        Arc::new(Metrics::new()),
+        Arc::new(InProcessExecutor),
+        Arc::new(SystemClock),
+    ))
 }
 
 fn condition(p: &EnvironmentParity, type_: &str) -> Option<(String, String)> {

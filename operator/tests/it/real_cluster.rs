@@ -5,7 +5,8 @@
 //!
 //! They check what the fake API server cannot: that the real API server accepts the generated
 //! CRDs (schemas and CEL rules), that the fake server's semantics (conflicts, status
-//! subresource, generation, finalizers, server-side apply conflicts) match the real ones, that
+//! subresource, generation, finalizers, server-side apply conflicts, resourceVersion
+//! preconditions on status applies) match the real ones, that
 //! leader election works on a real Lease, and that the running operator reconciles an
 //! EnvironmentParity.
 //!
@@ -209,6 +210,44 @@ async fn api_semantics_match_the_fake_server() {
         .unwrap();
     assert_eq!(d.metadata.generation, Some(2));
 
+    // A forced server-side apply of /status carrying a stale metadata.resourceVersion is 409
+    // (the precondition the operator's claims rely on); the current one is written.
+    let claim = |rv: &str, generation: i64| {
+        Patch::Apply(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "resourceVersion": rv},
+            "status": {"observedGeneration": generation},
+        }))
+    };
+    let current = d.metadata.resource_version.clone().unwrap();
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"c": "d"}}})),
+        )
+        .await
+        .unwrap();
+    let ssa = PatchParams::apply("tollgate-e2e-claim").force();
+    assert_eq!(
+        api_error(deployments.patch_status("web", &ssa, &claim(&current, 1)).await).code,
+        409
+    );
+    // The Deployment controller writes status too: retry while it moves the version on.
+    let mut written = false;
+    for _ in 0..5 {
+        let fresh = deployments.get("web").await.unwrap().metadata.resource_version.unwrap();
+        match deployments.patch_status("web", &ssa, &claim(&fresh, 1)).await {
+            Ok(_) => {
+                written = true;
+                break;
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(written, "an apply at the current resourceVersion is written");
+
     // Finalizers hold deletion; removing the last one completes it.
     let mut guarded = cm.clone();
     guarded.metadata.name = Some("guarded".into());
@@ -290,12 +329,12 @@ async fn operator_reports_config_map_drift() {
         cms.create(&PostParams::default(), &cm).await.unwrap();
     }
 
-    let ctx = Context {
-        client: client.clone(),
-        metrics: Arc::new(Metrics::new()),
-        executor: Arc::new(InProcessExecutor),
-        clock: Arc::new(SystemClock),
-    };
+    let ctx = Context::new(
+        client.clone(),
+        Arc::new(Metrics::new()),
+        Arc::new(InProcessExecutor),
+        Arc::new(SystemClock),
+    );
     let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

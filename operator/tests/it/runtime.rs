@@ -94,12 +94,8 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
 async fn run_serves_health_and_metrics_leads_and_releases_the_lease_on_shutdown() {
     let (server, client) = FakeApiServer::start().await;
     let metrics = Arc::new(Metrics::new());
-    let ctx = Context {
-        client,
-        metrics: metrics.clone(),
-        executor: Arc::new(InProcessExecutor),
-        clock: Arc::new(SystemClock),
-    };
+    let ctx =
+        Context::new(client, metrics.clone(), Arc::new(InProcessExecutor), Arc::new(SystemClock));
     let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -391,12 +387,12 @@ async fn leading_operator(
     client: kube::Client,
     identity: &str,
 ) -> tokio::task::JoinHandle<Result<(), runtime::RuntimeError>> {
-    let ctx = Context {
+    let ctx = Context::new(
         client,
-        metrics: Arc::new(Metrics::new()),
-        executor: Arc::new(InProcessExecutor),
-        clock: Arc::new(SystemClock),
-    };
+        Arc::new(Metrics::new()),
+        Arc::new(InProcessExecutor),
+        Arc::new(SystemClock),
+    );
     let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = RunConfig { http_addr: addr, leader_election: Some(lease_config(identity)) };

@@ -40,6 +40,69 @@ pub struct Shared {
     pub state: Mutex<State>,
     /// Bumped to end every open watch (server drop, or a test simulating a dropped connection).
     pub watch_epoch: watch::Sender<u64>,
+    /// What tests asked the server to do to particular requests (hold them, fail them).
+    pub rules: Mutex<Vec<RequestRule>>,
+}
+
+/// A test's instruction for the requests with one method and path.
+#[derive(Debug)]
+pub struct RequestRule {
+    /// HTTP method, e.g. `PATCH`.
+    pub method: String,
+    /// URL path, exactly.
+    pub path: String,
+    /// What happens to them.
+    pub action: RuleAction,
+}
+
+/// What a [`RequestRule`] does.
+#[derive(Debug)]
+pub enum RuleAction {
+    /// The next `remaining` matching requests each wait until all of them have arrived, then
+    /// proceed (one by one, under the state lock, in arrival order): a race made certain.
+    Hold {
+        /// Requests still to be held.
+        remaining: usize,
+        /// The barrier they meet at (sized to the number held).
+        barrier: Arc<tokio::sync::Barrier>,
+    },
+    /// The next `remaining` matching requests get HTTP 500 without touching the state.
+    Fail {
+        /// Requests still to be failed.
+        remaining: usize,
+    },
+}
+
+enum RuleOutcome {
+    Pass,
+    Hold(Arc<tokio::sync::Barrier>),
+    Fail,
+}
+
+impl Shared {
+    fn rule_for(&self, method: &str, path: &str) -> RuleOutcome {
+        let mut rules = self.rules.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut outcome = RuleOutcome::Pass;
+        for rule in rules.iter_mut().filter(|r| r.method == method && r.path == path) {
+            match &mut rule.action {
+                RuleAction::Hold { remaining, barrier } if *remaining > 0 => {
+                    *remaining -= 1;
+                    outcome = RuleOutcome::Hold(barrier.clone());
+                    break;
+                }
+                RuleAction::Fail { remaining } if *remaining > 0 => {
+                    *remaining -= 1;
+                    outcome = RuleOutcome::Fail;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        rules.retain(|r| match &r.action {
+            RuleAction::Hold { remaining, .. } | RuleAction::Fail { remaining } => *remaining > 0,
+        });
+        outcome
+    }
 }
 
 impl Shared {
@@ -140,6 +203,7 @@ pub async fn handle(
         content_type: content_type.clone(),
         accept: accept.clone(),
         field_manager: params.get("fieldManager").cloned(),
+        at: std::time::Instant::now(),
     });
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -147,6 +211,18 @@ pub async fn handle(
             return Ok(error_response(&ApiError::bad_request(format!("reading the body: {e}"))));
         }
     };
+    match shared.rule_for(parts.method.as_str(), &path) {
+        RuleOutcome::Pass => {}
+        RuleOutcome::Hold(barrier) => {
+            barrier.wait().await;
+        }
+        RuleOutcome::Fail => {
+            return Ok(error_response(&ApiError::internal(format!(
+                "injected failure of {} {path}",
+                parts.method
+            ))));
+        }
+    }
     if path == "/version" {
         return Ok(json_response(
             StatusCode::OK,

@@ -28,6 +28,11 @@
 //! - metadata-only reads (`Accept: …;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`, what
 //!   kube's `PartialObjectMeta` get/list/watch send): objects reduced to `metadata`, 406 for a
 //!   form it cannot serve (Table, YAML, protobuf, list-vs-object mismatch);
+//! - request rules for tests: [`FakeApiServer::hold_requests`] holds requests until several
+//!   have arrived (a race made certain), [`FakeApiServer::fail_requests`] answers 500;
+//! - preconditions: a write (replace, patch, apply, through the main resource or `/status`)
+//!   whose body carries `metadata.resourceVersion` is refused with 409 Conflict unless it is
+//!   the stored one (the optimistic lock the operator's claims rely on);
 //! - uid, creationTimestamp, and resourceVersion as one global counter; writes that change
 //!   nothing are no-ops (no new resourceVersion, no watch event), as in the real server.
 //!
@@ -149,6 +154,7 @@ impl FakeApiServer {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(tx, options.history_limit)),
             watch_epoch: epoch,
+            rules: Mutex::new(Vec::new()),
         });
         let accept_shared = shared.clone();
         let accept = tokio::spawn(async move {
@@ -275,6 +281,32 @@ impl FakeApiServer {
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
+    }
+
+    /// Holds the next `count` `method` requests to `path` until all `count` have arrived, then
+    /// lets them proceed one after the other: two clients that read the same state and then
+    /// write are made to race for certain (e.g. two claims of one object).
+    pub fn hold_requests(&self, method: &str, path: &str, count: usize) {
+        let rule = http::RequestRule {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            action: http::RuleAction::Hold {
+                remaining: count,
+                barrier: Arc::new(tokio::sync::Barrier::new(count)),
+            },
+        };
+        self.shared.rules.lock().expect("rules").push(rule);
+    }
+
+    /// Answers the next `count` `method` requests to `path` with HTTP 500 (`InternalError`),
+    /// leaving the state untouched: an API server failing for a while.
+    pub fn fail_requests(&self, method: &str, path: &str, count: usize) {
+        let rule = http::RequestRule {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            action: http::RuleAction::Fail { remaining: count },
+        };
+        self.shared.rules.lock().expect("rules").push(rule);
     }
 
     /// Forgets the change history: watches resuming from any older resourceVersion get

@@ -156,6 +156,11 @@ impl ApiError {
         )
     }
 
+    /// 500: the server failed (injected by tests through [`super::FakeApiServer::fail_requests`]).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "InternalError", message)
+    }
+
     /// 410 for a watch or continue token older than the retained history.
     pub fn expired(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)

@@ -150,6 +150,8 @@ pub struct RecordedRequest {
     pub accept: Option<String>,
     /// The `fieldManager` query parameter, if any.
     pub field_manager: Option<String>,
+    /// When it arrived (for assertions on retry timing).
+    pub at: std::time::Instant,
 }
 
 /// The whole server state.
