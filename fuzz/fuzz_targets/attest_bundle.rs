@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use tollgate_attest::bundle::Bundle;
 use tollgate_attest::dsse::{self, Envelope};
 use tollgate_attest::keys::VerifyingKey;
-use tollgate_attest::verify::{Policy, verify_attestation};
+use tollgate_attest::verify::{Coverage, Policy, verify_attestation};
 
 fn key() -> &'static VerifyingKey {
     static KEY: OnceLock<VerifyingKey> = OnceLock::new();
@@ -32,6 +32,10 @@ fuzz_target!(|data: &[u8]| {
             max_age: None,
             now: time::OffsetDateTime::UNIX_EPOCH,
         };
-        let _ = verify_attestation(&bundle, key(), &[], &policy);
+        // No artifact given: nothing was checked, so nothing may verify.
+        for coverage in [Coverage::AllSubjects, Coverage::Subset] {
+            let verified = verify_attestation(&bundle, key(), &[], coverage, &policy);
+            assert!(verified.is_err(), "verified with no artifacts: {verified:?}");
+        }
     }
 });
