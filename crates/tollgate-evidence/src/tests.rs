@@ -7,7 +7,7 @@ use sha2::{Digest as _, Sha256};
 use tollgate_attest::keys::{KeyAlgorithm, SigningKey};
 
 use super::*;
-use crate::archive::open;
+use crate::container::open;
 
 fn run_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -36,7 +36,7 @@ fn key() -> SigningKey {
 type Entries = Vec<(String, tar::Header, Vec<u8>)>;
 
 fn entries(bundle: &Path) -> Entries {
-    let mut archive = open(bundle).unwrap();
+    let mut archive = tar::Archive::new(open(bundle).unwrap());
     let mut out = Vec::new();
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
@@ -265,10 +265,30 @@ fn truncated_and_corrupt_archives_are_named() {
         );
         assert!(err.to_string().contains("cut.tar.gz"), "{err}");
     }
+    // Not a bundle at all (no gzip magic number, or empty): an input error naming the file,
+    // for verify and show alike. A file that starts like the magic number is a truncated one.
     let path = bundle.with_file_name("junk.tar.gz");
-    std::fs::write(&path, b"not a gzip file at all").unwrap();
+    for (bytes, found) in [
+        (&b"not a gzip file at all"[..], "found a file starting with 6e 6f 74 20"),
+        (&b""[..], "found an empty file"),
+    ] {
+        std::fs::write(&path, bytes).unwrap();
+        for err in [verify(&path, &key.verifying_key()).unwrap_err(), show(&path).unwrap_err()] {
+            assert!(err.is_input_error(), "{err}");
+            assert!(matches!(err, EvidenceError::NotABundle { .. }), "{err}");
+            assert!(err.to_string().contains("junk.tar.gz: not a bundle"), "{err}");
+            assert!(err.to_string().contains(found), "{err}");
+            assert!(err.to_string().contains("magic number 1f 8b"), "{err}");
+        }
+    }
+    std::fs::write(&path, [0x1f]).unwrap();
     let err = verify(&path, &key.verifying_key()).unwrap_err();
-    assert!(err.to_string().contains("truncated or corrupt"), "{err}");
+    assert!(matches!(err, EvidenceError::Corrupt { .. }), "{err}");
+    // A zstd bundle holding gzip is not a zstd bundle.
+    let path = bundle.with_file_name("gzip.tar.zst");
+    std::fs::copy(&bundle, &path).unwrap();
+    let err = verify(&path, &key.verifying_key()).unwrap_err();
+    assert!(err.is_input_error() && err.to_string().contains("zstd stream"), "{err}");
     let err = verify(&bundle.with_file_name("nope.tar.gz"), &key.verifying_key()).unwrap_err();
     assert!(err.is_input_error(), "{err}");
 }
