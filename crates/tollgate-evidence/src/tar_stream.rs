@@ -118,12 +118,6 @@ impl<'b, R: Read> TarReader<'b, R> {
         }
     }
 
-    /// The bytes read from the tar stream so far.
-    #[cfg(test)]
-    pub(crate) fn bytes_read(&self) -> u64 {
-        self.inner.count
-    }
-
     /// The last entry read completely, for messages (`manifest.json` before any).
     pub(crate) fn last(&self) -> &str {
         self.last.as_deref().unwrap_or("")
@@ -421,7 +415,8 @@ fn checksum(block: &[u8; 512]) -> Result<(), String> {
     Ok(())
 }
 
-/// The header fields, by byte range (GNU layout).
+/// The header fields, by byte range (GNU layout); the checksum last, as it follows from the
+/// others (it was checked to be their sum before).
 const FIELDS: [(&str, usize, usize); 16] = [
     ("name", 0, 100),
     ("mode", 100, 108),
@@ -429,7 +424,6 @@ const FIELDS: [(&str, usize, usize); 16] = [
     ("gid", 116, 124),
     ("size", 124, 136),
     ("mtime", 136, 148),
-    ("checksum", 148, 156),
     ("type", 156, 157),
     ("link name", 157, 257),
     ("magic", 257, 263),
@@ -439,6 +433,7 @@ const FIELDS: [(&str, usize, usize); 16] = [
     ("device major", 329, 337),
     ("device minor", 337, 345),
     ("GNU extension area (ustar prefix)", 345, 512),
+    ("checksum", 148, 156),
 ];
 
 /// Compares a header block with the canonical one; names the first field that differs.
@@ -459,14 +454,14 @@ fn compare(block: &[u8; 512], expected: &tar::Header) -> Result<(), String> {
 
 /// A header field for a message: its text when printable, else its bytes in hex.
 fn show_field(field: &[u8]) -> String {
-    let text = field.strip_suffix(&[0]).unwrap_or(field);
+    let end = field.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let text = &field[..end];
     if text.iter().all(|&b| b.is_ascii_graphic() || b == b' ') && !text.is_empty() {
         format!("{:?}", String::from_utf8_lossy(text))
-    } else if field.iter().all(|&b| b == 0) {
+    } else if text.is_empty() {
         "empty".to_owned()
     } else {
-        let end = field.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-        let bytes: Vec<String> = field[..end].iter().map(|b| format!("{b:02x}")).collect();
+        let bytes: Vec<String> = text.iter().map(|b| format!("{b:02x}")).collect();
         format!("bytes {}", bytes.join(" "))
     }
 }

@@ -297,3 +297,295 @@ fn a_directory_entry_with_data_is_rejected() {
     assert!(!err.is_input_error(), "{err}");
     assert!(err.to_string().contains("directory entry \"sbom/\" carries 1024 bytes"), "{err}");
 }
+
+/// Changes the header of the member `name` with `change` (its checksum is recomputed).
+fn edit_header(all: &mut [Member], name: &str, change: impl FnOnce(&mut tar::Header)) {
+    let i = position(all, name);
+    change(&mut all[i].header);
+    all[i].header.set_cksum();
+}
+
+/// A member whose data is a pax extended header record `key=value`.
+fn pax(kind: u8, key: &str, value: &str) -> Member {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    Member::new(tar::EntryType::new(kind), "PaxHeaders/x", 0o644, format!("{len}{body}").as_bytes())
+}
+
+#[test]
+fn archives_tampered_below_the_manifest_are_rejected() {
+    let built = Built::new();
+    let all = members(&built.path("evidence.tar.gz"));
+    let stream = assemble(&all, &END);
+    let with = |change: &dyn Fn(&mut Vec<Member>)| {
+        let mut all = all.clone();
+        change(&mut all);
+        assemble(&all, &END)
+    };
+    let report = Member::file("report.html", b"<h1>all controls pass</h1>");
+    // The offset of the padding after sbom.json's 16 bytes of data.
+    let sbom_padding = {
+        let i = position(&all, "sbom.json");
+        assemble(&all[..i], &[]).len() + 512 + 16
+    };
+    let mut bad_padding = stream.clone();
+    bad_padding[sbom_padding + 3] = b'X';
+    let mut long_with_nul = all.clone();
+    let i = long_with_nul.iter().position(|m| m.header.entry_type().as_byte() == b'L').unwrap();
+    long_with_nul[i].data[5] = 0;
+    let record_end = stream.len().next_multiple_of(10240);
+    let mut cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        (
+            "directory not implied by the manifest",
+            "gz",
+            with(&|all| all.push(Member::new(tar::EntryType::Directory, "extra/", 0o755, &[]))),
+            "extra directory \"extra\"",
+        ),
+        (
+            "directory twice",
+            "gz",
+            with(&|all| all.push(all[position(all, "sbom/")].clone())),
+            "entry \"sbom/\" appears more than once",
+        ),
+        (
+            "directory entry with a huge size",
+            "gz",
+            with(&|all| edit_header(all, "sbom/", |h| h.set_size(1 << 40))),
+            "directory entry \"sbom/\" carries 1099511627776 bytes",
+        ),
+        (
+            "directory name without '/'",
+            "gz",
+            with(&|all| all.push(Member::new(tar::EntryType::Directory, "sbom", 0o755, &[]))),
+            "a directory's name must end with '/'",
+        ),
+        (
+            "pax extended header renaming a file",
+            "gz",
+            with(&|all| all.insert(2, pax(b'x', "path", "report.html"))),
+            "is a pax extended header",
+        ),
+        (
+            "pax global header",
+            "gz",
+            with(&|all| all.insert(2, pax(b'g', "comment", "x"))),
+            "is a pax global header",
+        ),
+        (
+            "GNU long link name",
+            "gz",
+            with(&|all| {
+                let mut m = Member::new(tar::EntryType::new(b'K'), "././@LongLink", 0o644, b"x\0");
+                m.header.set_cksum();
+                all.insert(2, m);
+            }),
+            "is a GNU long link name",
+        ),
+        (
+            "GNU long name with a NUL inside",
+            "gz",
+            assemble(&long_with_nul, &END),
+            "not one NUL-terminated string",
+        ),
+        (
+            "pre-POSIX regular file type",
+            "gz",
+            with(&|all| edit_header(all, "sbom.json", |h| h.as_mut_bytes()[156] = 0)),
+            "pre-POSIX regular file",
+        ),
+        (
+            "setuid mode",
+            "gz",
+            with(&|all| edit_header(all, "sbom.json", |h| h.set_mode(0o4755))),
+            "mode field is \"0004755\" where bundles write \"0000644\"",
+        ),
+        (
+            "owner name",
+            "gz",
+            with(&|all| {
+                edit_header(all, "sbom.json", |h| {
+                    h.as_mut_bytes()[265..269].copy_from_slice(b"root")
+                })
+            }),
+            "user name field is \"root\"",
+        ),
+        (
+            "size field with spaces",
+            "gz",
+            with(&|all| {
+                edit_header(all, "sbom.json", |h| {
+                    h.as_mut_bytes()[124..127].copy_from_slice(b"   ")
+                })
+            }),
+            "size field is",
+        ),
+        (
+            "header size larger than the manifest's",
+            "gz",
+            with(&|all| edit_header(all, "sbom.json", |h| h.set_size(1 << 40))),
+            "\"sbom.json\": size is 1099511627776 bytes, the signed manifest says 16",
+        ),
+        (
+            "manifest larger than accepted",
+            "gz",
+            with(&|all| edit_header(all, "manifest.json", |h| h.set_size(1 << 40))),
+            "more than the 67108864 accepted",
+        ),
+        ("non-zero padding after a file's data", "gz", bad_padding, "non-zero bytes pad its data"),
+        (
+            "a second report.html",
+            "gz",
+            with(&|all| all.push(report.clone())),
+            "entry \"report.html\" appears more than once",
+        ),
+        (
+            "extra file",
+            "gz",
+            with(&|all| all.push(Member::file("extra.html", b"x"))),
+            "extra file \"extra.html\"",
+        ),
+        (
+            "entries after the end-of-archive marker",
+            "gz",
+            {
+                let mut s = stream.clone();
+                s.extend_from_slice(&assemble(&[report.clone()], &END));
+                s
+            },
+            "data after the end of the tar archive",
+        ),
+        (
+            "one zero block as the end marker",
+            "gz",
+            assemble(&all, &[0; 512]),
+            "incomplete end-of-archive marker",
+        ),
+        ("no end marker", "gz", assemble(&all, &[]), "no end-of-archive marker"),
+        (
+            "zero padding beyond the record",
+            "gz",
+            {
+                let mut s = stream.clone();
+                s.resize(record_end + 512, 0);
+                s
+            },
+            "bytes of zero padding after the end of the tar archive",
+        ),
+        (
+            "64 MiB of zero padding",
+            "gz",
+            {
+                let mut s = stream.clone();
+                s.resize(s.len() + (64 << 20), 0);
+                s
+            },
+            "bytes of zero padding after the end of the tar archive",
+        ),
+        (
+            "64 MiB of zero padding (zstd)",
+            "zst",
+            {
+                let mut s = stream.clone();
+                s.resize(s.len() + (64 << 20), 0);
+                s
+            },
+            "bytes of zero padding after the end of the tar archive",
+        ),
+    ];
+    for case in &mut cases {
+        let (_, format, tar, _) = case;
+        *tar = if *format == "gz" { gzip(tar) } else { zstd(tar) };
+    }
+    // At the compression layer.
+    let gz = gzip(&stream);
+    let zst = zstd(&stream);
+    let cat = |a: &[u8], b: &[u8]| [a, b].concat();
+    let second = assemble(&[report.clone()], &END);
+    cases.extend([
+        (
+            "a second gzip member",
+            "gz",
+            cat(&gz, &gzip(&second)),
+            "data after the end of the gzip stream",
+        ),
+        (
+            "bytes after the gzip member",
+            "gz",
+            cat(&gz, b"\0\0\0\0"),
+            "data after the end of the gzip stream",
+        ),
+        (
+            "a zstd skippable frame after",
+            "zst",
+            cat(&zst, &skippable(b"hidden")),
+            "a zstd skippable frame follows the zstd frame",
+        ),
+        (
+            "a zstd skippable frame before",
+            "zst",
+            cat(&skippable(b"hidden"), &zst),
+            "starts with a zstd skippable frame",
+        ),
+        (
+            "a second zstd frame",
+            "zst",
+            cat(&zst, &zstd(&second)),
+            "data after the end of the zstd frame",
+        ),
+    ]);
+    for (i, (case, format, bytes, expected)) in cases.iter().enumerate() {
+        let name = format!("case{i}.tar.{format}");
+        std::fs::write(built.path(&name), bytes).unwrap();
+        let err = match built.verify(&name) {
+            Ok(_) => panic!("{case}: verified"),
+            Err(e) => e,
+        };
+        assert!(!err.is_input_error(), "{case}: {err}");
+        let message = err.to_string();
+        assert!(message.contains(expected), "{case}: expected {expected:?} in {message}");
+        assert!(message.contains(&name), "{case}: the bundle is named: {message}");
+    }
+}
+
+/// Bytes in the GNU header's extension area are a ustar prefix to Python: the verifier would
+/// see `sbom.json`, Python extracts `evil/sbom.json`.
+#[test]
+fn header_bytes_extractors_read_differently_are_rejected() {
+    let built = Built::new();
+    let mut all = members(&built.path("evidence.tar.gz"));
+    edit_header(&mut all, "sbom.json", |h| h.as_mut_bytes()[345..349].copy_from_slice(b"evil"));
+    std::fs::write(built.path("prefix.tar.gz"), gzip(&assemble(&all, &END))).unwrap();
+    let extracted = python_tarfile(&built.path("prefix.tar.gz"));
+    assert!(extracted.contains_key("evil/sbom.json"), "{extracted:?}");
+    assert!(!extracted.contains_key("sbom.json"), "{extracted:?}");
+    let err = built.verify("prefix.tar.gz").unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "entry \"sbom.json\": its tar header's GNU extension area (ustar prefix) field is"
+        ),
+        "{err}"
+    );
+}
+
+/// `show` reads the manifest as strictly, and calls a file that is not a bundle an input error.
+#[test]
+fn show_is_as_strict_about_the_manifest_entry() {
+    let built = Built::new();
+    let mut all = members(&built.path("evidence.tar.gz"));
+    assert_eq!(show(&built.path("evidence.tar.gz")).unwrap().manifest, built.manifest);
+    edit_header(&mut all, MANIFEST, |h| h.set_mode(0o4755));
+    std::fs::write(built.path("mode.tar.gz"), gzip(&assemble(&all, &END))).unwrap();
+    let err = show(&built.path("mode.tar.gz")).unwrap_err();
+    assert!(!err.is_input_error() && err.to_string().contains("mode field"), "{err}");
+    std::fs::write(built.path("text.tar.gz"), "manifest.json\n").unwrap();
+    let err = show(&built.path("text.tar.gz")).unwrap_err();
+    assert!(err.is_input_error() && err.to_string().contains("text.tar.gz: not a bundle"), "{err}");
+    // The empty directory of the run directory is not in the archive.
+    let names: Vec<String> =
+        members(&built.path("evidence.tar.zst")).iter().map(Member::name).collect();
+    assert!(!names.iter().any(|n| n.starts_with("empty")), "{names:?}");
+    assert_eq!(names.iter().filter(|n| *n == MANIFEST_DSSE).count(), 1);
+}
