@@ -208,9 +208,12 @@ impl<'b, R: Read> TarReader<'b, R> {
             if block.iter().all(|&b| b == 0) {
                 return Err(self.corrupt("a GNU long-name entry is followed by the end marker"));
             }
-            checksum(&block).map_err(|m| self.corrupt(format!("{m} at offset {start}")))?;
-            long_name = Some(name);
+            long_name = Some((name, start));
         }
+        let (long_name, start) = match long_name {
+            Some((name, at)) => (Some(name), at),
+            None => (None, start),
+        };
         let entry = self.entry(&block, long_name.as_deref(), start)?;
         self.data_end = self.inner.count + entry.size;
         self.current = Some(entry.path.clone());
@@ -383,7 +386,7 @@ impl<'b, R: Read> TarReader<'b, R> {
                 "incomplete end-of-archive marker ({zeros} zero bytes, two 512-byte blocks expected)"
             )));
         }
-        if zeros % BLOCK != 0 {
+        if !zeros.is_multiple_of(BLOCK) {
             return Err(self.corrupt(format!(
                 "the tar stream ends inside a block ({zeros} zero bytes after the last entry)"
             )));

@@ -452,7 +452,7 @@ fn archives_tampered_below_the_manifest_are_rejected() {
             "gz",
             {
                 let mut s = stream.clone();
-                s.extend_from_slice(&assemble(&[report.clone()], &END));
+                s.extend_from_slice(&assemble(std::slice::from_ref(&report), &END));
                 s
             },
             "data after the end of the tar archive",
@@ -503,7 +503,7 @@ fn archives_tampered_below_the_manifest_are_rejected() {
     let gz = gzip(&stream);
     let zst = zstd(&stream);
     let cat = |a: &[u8], b: &[u8]| [a, b].concat();
-    let second = assemble(&[report.clone()], &END);
+    let second = assemble(std::slice::from_ref(&report), &END);
     cases.extend([
         (
             "a second gzip member",
