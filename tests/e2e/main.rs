@@ -17,6 +17,7 @@ mod db;
 mod db_backup;
 mod evidence;
 mod evidence_changes;
+mod evidence_extract;
 mod evidence_publish;
 mod evidence_report;
 mod pact;

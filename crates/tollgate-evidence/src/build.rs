@@ -260,6 +260,14 @@ pub fn build(
         items.push(Item { name: path, source: Source::Generated(bytes) });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    // Only the directories that hold a file: verification rejects any other (the manifest
+    // lists files, so an empty directory could not be told from an injected one).
+    items.retain(|i| {
+        !matches!(i.source, Source::Dir)
+            || files
+                .iter()
+                .any(|f| f.path.strip_prefix(i.name.as_str()).is_some_and(|r| r.starts_with('/')))
+    });
     // Depth-first, each directory's entries sorted by name: component-wise order.
     items.sort_by(|a, b| a.name.split('/').cmp(b.name.split('/')));
     let manifest = Manifest {

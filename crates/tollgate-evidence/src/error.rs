@@ -5,8 +5,9 @@ use std::path::PathBuf;
 /// What went wrong building, verifying or reading an evidence bundle.
 ///
 /// [`EvidenceError::is_input_error`] tells input errors (exit 2: a file that cannot be opened,
-/// a bad run directory, an unsupported format) from verification failures (exit 1: the bundle
-/// was read and is not what its signed manifest says, including a truncated or corrupt archive).
+/// a file that is not a bundle at all, a bad run directory, an unsupported format) from
+/// verification failures (exit 1: the file is a gzip or zstd stream, as its name says, and is
+/// not what its signed manifest says, including a truncated, corrupt or padded archive).
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
     /// A file could not be opened, read or written.
@@ -55,7 +56,21 @@ pub enum EvidenceError {
         /// The rejected value.
         value: String,
     },
-    /// The archive ends early or is not a valid gzip/tar stream.
+    /// The file does not start with the magic number of the format its name says: it is not
+    /// a bundle at all (an input error).
+    #[error("{}: not a bundle: expected a {format} stream (magic number {magic}), found {found}", path.display())]
+    NotABundle {
+        /// The file.
+        path: PathBuf,
+        /// `gzip` or `zstd`.
+        format: &'static str,
+        /// The expected magic number, in hex.
+        magic: String,
+        /// What the file holds instead (`an empty file`, its first bytes).
+        found: String,
+    },
+    /// The archive ends early, is not a valid gzip/zstd/tar stream, or has anything but the
+    /// accepted padding after its end.
     #[error("{}: truncated or corrupt archive{}: {message}", bundle.display(), after.as_ref().map(|e| format!(" (after entry {e})")).unwrap_or_default())]
     Corrupt {
         /// The bundle.
@@ -121,6 +136,35 @@ pub enum EvidenceError {
         /// What it is.
         kind: String,
     },
+    /// A directory entry declares data: standard extractors would read it as further entries.
+    #[error("{}: directory entry {entry:?} carries {size} bytes of data; tar extractors would read them as further entries", bundle.display())]
+    DirectoryData {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The entry's path, as in the archive.
+        entry: String,
+        /// The size its header declares.
+        size: u64,
+    },
+    /// A directory entry that is not the parent of any file of the signed manifest.
+    #[error("{}: extra directory {entry:?} is in the archive but holds no file of the signed manifest", bundle.display())]
+    ExtraDirectory {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The directory's path (without the trailing `/`).
+        entry: String,
+    },
+    /// A tar header (or an entry's padding) is not exactly what bundles are written with, so
+    /// extractors might read it differently from this verifier.
+    #[error("{}: entry {entry:?}: {what}; bundles hold canonical GNU tar headers only", bundle.display())]
+    NonCanonical {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The entry's path.
+        entry: String,
+        /// Which field differs and how.
+        what: String,
+    },
     /// The archive does not start with `manifest.json` then `manifest.dsse.json`.
     #[error("{}: expected {expected} as entry {index} of the archive, found {found}", bundle.display())]
     ManifestMissing {
@@ -165,8 +209,8 @@ pub enum EvidenceError {
         /// The entry's path.
         entry: String,
     },
-    /// A file appears twice in the archive.
-    #[error("{}: file {entry:?} appears more than once in the archive", bundle.display())]
+    /// A file or directory appears twice in the archive.
+    #[error("{}: entry {entry:?} appears more than once in the archive", bundle.display())]
     DuplicateFile {
         /// The bundle.
         bundle: PathBuf,
@@ -219,6 +263,7 @@ impl EvidenceError {
             EvidenceError::Io { .. }
                 | EvidenceError::RunDir { .. }
                 | EvidenceError::UnsupportedFormat { .. }
+                | EvidenceError::NotABundle { .. }
                 | EvidenceError::SourceDateEpoch { .. }
                 | EvidenceError::Config { .. }
                 | EvidenceError::Generate { .. }

@@ -7,7 +7,7 @@ use sha2::{Digest as _, Sha256};
 use tollgate_attest::keys::{KeyAlgorithm, SigningKey};
 
 use super::*;
-use crate::archive::open;
+use crate::container::open;
 
 fn run_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -36,7 +36,7 @@ fn key() -> SigningKey {
 type Entries = Vec<(String, tar::Header, Vec<u8>)>;
 
 fn entries(bundle: &Path) -> Entries {
-    let mut archive = open(bundle).unwrap();
+    let mut archive = tar::Archive::new(open(bundle).unwrap());
     let mut out = Vec::new();
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
@@ -265,10 +265,30 @@ fn truncated_and_corrupt_archives_are_named() {
         );
         assert!(err.to_string().contains("cut.tar.gz"), "{err}");
     }
+    // Not a bundle at all (no gzip magic number, or empty): an input error naming the file,
+    // for verify and show alike. A file that starts like the magic number is a truncated one.
     let path = bundle.with_file_name("junk.tar.gz");
-    std::fs::write(&path, b"not a gzip file at all").unwrap();
+    for (bytes, found) in [
+        (&b"not a gzip file at all"[..], "found a file starting with 6e 6f 74 20"),
+        (&b""[..], "found an empty file"),
+    ] {
+        std::fs::write(&path, bytes).unwrap();
+        for err in [verify(&path, &key.verifying_key()).unwrap_err(), show(&path).unwrap_err()] {
+            assert!(err.is_input_error(), "{err}");
+            assert!(matches!(err, EvidenceError::NotABundle { .. }), "{err}");
+            assert!(err.to_string().contains("junk.tar.gz: not a bundle"), "{err}");
+            assert!(err.to_string().contains(found), "{err}");
+            assert!(err.to_string().contains("magic number 1f 8b"), "{err}");
+        }
+    }
+    std::fs::write(&path, [0x1f]).unwrap();
     let err = verify(&path, &key.verifying_key()).unwrap_err();
-    assert!(err.to_string().contains("truncated or corrupt"), "{err}");
+    assert!(matches!(err, EvidenceError::Corrupt { .. }), "{err}");
+    // A zstd bundle holding gzip is not a zstd bundle.
+    let path = bundle.with_file_name("gzip.tar.zst");
+    std::fs::copy(&bundle, &path).unwrap();
+    let err = verify(&path, &key.verifying_key()).unwrap_err();
+    assert!(err.is_input_error() && err.to_string().contains("zstd stream"), "{err}");
     let err = verify(&bundle.with_file_name("nope.tar.gz"), &key.verifying_key()).unwrap_err();
     assert!(err.is_input_error(), "{err}");
 }
@@ -661,4 +681,123 @@ fn gitlab_document_falls_back_to_the_run() {
 /// The `[evidence]` section of configuration text.
 fn evidence_config(text: &str) -> crate::gate::EvidenceConfig {
     tollgate_core::config::parse_section(Path::new("tollgate.toml"), text, "evidence").unwrap()
+}
+
+/// Counts the bytes the verifier pulls from a (decompressed) stream.
+struct Counted<R> {
+    inner: R,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Verifies the tar stream `tar` followed by `tail` (read lazily); returns the result and
+/// the bytes the verifier read.
+fn verify_counted(
+    bundle: &Path,
+    key: &SigningKey,
+    tar: &[u8],
+    tail: impl std::io::Read,
+) -> (Result<Summary, EvidenceError>, u64) {
+    use std::io::Read as _;
+    let count = std::rc::Rc::new(std::cell::Cell::new(0));
+    let stream = Counted { inner: tar.chain(tail), count: count.clone() };
+    let result = crate::verify::verify_stream(bundle, stream, &key.verifying_key(), |_, _| Ok(()));
+    (result, count.get())
+}
+
+/// The decompressed tar stream of a bundle.
+fn tar_of(bundle: &Path) -> Vec<u8> {
+    let mut tar = Vec::new();
+    open(bundle).unwrap().read_to_end(&mut tar).unwrap();
+    tar
+}
+
+/// Rewrites the header of the entry named `name` (a name that fits the header) in `tar`.
+fn patch_header(tar: &mut [u8], name: &str, change: impl FnOnce(&mut tar::Header)) {
+    let field = format!("{name}\0");
+    let at = (0..tar.len())
+        .step_by(512)
+        .find(|&i| tar[i..].starts_with(field.as_bytes()))
+        .unwrap_or_else(|| panic!("no header for {name}"));
+    let mut header = tar::Header::new_old();
+    header.as_mut_bytes().copy_from_slice(&tar[at..at + 512]);
+    change(&mut header);
+    header.set_cksum();
+    tar[at..at + 512].copy_from_slice(header.as_bytes());
+}
+
+#[test]
+fn reading_stops_at_the_padding_bound() {
+    let (_dirs, bundle, key) = built();
+    let tar = tar_of(&bundle);
+    let len = tar.len() as u64;
+    let (result, read) = verify_counted(&bundle, &key, &tar, std::io::empty());
+    assert_eq!(result.unwrap().manifest.files.len(), 8);
+    assert_eq!(read, len);
+    // 2 GiB of zeros after the end marker: rejected after at most one record more.
+    let (result, read) = verify_counted(&bundle, &key, &tar, std::io::repeat(0).take(2 << 30));
+    let err = result.unwrap_err();
+    assert!(err.to_string().contains("bytes of zero padding after the end of the tar"), "{err}");
+    let record_end = len.next_multiple_of(10240);
+    assert_eq!(read, record_end + 1, "read up to the record's end and one byte more");
+}
+
+#[test]
+fn headers_are_checked_before_their_data_is_read() {
+    let (_dirs, bundle, key) = built();
+    let tar = tar_of(&bundle);
+    let header_end = |name: &str| {
+        let field = format!("{name}\0");
+        (0..tar.len()).step_by(512).find(|&i| tar[i..].starts_with(field.as_bytes())).unwrap()
+            as u64
+            + 512
+    };
+    // A file whose header claims 1 TiB (the manifest says 16 bytes), then endless zeros.
+    let mut big = tar.clone();
+    patch_header(&mut big, "sbom.json", |h| h.set_size(1 << 40));
+    let at = header_end("sbom.json") as usize;
+    let (result, read) =
+        verify_counted(&bundle, &key, &big[..at], std::io::repeat(0).take(1 << 40));
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, EvidenceError::SizeMismatch { found, expected: 16, .. } if *found == 1 << 40),
+        "{err}"
+    );
+    assert_eq!(read, at as u64, "nothing after the header was read");
+    // A directory declaring 1 TiB of data.
+    let mut dir = tar.clone();
+    patch_header(&mut dir, "sbom/", |h| h.set_size(1 << 40));
+    let at = header_end("sbom/") as usize;
+    let (result, read) =
+        verify_counted(&bundle, &key, &dir[..at], std::io::repeat(0).take(1 << 40));
+    assert!(matches!(result, Err(EvidenceError::DirectoryData { .. })), "{result:?}");
+    assert_eq!(read, at as u64);
+    // The manifest declaring 1 TiB.
+    let mut manifest = tar.clone();
+    patch_header(&mut manifest, MANIFEST, |h| h.set_size(1 << 40));
+    let (result, read) =
+        verify_counted(&bundle, &key, &manifest[..512], std::io::repeat(0).take(1 << 40));
+    assert!(matches!(result, Err(EvidenceError::ManifestInvalid { .. })), "{result:?}");
+    assert_eq!(read, 512);
+}
+
+#[test]
+fn empty_directories_are_left_out_and_the_bundle_verifies() {
+    let dir = run_dir();
+    std::fs::create_dir_all(dir.path().join("empty/inner")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let bundle = out.path().join("e.tar.gz");
+    let key = key();
+    build(dir.path(), &key, &bundle, "0.1.0").unwrap();
+    verify(&bundle, &key.verifying_key()).unwrap();
+    let names: Vec<String> = entries(&bundle).into_iter().map(|(n, _, _)| n).collect();
+    assert!(names.contains(&"sbom/".to_owned()), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("empty")), "{names:?}");
 }
