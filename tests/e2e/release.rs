@@ -412,3 +412,49 @@ fn release_is_reproducible_under_source_date_epoch() {
     let summary = read_json(&only_run_dir(&dir.path().join("out-now")).join("release.json"));
     assert!(summary.get("durationsRecorded").is_none(), "{summary:#}");
 }
+
+/// Standalone gate commands honour `SOURCE_DATE_EPOCH` too: their `--report` files record no
+/// wall time (`duration_ms` 0), so two runs give the same bytes.
+#[test]
+fn standalone_gate_reports_are_reproducible_under_source_date_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let sbom = root.join("sbom/cyclonedx.json");
+    let schemas =
+        root.join("crates/tollgate-contracts/tests/fixtures/jsonschema/enum-changed/fail");
+    let commands: [(&str, Vec<std::ffi::OsString>); 2] = [
+        ("sbom-diff", vec!["sbom".into(), "diff".into(), sbom.clone().into(), sbom.into()]),
+        (
+            "contracts-diff",
+            vec![
+                "contracts".into(),
+                "diff".into(),
+                "--kind".into(),
+                "jsonschema".into(),
+                schemas.join("base.json").into(),
+                schemas.join("revision.json").into(),
+            ],
+        ),
+    ];
+    for (name, args) in commands {
+        let reports: Vec<Vec<u8>> = ["a", "b"]
+            .iter()
+            .map(|run_name| {
+                let report = dir.path().join(format!("{name}-{run_name}.json"));
+                let output = run(tollgate(dir.path())
+                    .args(&args)
+                    .args(["--report-format", "json", "--report"])
+                    .arg(&report));
+                assert!(output.status.code().is_some_and(|c| c < 2), "{name}: {}", text(&output));
+                std::fs::read(&report).unwrap()
+            })
+            .collect();
+        assert_eq!(reports[0], reports[1], "{name}: the two reports differ");
+        let document: Value = serde_json::from_slice(&reports[0]).unwrap();
+        let gates = document["reports"].as_array().expect("a reports array");
+        assert!(!gates.is_empty(), "{name}: {document}");
+        for report in gates {
+            assert_eq!(report["duration_ms"], 0, "{name}: {report}");
+        }
+    }
+}

@@ -74,12 +74,14 @@ pub struct GateReport {
     pub verdict: Verdict,
     /// RFC 3339 UTC start time (honours `SOURCE_DATE_EPOCH`).
     pub started: String,
-    /// Wall time in milliseconds.
+    /// Wall time in milliseconds; 0 under `SOURCE_DATE_EPOCH`, so reports are reproducible.
     pub duration_ms: u64,
 }
 
 impl GateReport {
     /// A report whose inputs and findings are sorted and whose verdict follows from `fail_on`.
+    /// `duration_ms` is recorded as 0 under `SOURCE_DATE_EPOCH`
+    /// ([`time_source::records_durations`](crate::time_source::records_durations)).
     pub fn new(
         gate: impl Into<String>,
         mut inputs: Vec<GateInput>,
@@ -92,6 +94,7 @@ impl GateReport {
         inputs.dedup();
         findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.cmp(b)));
         let verdict = Verdict::from_findings(&findings, fail_on);
+        let duration_ms = if crate::time_source::records_durations() { duration_ms } else { 0 };
         GateReport { gate: gate.into(), inputs, findings, verdict, started, duration_ms }
     }
 

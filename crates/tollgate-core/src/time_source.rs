@@ -24,6 +24,18 @@ pub fn now() -> Result<OffsetDateTime, SourceDateEpochError> {
     }
 }
 
+/// Whether wall-clock durations belong in outputs: not when `SOURCE_DATE_EPOCH` is set, because
+/// a reproducible run must give the same bytes however long it took.
+pub fn records_durations() -> bool {
+    std::env::var_os("SOURCE_DATE_EPOCH").is_none()
+}
+
+/// The duration to record for `elapsed`: its whole milliseconds, or 0 under
+/// `SOURCE_DATE_EPOCH` (see [`records_durations`]).
+pub fn recorded_ms(elapsed: std::time::Duration) -> u64 {
+    if records_durations() { u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX) } else { 0 }
+}
+
 /// RFC 3339 UTC rendering with whole seconds (`2024-05-01T12:00:00Z`).
 pub fn rfc3339(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(at);

@@ -120,7 +120,7 @@ pub fn run(
     let plan = Stage::plan(options.stages.as_deref().unwrap_or(&config.release.stages))?;
     let timestamp = time_source::rfc3339(time_source::now()?);
     // `now()` accepted SOURCE_DATE_EPOCH if it is set: this run must be reproducible.
-    let record_durations = std::env::var_os("SOURCE_DATE_EPOCH").is_none();
+    let record_durations = tollgate_core::time_source::records_durations();
     let out_dir = options.out.clone().unwrap_or_else(|| options.root.join(&config.release.out_dir));
     let run = RunDir::reserve(&out_dir, &timestamp)
         .map_err(ReleaseError::io(&out_dir, "cannot create a run directory in"))?;
@@ -196,7 +196,7 @@ impl Pipeline<'_> {
                 }
             };
             let elapsed = clock.elapsed();
-            report.duration_ms = if self.record_durations { elapsed.as_millis() as u64 } else { 0 };
+            report.duration_ms = tollgate_core::time_source::recorded_ms(elapsed);
             self.write_json(&format!("{}.json", stage.name()), &report)?;
             observer.finished(stage, &report, elapsed);
             reports.push(report);
