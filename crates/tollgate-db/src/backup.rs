@@ -9,6 +9,7 @@
 //! its metadata document exists, and that is written only after the dump object is complete;
 //! a dump without metadata is listed as incomplete.
 
+use crate::conninfo::ConnInfo;
 use crate::store::{Store, StoreError};
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
@@ -243,21 +244,33 @@ pub(crate) fn pg_tool(tool: &str) -> PathBuf {
     }
 }
 
-/// Runs one SQL statement with `psql` and returns its unaligned, tuples-only output.
-pub(crate) fn psql(url: &str, sql: &str) -> Result<String, BackupError> {
-    let out = Command::new(pg_tool("psql"))
-        .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-        .env("PGCONNECT_TIMEOUT", "10")
+/// Runs one SQL statement with `psql` and returns its unaligned, tuples-only output. The
+/// password travels in psql's environment, never on its command line.
+pub(crate) fn psql(conn: &ConnInfo, sql: &str) -> Result<String, BackupError> {
+    let out = conn
+        .command("psql")
+        .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d", conn.without_password()])
+        .args(["-c", sql])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| BackupError::Tool { tool: "psql", message: format!("cannot run: {e}") })?;
     if !out.status.success() {
         return Err(BackupError::Tool {
             tool: "psql",
-            message: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
+            message: conn.scrub(&format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string())
+}
+
+/// Parses a connection string for the client tools; a malformed one is
+/// [`BackupError::Invalid`] with the password redacted.
+pub(crate) fn conn_info(url: &str) -> Result<ConnInfo, BackupError> {
+    ConnInfo::parse(url).map_err(|e| BackupError::Invalid(e.to_string()))
 }
 
 /// The same connection string pointing at another database.
@@ -298,7 +311,7 @@ fn pg_dump_version() -> Result<String, BackupError> {
 }
 
 /// Highest applied version in `tollgate_schema_history`, `None` when the table is missing.
-pub(crate) fn schema_version(url: &str) -> Result<Option<String>, BackupError> {
+pub(crate) fn schema_version(url: &ConnInfo) -> Result<Option<String>, BackupError> {
     let exists = psql(url, "SELECT to_regclass('tollgate_schema_history') IS NOT NULL")?;
     if exists.trim() != "t" {
         return Ok(None);
@@ -347,7 +360,7 @@ impl<W: Write> Write for Hashing<W> {
 pub fn backup(store: &Store, opts: &BackupOptions) -> Result<BackupInfo, BackupError> {
     let started = now();
     let recipients = parse_recipients(&opts.recipients)?;
-    let url = &opts.database_url;
+    let url = &conn_info(&opts.database_url)?;
     let info = psql(url, "SELECT current_database() || '|' || current_setting('server_version')")?;
     let (database, server_version) = info
         .split_once('|')
@@ -410,13 +423,13 @@ pub fn write_metadata(store: &Store, info: &BackupInfo) -> Result<(), BackupErro
 /// Runs pg_dump into a multipart upload of `key`; returns (stored size, stored sha256, plain sha256).
 fn stream_dump(
     store: &Store,
-    url: &str,
+    url: &ConnInfo,
     key: &str,
     recipients: &[age::x25519::Recipient],
 ) -> Result<(u64, String, String), BackupError> {
-    let mut child = Command::new(pg_tool("pg_dump"))
-        .args(["-Fc", "--no-password", "-d", url])
-        .env("PGCONNECT_TIMEOUT", "10")
+    let mut child = url
+        .command("pg_dump")
+        .args(["-Fc", "--no-password", "-d", url.without_password()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -481,7 +494,7 @@ fn stream_dump(
         let _ = sink.inner.abort();
         return Err(BackupError::Tool {
             tool: "pg_dump",
-            message: format!("{status}: {}", stderr_text.trim()),
+            message: url.scrub(&format!("{status}: {}", stderr_text.trim())),
         });
     }
     if plain_size == 0 {

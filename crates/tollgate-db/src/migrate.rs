@@ -408,16 +408,10 @@ fn error_text(e: &postgres::Error) -> String {
     }
 }
 
-/// `url` with any password replaced by `***`.
+/// `url` with any password replaced by `***`, also when it does not parse (see
+/// [`crate::conninfo::redact`]).
 pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
-    let rest = &url[scheme_end + 3..];
-    let Some(at) = rest.find('@') else { return url.to_owned() };
-    let userinfo = &rest[..at];
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &rest[at..]),
-        None => url.to_owned(),
-    }
+    crate::conninfo::redact(url)
 }
 
 /// Connects (with a 10 s connect timeout unless the URL sets one).

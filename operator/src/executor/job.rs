@@ -1,12 +1,13 @@
 //! The Job executor: runs a [`Work`] as a `batch/v1` Job of the operator's own image
-//! (`tollgate-operator work --json <Work>`), waits for it, and reads the result back.
+//! (`tollgate-operator work`, the work JSON in `TOLLGATE_WORK`), waits for it, and reads the result back.
 //!
 //! How it works, and why:
 //! - The work JSON holds secrets (database URLs, store credentials), so it never goes into the
-//!   pod spec: it is stored in a Secret named like the Job, handed to the container as the
-//!   environment variable `TOLLGATE_WORK`, and Kubernetes expands `$(TOLLGATE_WORK)` in the
-//!   arguments. Store credentials travel inside the work JSON too: the worker hands them to the
-//!   store client explicitly, exactly as the in-process executor does.
+//!   pod spec: it is stored in a Secret named like the Job and handed to the container as the
+//!   environment variable `TOLLGATE_WORK`, which the worker reads (`work` without `--json`);
+//!   never as an argument, since a command line is readable by every user of the node. Store
+//!   credentials travel inside the work JSON too: the worker hands them to the store client
+//!   explicitly, exactly as the in-process executor does.
 //! - The name is a hash of the work JSON, so an operator that restarts while a Job runs finds
 //!   and adopts the same Job (HTTP 409 on create) instead of starting the work twice.
 //! - The worker writes `{"outcome": …}` or `{"error": …}` (see
@@ -171,7 +172,9 @@ pub fn job_for(config: &JobConfig, work: &Work) -> Job {
     let container = Container {
         name: CONTAINER.to_owned(),
         image: Some(config.image.clone()),
-        args: Some(vec!["work".into(), "--json".into(), format!("$({WORK_ENV})")]),
+        // The worker reads the JSON from its environment: an argument would put the secrets in
+        // the process's command line, which every user of the node can read.
+        args: Some(vec!["work".into()]),
         env: Some(env),
         termination_message_path: Some(TERMINATION_LOG.to_owned()),
         termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
@@ -446,7 +449,8 @@ mod tests {
         assert_eq!(c.image.as_deref(), Some("ghcr.io/tollgate-dev/operator:1"));
         assert_eq!(
             c.args.as_deref().unwrap(),
-            ["work".to_owned(), "--json".to_owned(), "$(TOLLGATE_WORK)".to_owned()]
+            ["work".to_owned()],
+            "no secret on the worker's command line"
         );
         assert_eq!(c.termination_message_policy.as_deref(), Some("FallbackToLogsOnError"));
         let env: Vec<_> = c
