@@ -53,13 +53,14 @@ impl Migration {
     pub fn destructive(&self) -> Vec<Destructive> {
         sql::split(&self.sql)
             .into_iter()
-            .filter_map(|s| {
-                sql::destructive_kind(&s.text).map(|kind| Destructive {
+            .flat_map(|s| {
+                let statement = s.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                sql::destructive_kinds(&s.text).into_iter().map(move |kind| Destructive {
                     version: self.version,
                     origin: self.origin.clone(),
                     line: s.line,
                     kind,
-                    statement: s.text.split_whitespace().collect::<Vec<_>>().join(" "),
+                    statement: statement.clone(),
                 })
             })
             .collect()
@@ -671,8 +672,8 @@ mod tests {
     #[test]
     fn drift_kinds() {
         let plan = Plan::new(
-            &[m(1, "edited"), m(2, "late"), m(4, "new")],
-            vec![applied(1, "old"), applied(3, &source::checksum("x"))],
+            &[m(1, "SELECT 'edited'"), m(2, "SELECT 'late'"), m(4, "SELECT 'new'")],
+            vec![applied(1, "old"), applied(3, &source::checksum("SELECT 'x'"))],
         );
         assert_eq!(plan.drift.len(), 3, "{:?}", plan.drift);
         assert!(matches!(plan.drift[0], Drift::ChecksumChanged { version: 1, .. }));
