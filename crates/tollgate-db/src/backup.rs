@@ -97,13 +97,109 @@ pub enum BackupStatus {
     Incomplete,
 }
 
-/// The last successful verification of a backup.
+/// The latest result of one verification tier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verification {
-    /// The highest tier that passed (`checksum`, `toc`, `restore`).
-    pub tier: String,
-    /// RFC 3339 time of the verification.
+pub struct TierResult {
+    /// Whether that run of the tier passed.
+    pub passed: bool,
+    /// RFC 3339 time of that run.
     pub at: String,
+}
+
+/// What is known about a backup's verifications: the latest result of each tier, each with
+/// its own time. A run of a tier also runs the tiers below it and updates their results, never
+/// those above it (a checksum-only pass leaves the restore result and its time alone).
+///
+/// Stored as `{"checksum": {"passed": …, "at": …}, "toc": …, "restore": …}`; the older
+/// `{"tier": T, "at": A}` (the highest tier that passed) is still read, as every tier up to T
+/// passed at A.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "VerificationDocument")]
+pub struct Verification {
+    /// The latest checksum result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<TierResult>,
+    /// The latest table-of-contents result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toc: Option<TierResult>,
+    /// The latest test-restore result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<TierResult>,
+}
+
+/// The tier names, lowest first.
+pub const TIERS: [&str; 3] = ["checksum", "toc", "restore"];
+
+impl Verification {
+    /// The latest result of tier `name` (`checksum`, `toc`, `restore`).
+    pub fn tier(&self, name: &str) -> Option<&TierResult> {
+        match name {
+            "checksum" => self.checksum.as_ref(),
+            "toc" => self.toc.as_ref(),
+            "restore" => self.restore.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Sets the latest result of tier `name`; unknown names are ignored.
+    pub fn set(&mut self, name: &str, result: TierResult) {
+        match name {
+            "checksum" => self.checksum = Some(result),
+            "toc" => self.toc = Some(result),
+            "restore" => self.restore = Some(result),
+            _ => {}
+        }
+    }
+
+    /// Whether the backup counts as verified: some tier has a result and no tier's latest
+    /// result is a failure (a failed restore is not undone by a later checksum pass).
+    pub fn passed(&self) -> bool {
+        let results: Vec<_> = TIERS.iter().filter_map(|t| self.tier(t)).collect();
+        !results.is_empty() && results.iter().all(|r| r.passed)
+    }
+
+    /// The highest tier the backup is verified to, when it [passes](Self::passed).
+    pub fn claim(&self) -> Option<&'static str> {
+        if !self.passed() {
+            return None;
+        }
+        TIERS.iter().rev().copied().find(|t| self.tier(t).is_some())
+    }
+}
+
+/// Both stored shapes of [`Verification`].
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum VerificationDocument {
+    /// Before per-tier results: the highest tier that passed and when.
+    Legacy { tier: String, at: String },
+    /// Per-tier results.
+    Tiers {
+        #[serde(default)]
+        checksum: Option<TierResult>,
+        #[serde(default)]
+        toc: Option<TierResult>,
+        #[serde(default)]
+        restore: Option<TierResult>,
+    },
+}
+
+impl From<VerificationDocument> for Verification {
+    fn from(d: VerificationDocument) -> Self {
+        match d {
+            VerificationDocument::Tiers { checksum, toc, restore } => {
+                Verification { checksum, toc, restore }
+            }
+            VerificationDocument::Legacy { tier, at } => {
+                let mut v = Verification::default();
+                let upto = TIERS.iter().position(|t| *t == tier).unwrap_or(0);
+                for t in &TIERS[..=upto] {
+                    v.set(t, TierResult { passed: true, at: at.clone() });
+                }
+                v
+            }
+        }
+    }
 }
 
 /// A backup's metadata document (`<db>/<id>.json`).
@@ -135,7 +231,7 @@ pub struct BackupInfo {
     pub completed: String,
     /// age X25519 recipients the dump is encrypted to; empty when not encrypted.
     pub recipients: Vec<String>,
-    /// The last successful verification, if any.
+    /// The latest verification result of each tier, if any ran.
     #[serde(default)]
     pub verified: Option<Verification>,
     /// Not stored: whether this entry is a complete backup.
@@ -603,6 +699,40 @@ mod tests {
         assert_eq!(with_database("host=h dbname=a", "x"), "host=h dbname=a dbname=x");
         assert_eq!(major("15.14 (Debian 15.14-0+deb12u1)"), Some(15));
         assert_eq!(major("17devel"), Some(17));
+    }
+
+    #[test]
+    fn verification_records_old_and_new() {
+        let legacy: Verification =
+            serde_json::from_str(r#"{"tier":"toc","at":"2026-11-25T09:00:00Z"}"#).unwrap();
+        let pass = |at: &str| Some(TierResult { passed: true, at: at.into() });
+        assert_eq!(
+            legacy,
+            Verification {
+                checksum: pass("2026-11-25T09:00:00Z"),
+                toc: pass("2026-11-25T09:00:00Z"),
+                restore: None
+            }
+        );
+        assert_eq!(legacy.claim(), Some("toc"));
+        let mut v = legacy.clone();
+        v.set("restore", TierResult { passed: false, at: "2026-11-26T00:00:00Z".into() });
+        assert!(!v.passed() && v.claim().is_none());
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(serde_json::from_str::<Verification>(&json).unwrap(), v);
+        assert!(json.contains(r#""restore":{"passed":false"#), "{json}");
+        assert!(!Verification::default().passed());
+        // A metadata document written before per-tier results still reads.
+        let mut info = BackupInfo::for_tests("app", datetime!(2026-11-25 09:00 UTC), 1);
+        let mut doc = serde_json::to_value(&info).unwrap();
+        doc["verified"] = serde_json::json!({"tier": "restore", "at": "2026-11-25T10:00:00Z"});
+        let back: BackupInfo = serde_json::from_value(doc).unwrap();
+        info.verified = Some(Verification {
+            checksum: pass("2026-11-25T10:00:00Z"),
+            toc: pass("2026-11-25T10:00:00Z"),
+            restore: pass("2026-11-25T10:00:00Z"),
+        });
+        assert_eq!(back, info);
     }
 
     #[test]

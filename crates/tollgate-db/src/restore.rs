@@ -11,7 +11,7 @@
 //! tables unless told to replace, never drops the target database itself, and checks the
 //! decryption identity and the stored checksum before touching the target.
 
-use crate::backup::{BackupError, BackupInfo, Verification, conn_info, pg_tool, psql};
+use crate::backup::{BackupError, BackupInfo, TierResult, conn_info, pg_tool, psql};
 use crate::conninfo::ConnInfo;
 use crate::store::Store;
 use sha2::{Digest as _, Sha256};
@@ -58,7 +58,7 @@ pub struct VerifyOptions {
     pub identities: Vec<age::x25519::Identity>,
     /// Extra SQL queries that must each return `true` in the restored database.
     pub queries: Vec<String>,
-    /// Record a passing verification in the backup's metadata document.
+    /// Record each tier's result (passed or failed) in the backup's metadata document.
     pub record: bool,
 }
 
@@ -255,32 +255,43 @@ pub fn verify(
     let f = |rule: &str, sev: Severity, msg: String| {
         Finding::new(format!("{GATE}/{rule}"), sev, msg).about(subject.clone())
     };
-    let mut ok = true;
+    // The outcome of each tier that ran: `None` when it did not run.
+    let mut results: Vec<(&str, bool)> = Vec::new();
 
-    match check_checksum(store, info)? {
-        Ok(()) => findings.push(f(
-            "checksum",
-            Severity::Info,
-            format!("sha256 {} and size {} match the metadata", info.sha256, info.size),
-        )),
-        Err(msg) => {
-            ok = false;
-            findings.push(f("checksum-mismatch", Severity::Error, msg));
+    let checksum_ok = match check_checksum(store, info)? {
+        Ok(()) => {
+            findings.push(f(
+                "checksum",
+                Severity::Info,
+                format!("sha256 {} and size {} match the metadata", info.sha256, info.size),
+            ));
+            true
         }
-    }
+        Err(msg) => {
+            findings.push(f("checksum-mismatch", Severity::Error, msg));
+            false
+        }
+    };
+    results.push(("checksum", checksum_ok));
+    let mut ok = checksum_ok;
 
     if opts.tier >= Tier::Toc {
-        match toc(store, info, &opts.identities) {
-            Ok(entries) => findings.push(f(
-                "toc",
-                Severity::Info,
-                format!("pg_restore --list read {entries} table-of-contents entries"),
-            )),
-            Err(msg) => {
-                ok = false;
-                findings.push(f("toc-unreadable", Severity::Error, msg));
+        let toc_ok = match toc(store, info, &opts.identities) {
+            Ok(entries) => {
+                findings.push(f(
+                    "toc",
+                    Severity::Info,
+                    format!("pg_restore --list read {entries} table-of-contents entries"),
+                ));
+                true
             }
-        }
+            Err(msg) => {
+                findings.push(f("toc-unreadable", Severity::Error, msg));
+                false
+            }
+        };
+        results.push(("toc", toc_ok));
+        ok &= toc_ok;
     }
 
     if opts.tier >= Tier::Restore {
@@ -290,9 +301,12 @@ pub fn verify(
                 Severity::Error,
                 "test restore skipped: the archive failed an earlier tier".into(),
             ));
+            // An archive that fails a lower tier cannot be restored either.
+            results.push(("restore", false));
         } else {
             match &opts.database_url {
                 None => {
+                    // Not a result about the backup: nothing recorded for this tier.
                     ok = false;
                     findings.push(f(
                         "restore-no-server",
@@ -303,21 +317,23 @@ pub fn verify(
                 Some(url) => {
                     let before = findings.len();
                     test_restore(store, info, url, opts, &mut findings, &f)?;
-                    ok &= !findings[before..].iter().any(|x| x.severity == Severity::Error);
+                    let restore_ok =
+                        !findings[before..].iter().any(|x| x.severity == Severity::Error);
+                    results.push(("restore", restore_ok));
+                    ok &= restore_ok;
                 }
             }
         }
     }
+    let _ = ok;
 
-    if ok && opts.record {
-        let mut updated = info.clone();
-        // Never downgrade: a later checksum-only pass keeps an earlier full restore's tier.
-        let rank = |t: &str| ["checksum", "toc", "restore"].iter().position(|x| *x == t);
-        let tier = match &info.verified {
-            Some(v) if rank(&v.tier) > rank(opts.tier.as_str()) => v.tier.clone(),
-            _ => opts.tier.as_str().to_string(),
-        };
-        updated.verified = Some(Verification { tier, at: started.clone() });
+    if opts.record && !results.is_empty() {
+        // Re-read the document: another run may have recorded since `info` was read.
+        let mut updated = crate::backup::find(store, &info.id).unwrap_or_else(|_| info.clone());
+        let verified = updated.verified.get_or_insert_with(Default::default);
+        for (tier, passed) in results {
+            verified.set(tier, TierResult { passed, at: started.clone() });
+        }
         crate::backup::write_metadata(store, &updated)?;
     }
     let inputs = vec![crate::gate::backup_input(store, info)];

@@ -146,7 +146,17 @@ fn backup_list_verify(store: &Store) {
     assert_eq!(scratch_left(&info.id), 0);
     // The verification is recorded.
     let again = backup::find(store, &info.id).unwrap();
-    assert_eq!(again.verified.as_ref().unwrap().tier, "restore");
+    let verified = again.verified.clone().unwrap();
+    assert_eq!(verified.claim(), Some("restore"));
+    let restored_at = verified.restore.clone().unwrap().at;
+    // A later checksum-only pass refreshes the checksum result, never the restore time.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let report = restore::verify(store, &again, &opts(Tier::Checksum, &server())).unwrap();
+    assert_eq!(report.verdict, Verdict::Pass);
+    let verified = backup::find(store, &info.id).unwrap().verified.unwrap();
+    assert_eq!(verified.restore.as_ref().unwrap().at, restored_at);
+    assert_ne!(verified.checksum.as_ref().unwrap().at, restored_at);
+    assert_eq!(verified.claim(), Some("restore"));
 
     // A failing custom query fails the gate and still drops the scratch database.
     let mut o = opts(Tier::Restore, &server());
@@ -244,7 +254,11 @@ fn truncated_object_fails_checksum_and_toc() {
     let report = restore::verify(&store, &info, &opts(Tier::Toc, &server())).unwrap();
     let toc = &report.findings.iter().find(|f| f.rule == "db-verify/toc-unreadable").unwrap();
     assert!(toc.message.contains("pg_restore --list cannot read"), "{}", toc.message);
-    assert!(backup::find(&store, &info.id).unwrap().verified.is_none());
+    // The failures are recorded: the backup no longer counts as verified.
+    let verified = backup::find(&store, &info.id).unwrap().verified.unwrap();
+    assert!(!verified.checksum.as_ref().unwrap().passed && !verified.toc.as_ref().unwrap().passed);
+    assert!(!verified.restore.as_ref().unwrap().passed, "a restore of a corrupt archive fails");
+    assert_eq!(verified.claim(), None);
     // restore refuses before touching the target.
     let target = Db::new("tg_trunc_target");
     let e = restore::restore_into(&store, &info, &target.url, false, &[]).unwrap_err();
