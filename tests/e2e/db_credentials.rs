@@ -67,8 +67,9 @@ struct CmdlineWatch {
 
 impl CmdlineWatch {
     fn start(needle: &str) -> CmdlineWatch {
-        let (stop, seen, samples): (Arc<AtomicBool>, Arc<Mutex<Vec<String>>>, Arc<Mutex<usize>>) =
-            Default::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let samples = Arc::new(Mutex::new(0));
         let (s, found, count, needle) =
             (Arc::clone(&stop), Arc::clone(&seen), Arc::clone(&samples), needle.to_owned());
         let thread = std::thread::spawn(move || {
