@@ -269,9 +269,14 @@ fn failing_migration_rolls_back_alone_and_names_file_and_position() {
     assert!(!exists(&database, "later"), "V3 not attempted");
     assert_eq!(history(&database).iter().map(|h| h.0).collect::<Vec<_>>(), [1]);
 
-    // Syntax errors too.
+    // A statement the parser cannot read is refused before anything runs (it could be
+    // anything); once approved, PostgreSQL's own syntax error names the place.
     write(dir.path(), "V2__bad.sql", "SELECT 1;\n\nCREAT TABLE x (y int);\n");
     let out = db(&["migrate"], &database, dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("V2__bad.sql:3: unparseable statement"), "{}", text(&out));
+    let out = db(&["migrate", "--allow-destructive"], &database, dir.path());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("V2__bad.sql:3:1:"), "{}", text(&out));
 }

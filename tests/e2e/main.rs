@@ -15,6 +15,7 @@ mod cli_output;
 mod contracts;
 mod db;
 mod db_backup;
+mod db_credentials;
 mod evidence;
 mod evidence_changes;
 mod evidence_extract;

@@ -251,6 +251,15 @@ impl Postgres {
             .status()
             .map_err(|e| format!("initdb: {e}"))
             .and_then(|s| if s.success() { Ok(()) } else { Err(format!("initdb failed: {s}")) })?;
+        // Members of this group must send a password over TCP (first matching line wins):
+        // tests of password handling make such roles (tollgate_db::testing::password_role).
+        let hba = pg.data.join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).map_err(|e| format!("{}: {e}", hba.display()))?;
+        std::fs::write(
+            &hba,
+            format!("host all +tollgate_password_auth 127.0.0.1/32 scram-sha-256\n{rules}"),
+        )
+        .map_err(|e| format!("{}: {e}", hba.display()))?;
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
             pg.port,

@@ -9,6 +9,7 @@
 //! its metadata document exists, and that is written only after the dump object is complete;
 //! a dump without metadata is listed as incomplete.
 
+use crate::conninfo::ConnInfo;
 use crate::store::{Store, StoreError};
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
@@ -96,13 +97,109 @@ pub enum BackupStatus {
     Incomplete,
 }
 
-/// The last successful verification of a backup.
+/// The latest result of one verification tier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verification {
-    /// The highest tier that passed (`checksum`, `toc`, `restore`).
-    pub tier: String,
-    /// RFC 3339 time of the verification.
+pub struct TierResult {
+    /// Whether that run of the tier passed.
+    pub passed: bool,
+    /// RFC 3339 time of that run.
     pub at: String,
+}
+
+/// What is known about a backup's verifications: the latest result of each tier, each with
+/// its own time. A run of a tier also runs the tiers below it and updates their results, never
+/// those above it (a checksum-only pass leaves the restore result and its time alone).
+///
+/// Stored as `{"checksum": {"passed": …, "at": …}, "toc": …, "restore": …}`; the older
+/// `{"tier": T, "at": A}` (the highest tier that passed) is still read, as every tier up to T
+/// passed at A.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "VerificationDocument")]
+pub struct Verification {
+    /// The latest checksum result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<TierResult>,
+    /// The latest table-of-contents result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toc: Option<TierResult>,
+    /// The latest test-restore result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<TierResult>,
+}
+
+/// The tier names, lowest first.
+pub const TIERS: [&str; 3] = ["checksum", "toc", "restore"];
+
+impl Verification {
+    /// The latest result of tier `name` (`checksum`, `toc`, `restore`).
+    pub fn tier(&self, name: &str) -> Option<&TierResult> {
+        match name {
+            "checksum" => self.checksum.as_ref(),
+            "toc" => self.toc.as_ref(),
+            "restore" => self.restore.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Sets the latest result of tier `name`; unknown names are ignored.
+    pub fn set(&mut self, name: &str, result: TierResult) {
+        match name {
+            "checksum" => self.checksum = Some(result),
+            "toc" => self.toc = Some(result),
+            "restore" => self.restore = Some(result),
+            _ => {}
+        }
+    }
+
+    /// Whether the backup counts as verified: some tier has a result and no tier's latest
+    /// result is a failure (a failed restore is not undone by a later checksum pass).
+    pub fn passed(&self) -> bool {
+        let results: Vec<_> = TIERS.iter().filter_map(|t| self.tier(t)).collect();
+        !results.is_empty() && results.iter().all(|r| r.passed)
+    }
+
+    /// The highest tier the backup is verified to, when it [passes](Self::passed).
+    pub fn claim(&self) -> Option<&'static str> {
+        if !self.passed() {
+            return None;
+        }
+        TIERS.iter().rev().copied().find(|t| self.tier(t).is_some())
+    }
+}
+
+/// Both stored shapes of [`Verification`].
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum VerificationDocument {
+    /// Before per-tier results: the highest tier that passed and when.
+    Legacy { tier: String, at: String },
+    /// Per-tier results.
+    Tiers {
+        #[serde(default)]
+        checksum: Option<TierResult>,
+        #[serde(default)]
+        toc: Option<TierResult>,
+        #[serde(default)]
+        restore: Option<TierResult>,
+    },
+}
+
+impl From<VerificationDocument> for Verification {
+    fn from(d: VerificationDocument) -> Self {
+        match d {
+            VerificationDocument::Tiers { checksum, toc, restore } => {
+                Verification { checksum, toc, restore }
+            }
+            VerificationDocument::Legacy { tier, at } => {
+                let mut v = Verification::default();
+                let upto = TIERS.iter().position(|t| *t == tier).unwrap_or(0);
+                for t in &TIERS[..=upto] {
+                    v.set(t, TierResult { passed: true, at: at.clone() });
+                }
+                v
+            }
+        }
+    }
 }
 
 /// A backup's metadata document (`<db>/<id>.json`).
@@ -134,7 +231,7 @@ pub struct BackupInfo {
     pub completed: String,
     /// age X25519 recipients the dump is encrypted to; empty when not encrypted.
     pub recipients: Vec<String>,
-    /// The last successful verification, if any.
+    /// The latest verification result of each tier, if any ran.
     #[serde(default)]
     pub verified: Option<Verification>,
     /// Not stored: whether this entry is a complete backup.
@@ -243,21 +340,33 @@ pub(crate) fn pg_tool(tool: &str) -> PathBuf {
     }
 }
 
-/// Runs one SQL statement with `psql` and returns its unaligned, tuples-only output.
-pub(crate) fn psql(url: &str, sql: &str) -> Result<String, BackupError> {
-    let out = Command::new(pg_tool("psql"))
-        .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-        .env("PGCONNECT_TIMEOUT", "10")
+/// Runs one SQL statement with `psql` and returns its unaligned, tuples-only output. The
+/// password travels in psql's environment, never on its command line.
+pub(crate) fn psql(conn: &ConnInfo, sql: &str) -> Result<String, BackupError> {
+    let out = conn
+        .command("psql")
+        .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d", conn.without_password()])
+        .args(["-c", sql])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| BackupError::Tool { tool: "psql", message: format!("cannot run: {e}") })?;
     if !out.status.success() {
         return Err(BackupError::Tool {
             tool: "psql",
-            message: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
+            message: conn.scrub(&format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string())
+}
+
+/// Parses a connection string for the client tools; a malformed one is
+/// [`BackupError::Invalid`] with the password redacted.
+pub(crate) fn conn_info(url: &str) -> Result<ConnInfo, BackupError> {
+    ConnInfo::parse(url).map_err(|e| BackupError::Invalid(e.to_string()))
 }
 
 /// The same connection string pointing at another database.
@@ -298,7 +407,7 @@ fn pg_dump_version() -> Result<String, BackupError> {
 }
 
 /// Highest applied version in `tollgate_schema_history`, `None` when the table is missing.
-pub(crate) fn schema_version(url: &str) -> Result<Option<String>, BackupError> {
+pub(crate) fn schema_version(url: &ConnInfo) -> Result<Option<String>, BackupError> {
     let exists = psql(url, "SELECT to_regclass('tollgate_schema_history') IS NOT NULL")?;
     if exists.trim() != "t" {
         return Ok(None);
@@ -347,7 +456,7 @@ impl<W: Write> Write for Hashing<W> {
 pub fn backup(store: &Store, opts: &BackupOptions) -> Result<BackupInfo, BackupError> {
     let started = now();
     let recipients = parse_recipients(&opts.recipients)?;
-    let url = &opts.database_url;
+    let url = &conn_info(&opts.database_url)?;
     let info = psql(url, "SELECT current_database() || '|' || current_setting('server_version')")?;
     let (database, server_version) = info
         .split_once('|')
@@ -410,13 +519,13 @@ pub fn write_metadata(store: &Store, info: &BackupInfo) -> Result<(), BackupErro
 /// Runs pg_dump into a multipart upload of `key`; returns (stored size, stored sha256, plain sha256).
 fn stream_dump(
     store: &Store,
-    url: &str,
+    url: &ConnInfo,
     key: &str,
     recipients: &[age::x25519::Recipient],
 ) -> Result<(u64, String, String), BackupError> {
-    let mut child = Command::new(pg_tool("pg_dump"))
-        .args(["-Fc", "--no-password", "-d", url])
-        .env("PGCONNECT_TIMEOUT", "10")
+    let mut child = url
+        .command("pg_dump")
+        .args(["-Fc", "--no-password", "-d", url.without_password()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -481,7 +590,7 @@ fn stream_dump(
         let _ = sink.inner.abort();
         return Err(BackupError::Tool {
             tool: "pg_dump",
-            message: format!("{status}: {}", stderr_text.trim()),
+            message: url.scrub(&format!("{status}: {}", stderr_text.trim())),
         });
     }
     if plain_size == 0 {
@@ -590,6 +699,40 @@ mod tests {
         assert_eq!(with_database("host=h dbname=a", "x"), "host=h dbname=a dbname=x");
         assert_eq!(major("15.14 (Debian 15.14-0+deb12u1)"), Some(15));
         assert_eq!(major("17devel"), Some(17));
+    }
+
+    #[test]
+    fn verification_records_old_and_new() {
+        let legacy: Verification =
+            serde_json::from_str(r#"{"tier":"toc","at":"2026-11-25T09:00:00Z"}"#).unwrap();
+        let pass = |at: &str| Some(TierResult { passed: true, at: at.into() });
+        assert_eq!(
+            legacy,
+            Verification {
+                checksum: pass("2026-11-25T09:00:00Z"),
+                toc: pass("2026-11-25T09:00:00Z"),
+                restore: None
+            }
+        );
+        assert_eq!(legacy.claim(), Some("toc"));
+        let mut v = legacy.clone();
+        v.set("restore", TierResult { passed: false, at: "2026-11-26T00:00:00Z".into() });
+        assert!(!v.passed() && v.claim().is_none());
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(serde_json::from_str::<Verification>(&json).unwrap(), v);
+        assert!(json.contains(r#""restore":{"passed":false"#), "{json}");
+        assert!(!Verification::default().passed());
+        // A metadata document written before per-tier results still reads.
+        let mut info = BackupInfo::for_tests("app", datetime!(2026-11-25 09:00 UTC), 1);
+        let mut doc = serde_json::to_value(&info).unwrap();
+        doc["verified"] = serde_json::json!({"tier": "restore", "at": "2026-11-25T10:00:00Z"});
+        let back: BackupInfo = serde_json::from_value(doc).unwrap();
+        info.verified = Some(Verification {
+            checksum: pass("2026-11-25T10:00:00Z"),
+            toc: pass("2026-11-25T10:00:00Z"),
+            restore: pass("2026-11-25T10:00:00Z"),
+        });
+        assert_eq!(back, info);
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub mod migration_rules {
     pub const DESTRUCTIVE: Rule = Rule::new(
         "db/destructive",
         Severity::Error,
-        "a destructive statement (DROP, TRUNCATE, ALTER … TYPE, DELETE without WHERE) not approved",
+        "a destructive statement (DROP, TRUNCATE, ALTER … TYPE, DELETE without WHERE) or one that may be (DO blocks, non-SQL function bodies, unparseable SQL) not approved",
     );
     /// A migration not applied yet.
     pub const PENDING: Rule =

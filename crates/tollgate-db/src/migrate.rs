@@ -53,13 +53,14 @@ impl Migration {
     pub fn destructive(&self) -> Vec<Destructive> {
         sql::split(&self.sql)
             .into_iter()
-            .filter_map(|s| {
-                sql::destructive_kind(&s.text).map(|kind| Destructive {
+            .flat_map(|s| {
+                let statement = s.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                sql::destructive_kinds(&s.text).into_iter().map(move |kind| Destructive {
                     version: self.version,
                     origin: self.origin.clone(),
                     line: s.line,
                     kind,
-                    statement: s.text.split_whitespace().collect::<Vec<_>>().join(" "),
+                    statement: statement.clone(),
                 })
             })
             .collect()
@@ -408,16 +409,10 @@ fn error_text(e: &postgres::Error) -> String {
     }
 }
 
-/// `url` with any password replaced by `***`.
+/// `url` with any password replaced by `***`, also when it does not parse (see
+/// [`crate::conninfo::redact`]).
 pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
-    let rest = &url[scheme_end + 3..];
-    let Some(at) = rest.find('@') else { return url.to_owned() };
-    let userinfo = &rest[..at];
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &rest[at..]),
-        None => url.to_owned(),
-    }
+    crate::conninfo::redact(url)
 }
 
 /// Connects (with a 10 s connect timeout unless the URL sets one).
@@ -677,8 +672,8 @@ mod tests {
     #[test]
     fn drift_kinds() {
         let plan = Plan::new(
-            &[m(1, "edited"), m(2, "late"), m(4, "new")],
-            vec![applied(1, "old"), applied(3, &source::checksum("x"))],
+            &[m(1, "SELECT 'edited'"), m(2, "SELECT 'late'"), m(4, "SELECT 'new'")],
+            vec![applied(1, "old"), applied(3, &source::checksum("SELECT 'x'"))],
         );
         assert_eq!(plan.drift.len(), 3, "{:?}", plan.drift);
         assert!(matches!(plan.drift[0], Drift::ChecksumChanged { version: 1, .. }));

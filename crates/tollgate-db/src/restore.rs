@@ -11,7 +11,8 @@
 //! tables unless told to replace, never drops the target database itself, and checks the
 //! decryption identity and the stored checksum before touching the target.
 
-use crate::backup::{BackupError, BackupInfo, Verification, pg_tool, psql, with_database};
+use crate::backup::{BackupError, BackupInfo, TierResult, conn_info, pg_tool, psql};
+use crate::conninfo::ConnInfo;
 use crate::store::Store;
 use sha2::{Digest as _, Sha256};
 use std::io::{self, Read, Write};
@@ -57,7 +58,7 @@ pub struct VerifyOptions {
     pub identities: Vec<age::x25519::Identity>,
     /// Extra SQL queries that must each return `true` in the restored database.
     pub queries: Vec<String>,
-    /// Record a passing verification in the backup's metadata document.
+    /// Record each tier's result (passed or failed) in the backup's metadata document.
     pub record: bool,
 }
 
@@ -151,12 +152,10 @@ struct Piped {
 /// even when the tool stops reading early.
 fn pipe_into(
     tool: &'static str,
-    args: &[&str],
+    mut command: Command,
     mut input: impl Read,
 ) -> Result<Piped, BackupError> {
-    let mut child = Command::new(pg_tool(tool))
-        .args(args)
-        .env("PGCONNECT_TIMEOUT", "10")
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -256,32 +255,43 @@ pub fn verify(
     let f = |rule: &str, sev: Severity, msg: String| {
         Finding::new(format!("{GATE}/{rule}"), sev, msg).about(subject.clone())
     };
-    let mut ok = true;
+    // The outcome of each tier that ran: `None` when it did not run.
+    let mut results: Vec<(&str, bool)> = Vec::new();
 
-    match check_checksum(store, info)? {
-        Ok(()) => findings.push(f(
-            "checksum",
-            Severity::Info,
-            format!("sha256 {} and size {} match the metadata", info.sha256, info.size),
-        )),
-        Err(msg) => {
-            ok = false;
-            findings.push(f("checksum-mismatch", Severity::Error, msg));
+    let checksum_ok = match check_checksum(store, info)? {
+        Ok(()) => {
+            findings.push(f(
+                "checksum",
+                Severity::Info,
+                format!("sha256 {} and size {} match the metadata", info.sha256, info.size),
+            ));
+            true
         }
-    }
+        Err(msg) => {
+            findings.push(f("checksum-mismatch", Severity::Error, msg));
+            false
+        }
+    };
+    results.push(("checksum", checksum_ok));
+    let mut ok = checksum_ok;
 
     if opts.tier >= Tier::Toc {
-        match toc(store, info, &opts.identities) {
-            Ok(entries) => findings.push(f(
-                "toc",
-                Severity::Info,
-                format!("pg_restore --list read {entries} table-of-contents entries"),
-            )),
-            Err(msg) => {
-                ok = false;
-                findings.push(f("toc-unreadable", Severity::Error, msg));
+        let toc_ok = match toc(store, info, &opts.identities) {
+            Ok(entries) => {
+                findings.push(f(
+                    "toc",
+                    Severity::Info,
+                    format!("pg_restore --list read {entries} table-of-contents entries"),
+                ));
+                true
             }
-        }
+            Err(msg) => {
+                findings.push(f("toc-unreadable", Severity::Error, msg));
+                false
+            }
+        };
+        results.push(("toc", toc_ok));
+        ok &= toc_ok;
     }
 
     if opts.tier >= Tier::Restore {
@@ -291,9 +301,12 @@ pub fn verify(
                 Severity::Error,
                 "test restore skipped: the archive failed an earlier tier".into(),
             ));
+            // An archive that fails a lower tier cannot be restored either.
+            results.push(("restore", false));
         } else {
             match &opts.database_url {
                 None => {
+                    // Not a result about the backup: nothing recorded for this tier.
                     ok = false;
                     findings.push(f(
                         "restore-no-server",
@@ -304,21 +317,23 @@ pub fn verify(
                 Some(url) => {
                     let before = findings.len();
                     test_restore(store, info, url, opts, &mut findings, &f)?;
-                    ok &= !findings[before..].iter().any(|x| x.severity == Severity::Error);
+                    let restore_ok =
+                        !findings[before..].iter().any(|x| x.severity == Severity::Error);
+                    results.push(("restore", restore_ok));
+                    ok &= restore_ok;
                 }
             }
         }
     }
+    let _ = ok;
 
-    if ok && opts.record {
-        let mut updated = info.clone();
-        // Never downgrade: a later checksum-only pass keeps an earlier full restore's tier.
-        let rank = |t: &str| ["checksum", "toc", "restore"].iter().position(|x| *x == t);
-        let tier = match &info.verified {
-            Some(v) if rank(&v.tier) > rank(opts.tier.as_str()) => v.tier.clone(),
-            _ => opts.tier.as_str().to_string(),
-        };
-        updated.verified = Some(Verification { tier, at: started.clone() });
+    if opts.record && !results.is_empty() {
+        // Re-read the document: another run may have recorded since `info` was read.
+        let mut updated = crate::backup::find(store, &info.id).unwrap_or_else(|_| info.clone());
+        let verified = updated.verified.get_or_insert_with(Default::default);
+        for (tier, passed) in results {
+            verified.set(tier, TierResult { passed, at: started.clone() });
+        }
         crate::backup::write_metadata(store, &updated)?;
     }
     let inputs = vec![crate::gate::backup_input(store, info)];
@@ -335,7 +350,9 @@ pub fn verify(
 /// The `toc` tier; `Ok(number of TOC entries)` or the finding message.
 fn toc(store: &Store, info: &BackupInfo, ids: &[age::x25519::Identity]) -> Result<usize, String> {
     let archive = open_archive(store, info, ids).map_err(|e| e.to_string())?;
-    let piped = pipe_into("pg_restore", &["--list"], archive).map_err(|e| e.to_string())?;
+    let mut command = Command::new(pg_tool("pg_restore"));
+    command.arg("--list");
+    let piped = pipe_into("pg_restore", command, archive).map_err(|e| e.to_string())?;
     if let Some(e) = piped.read_error {
         return Err(format!("archive {} cannot be read to the end: {e}", info.key));
     }
@@ -355,18 +372,96 @@ fn toc(store: &Store, info: &BackupInfo, ids: &[age::x25519::Identity]) -> Resul
     Ok(piped.stdout.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).count())
 }
 
-/// Name of the scratch database for a backup.
-pub fn scratch_name(id: &str) -> String {
-    let clean: String = id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-        .collect();
-    format!("tollgate_verify_{clean}")
+/// Scratch databases of runs that started longer ago than this, marked as ours and with no
+/// connection, are left-overs of interrupted runs: the next run drops them.
+pub const STALE_SCRATCH_AFTER: time::Duration = time::Duration::hours(1);
+
+/// The first word of the comment that marks a scratch database as made by a verification run.
+pub const SCRATCH_MARKER: &str = "tollgate-verify";
+
+/// Name of the scratch database of one verification run (`run`, a nonce) of a backup:
+/// `tollgate_verify_<id>_<run>`, at most 63 bytes (PostgreSQL's identifier limit).
+pub fn scratch_name(id: &str, run: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .collect()
+    };
+    let run: String = clean(run).chars().take(12).collect();
+    let room = 63 - "tollgate_verify_".len() - 1 - run.len();
+    let id: String = clean(id).chars().take(room).collect();
+    format!("tollgate_verify_{id}_{run}")
+}
+
+/// The comment that marks a scratch database: `tollgate-verify run=<run> backup=<id>
+/// started=<RFC 3339>`.
+pub fn scratch_marker(run: &str, backup_id: &str, started: time::OffsetDateTime) -> String {
+    let started =
+        started.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    format!("{SCRATCH_MARKER} run={run} backup={backup_id} started={started}")
+}
+
+/// When the run that made a scratch database started, if `comment` is our marker.
+pub fn marker_started(comment: &str) -> Option<time::OffsetDateTime> {
+    let mut words = comment.split_whitespace();
+    if words.next() != Some(SCRATCH_MARKER) {
+        return None;
+    }
+    let started = words.find_map(|w| w.strip_prefix("started="))?;
+    time::OffsetDateTime::parse(started, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// `"name"`, with embedded quotes doubled.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `'text'`, with embedded quotes doubled.
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Drops the scratch databases of interrupted runs on the server: named `tollgate_verify_…`,
+/// marked by [`scratch_marker`], started before `now - STALE_SCRATCH_AFTER`, with no
+/// connection. A database that is not marked as ours is never dropped. Returns the names
+/// dropped. An unreachable server is an error; a database that cannot be dropped is logged
+/// and left.
+pub fn drop_stale_scratch(
+    admin: &ConnInfo,
+    now: time::OffsetDateTime,
+) -> Result<Vec<String>, BackupError> {
+    let out = psql(
+        admin,
+        "SELECT coalesce(json_agg(json_build_array(d.datname, \
+             coalesce(shobj_description(d.oid, 'pg_database'), ''), \
+             (SELECT count(*) FROM pg_stat_activity a WHERE a.datid = d.oid)) ORDER BY d.datname), '[]') \
+         FROM pg_database d WHERE d.datname LIKE 'tollgate\\_verify\\_%'",
+    )?;
+    let rows: Vec<(String, String, i64)> = serde_json::from_str(out.trim()).map_err(|e| {
+        BackupError::Tool { tool: "psql", message: format!("unexpected scratch listing: {e}") }
+    })?;
+    let mut dropped = Vec::new();
+    for (name, comment, connections) in rows {
+        let Some(started) = marker_started(&comment) else { continue };
+        if started + STALE_SCRATCH_AFTER > now || connections > 0 {
+            continue;
+        }
+        match psql(admin, &format!("DROP DATABASE IF EXISTS {}", quote_ident(&name))) {
+            Ok(_) => {
+                tracing::info!(database = %name, %comment, "dropped a stale scratch database");
+                dropped.push(name);
+            }
+            Err(e) => {
+                tracing::warn!(database = %name, error = %e, "cannot drop a stale scratch database");
+            }
+        }
+    }
+    Ok(dropped)
 }
 
 /// Drops the scratch database when dropped (also on panic or early return).
 struct Scratch {
-    admin_url: String,
+    admin: ConnInfo,
     name: String,
     dropped: bool,
 }
@@ -374,8 +469,11 @@ struct Scratch {
 impl Scratch {
     fn drop_now(&mut self) -> Result<(), BackupError> {
         self.dropped = true;
-        psql(&self.admin_url, &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-            .map(|_| ())
+        psql(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&self.name)),
+        )
+        .map(|_| ())
     }
 }
 
@@ -390,14 +488,20 @@ impl Drop for Scratch {
 }
 
 /// User tables (`schema.table`, quoted) of a database.
-fn user_tables(url: &str) -> Result<Vec<String>, BackupError> {
+fn user_tables(conn: &ConnInfo) -> Result<Vec<String>, BackupError> {
     let out = psql(
-        url,
+        conn,
         "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables \
          WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') \
          ORDER BY 1",
     )?;
     Ok(out.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+}
+
+/// An infrastructure failure of the scratch server: not the backup's fault, so an error
+/// (exit 2), not a finding.
+fn scratch_server_error(what: &str, e: BackupError) -> BackupError {
+    BackupError::Tool { tool: "psql", message: format!("scratch server: {what}: {e}") }
 }
 
 fn test_restore(
@@ -408,7 +512,7 @@ fn test_restore(
     findings: &mut Vec<Finding>,
     f: &dyn Fn(&str, Severity, String) -> Finding,
 ) -> Result<(), BackupError> {
-    let name = scratch_name(&info.id);
+    let admin = conn_info(admin_url)?;
     // Decrypt first: a wrong identity creates nothing.
     let archive = match open_archive(store, info, &opts.identities) {
         Ok(a) => a,
@@ -417,28 +521,32 @@ fn test_restore(
             return Ok(());
         }
     };
-    if let Err(e) = psql(admin_url, &format!("CREATE DATABASE \"{name}\"")) {
-        findings.push(f(
-            "restore-failed",
-            Severity::Error,
-            format!("cannot create scratch database {name}: {e}"),
-        ));
-        return Ok(());
-    }
-    let mut scratch =
-        Scratch { admin_url: admin_url.to_string(), name: name.clone(), dropped: false };
-    let url = with_database(admin_url, &name);
+    let now = time::OffsetDateTime::now_utc();
+    drop_stale_scratch(&admin, now)
+        .map_err(|e| scratch_server_error("cannot list scratch databases", e))?;
+    let run = format!("{:08x}", rand_core::RngCore::next_u32(&mut rand_core::OsRng));
+    let name = scratch_name(&info.id, &run);
+    psql(&admin, &format!("CREATE DATABASE {}", quote_ident(&name)))
+        .map_err(|e| scratch_server_error(&format!("cannot create scratch database {name}"), e))?;
+    let mut scratch = Scratch { admin: admin.clone(), name: name.clone(), dropped: false };
+    let marker = scratch_marker(&run, &info.id, now);
+    psql(
+        &admin,
+        &format!("COMMENT ON DATABASE {} IS {}", quote_ident(&name), quote_literal(&marker)),
+    )
+    .map_err(|e| scratch_server_error(&format!("cannot mark scratch database {name}"), e))?;
+    let url = admin.with_database(&name);
     let checks = (|| -> Result<(), String> {
-        let piped =
-            pipe_into("pg_restore", &["--no-owner", "--exit-on-error", "-d", &url], archive)
-                .map_err(|e| e.to_string())?;
+        let mut command = url.command("pg_restore");
+        command.args(["--no-owner", "--exit-on-error", "-d", url.without_password()]);
+        let piped = pipe_into("pg_restore", command, archive).map_err(|e| e.to_string())?;
         if let Some(e) = piped.read_error {
             return Err(format!("archive {} cannot be read to the end: {e}", info.key));
         }
         if !piped.status.success() {
             return Err(format!(
                 "pg_restore into scratch database {name} failed: {}",
-                first_lines(&piped.stderr)
+                url.scrub(&first_lines(&piped.stderr))
             ));
         }
         let tables = user_tables(&url).map_err(|e| e.to_string())?;
@@ -539,22 +647,24 @@ pub fn restore_into(
     replace: bool,
     identities: &[age::x25519::Identity],
 ) -> Result<RestoreSummary, BackupError> {
+    let target = &conn_info(target_url)?;
     drop(open_archive(store, info, identities)?);
-    let existing = user_tables(target_url)?;
+    let existing = user_tables(target)?;
     if !existing.is_empty() && !replace {
-        let database = psql(target_url, "SELECT current_database()")?;
+        let database = psql(target, "SELECT current_database()")?;
         return Err(BackupError::TargetNotEmpty { database, tables: existing.len() });
     }
     if let Err(msg) = check_checksum(store, info)? {
         return Err(BackupError::Integrity(msg));
     }
     let archive = open_archive(store, info, identities)?;
-    let mut args = vec!["--no-owner", "--exit-on-error", "--single-transaction"];
+    let mut command = target.command("pg_restore");
+    command.args(["--no-owner", "--exit-on-error", "--single-transaction"]);
     if replace {
-        args.extend(["--clean", "--if-exists"]);
+        command.args(["--clean", "--if-exists"]);
     }
-    args.extend(["-d", target_url]);
-    let piped = pipe_into("pg_restore", &args, archive)?;
+    command.args(["-d", target.without_password()]);
+    let piped = pipe_into("pg_restore", command, archive)?;
     if let Some(e) = piped.read_error {
         return Err(BackupError::Integrity(format!(
             "archive {} cannot be read to the end (nothing was committed): {e}",
@@ -567,11 +677,11 @@ pub fn restore_into(
             message: format!(
                 "{} (nothing was committed): {}",
                 piped.status,
-                first_lines(&piped.stderr)
+                target.scrub(&first_lines(&piped.stderr))
             ),
         });
     }
-    Ok(RestoreSummary { tables: user_tables(target_url)?.len(), replaced: replace })
+    Ok(RestoreSummary { tables: user_tables(target)?.len(), replaced: replace })
 }
 
 #[cfg(test)]
@@ -589,8 +699,18 @@ mod tests {
         let e = parse_identities("AGE-SECRET-KEY-1BAD\n").err().unwrap().to_string();
         assert!(e.contains("line 1"), "{e}");
         assert_eq!(
-            scratch_name("20261125T091011Z-a1B2c3"),
-            "tollgate_verify_20261125t091011z_a1b2c3"
+            scratch_name("20261125T091011Z-a1B2c3", "0f1e2d3c"),
+            "tollgate_verify_20261125t091011z_a1b2c3_0f1e2d3c"
         );
+        assert_eq!(scratch_name(&"x".repeat(100), "0f1e2d3c").len(), 63);
+        let t = time::macros::datetime!(2026-11-25 09:10:11 UTC);
+        let marker = scratch_marker("0f1e2d3c", "20261125T091011Z-a1b2c3", t);
+        assert_eq!(
+            marker,
+            "tollgate-verify run=0f1e2d3c backup=20261125T091011Z-a1b2c3 started=2026-11-25T09:10:11Z"
+        );
+        assert_eq!(marker_started(&marker), Some(t));
+        assert_eq!(marker_started("made by hand started=2026-11-25T09:10:11Z"), None);
+        assert_eq!(marker_started("tollgate-verify run=x"), None);
     }
 }

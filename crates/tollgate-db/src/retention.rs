@@ -5,7 +5,8 @@
 //! keeps the newest backup in each of the N most recent UTC buckets (hour, day, ISO week, month,
 //! year) that hold a backup. Then three guards apply, whatever the rules say:
 //!
-//! - the newest verified backup of a database is always kept;
+//! - the newest verified backup of a database (the newest whose latest verification passed,
+//!   [`is_verified`]) is always kept;
 //! - a database never goes below `floor` kept backups;
 //! - a backup that is incomplete, or whose time is unknown or in the future, is kept: nothing is
 //!   deleted on a guess.
@@ -84,6 +85,11 @@ impl Period {
     }
 }
 
+/// Whether the backup's latest verification passed (see [`crate::backup::Verification::passed`]).
+pub fn is_verified(b: &BackupInfo) -> bool {
+    b.verified.as_ref().is_some_and(|v| v.passed())
+}
+
 /// Decides which backups to keep and which to delete. Decisions are grouped by database
 /// (sorted by name), newest first within a database; the result is a function of the inputs only.
 pub fn select_for_deletion(
@@ -139,7 +145,7 @@ pub fn select_for_deletion(
                 }
             }
         }
-        if let Some((i, _)) = candidates.iter().find(|(i, _)| list[*i].verified.is_some()) {
+        if let Some((i, _)) = candidates.iter().find(|(i, _)| is_verified(list[*i])) {
             reasons[*i].push("newest verified backup".into());
         }
         let mut kept = reasons.iter().filter(|r| !r.is_empty()).count();
@@ -168,14 +174,29 @@ pub fn select_for_deletion(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backup::Verification;
+    use crate::backup::{TierResult, Verification};
     use proptest::prelude::*;
     use time::macros::datetime;
 
     fn info(db: &str, t: OffsetDateTime, n: usize, verified: bool, complete: bool) -> BackupInfo {
+        with_checks(db, t, n, if verified { &[("checksum", true)] } else { &[] }, complete)
+    }
+
+    /// A backup whose tiers' latest results are `checks` (none: never verified).
+    fn with_checks(
+        db: &str,
+        t: OffsetDateTime,
+        n: usize,
+        checks: &[(&str, bool)],
+        complete: bool,
+    ) -> BackupInfo {
         let mut b = BackupInfo::for_tests(db, t, n);
-        if verified {
-            b.verified = Some(Verification { tier: "checksum".into(), at: b.completed.clone() });
+        if !checks.is_empty() {
+            let mut v = Verification::default();
+            for (tier, passed) in checks {
+                v.set(tier, TierResult { passed: *passed, at: b.completed.clone() });
+            }
+            b.verified = Some(v);
         }
         if !complete {
             b.status = BackupStatus::Incomplete;
@@ -225,20 +246,53 @@ mod tests {
         assert!(keep[&backups[4].id].0, "future kept");
     }
 
+    /// Verification histories: none, passed, failed, restore failed then checksum passed.
+    const HISTORIES: [&[(&str, bool)]; 4] = [
+        &[],
+        &[("checksum", true), ("toc", true)],
+        &[("checksum", true), ("restore", false)],
+        &[("checksum", false)],
+    ];
+
     fn arb_backups() -> impl Strategy<Value = Vec<BackupInfo>> {
         prop::collection::vec(
-            (0usize..3, 0i64..(400 * 24), any::<bool>(), prop::bool::weighted(0.9)),
+            (0usize..3, 0i64..(400 * 24), 0usize..HISTORIES.len(), prop::bool::weighted(0.9)),
             0..40,
         )
         .prop_map(|v| {
             v.into_iter()
                 .enumerate()
-                .map(|(n, (db, hours, verified, complete))| {
+                .map(|(n, (db, hours, history, complete))| {
                     let t = NOW - time::Duration::hours(hours) - time::Duration::seconds(n as i64);
-                    info(["a", "b", "c"][db], t, n, verified, complete)
+                    with_checks(["a", "b", "c"][db], t, n, HISTORIES[history], complete)
                 })
                 .collect()
         })
+    }
+
+    #[test]
+    fn newest_verified_means_latest_verification_passed() {
+        let backups = vec![
+            with_checks(
+                "app",
+                datetime!(2026-11-24 00:00 UTC),
+                1,
+                &[("checksum", true), ("restore", false)],
+                true,
+            ),
+            with_checks("app", datetime!(2026-11-23 00:00 UTC), 2, &[("checksum", false)], true),
+            with_checks(
+                "app",
+                datetime!(2026-11-22 00:00 UTC),
+                3,
+                &[("checksum", true), ("toc", true)],
+                true,
+            ),
+            with_checks("app", datetime!(2026-11-21 00:00 UTC), 4, &[("restore", true)], true),
+        ];
+        let d = select_for_deletion(&backups, &RetentionPolicy::default(), NOW);
+        let kept: Vec<_> = d.iter().filter(|d| d.keep).map(|d| d.id.clone()).collect();
+        assert_eq!(kept, vec![backups[2].id.clone()], "{d:#?}");
     }
 
     fn arb_policy() -> impl Strategy<Value = RetentionPolicy> {
@@ -267,7 +321,7 @@ mod tests {
             let d = select_for_deletion(&backups, &policy, NOW);
             for db in ["a", "b", "c"] {
                 if let Some(v) = newest_first(&backups, db).into_iter()
-                    .find(|b| b.verified.is_some() && b.status == BackupStatus::Complete) {
+                    .find(|b| is_verified(b) && b.status == BackupStatus::Complete) {
                     prop_assert!(d.iter().any(|d| d.id == v.id && d.keep));
                 }
             }

@@ -40,6 +40,76 @@ pub fn create_bucket(name: &str) -> String {
     bucket
 }
 
+/// The group role whose members must log in with a password over TCP: `cargo xtask test`
+/// puts `host all +tollgate_password_auth 127.0.0.1/32 scram-sha-256` first in `pg_hba.conf`.
+pub const PASSWORD_AUTH_GROUP: &str = "tollgate_password_auth";
+
+/// A superuser login role that the server makes authenticate with its password, dropped when
+/// this value is dropped (drop the databases it owns first).
+#[derive(Debug)]
+pub struct PasswordRole {
+    /// The role's name.
+    pub name: String,
+    /// Its password (contains `@` and `/`, which URLs must percent-encode).
+    pub password: String,
+    /// A part of the password that no message or command line may contain.
+    pub marker: String,
+    server: String,
+}
+
+impl PasswordRole {
+    /// A URL of the test server for `database`, as this role with `password` (percent-encoded).
+    pub fn url_with(&self, database: &str, password: &str) -> String {
+        let encoded = password.replace('%', "%25").replace('@', "%40").replace('/', "%2F");
+        let server = with_database(&self.server, database);
+        let rest = server.split_once("://").map_or(server.as_str(), |(_, r)| r);
+        let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+        format!("postgres://{}:{encoded}@{host}", self.name)
+    }
+
+    /// A URL of the test server for `database`, as this role with its password.
+    pub fn url(&self, database: &str) -> String {
+        self.url_with(database, &self.password)
+    }
+}
+
+/// Creates a [`PasswordRole`] named `<prefix>_<pid>_<n>`; panics when the server would let it
+/// in with a wrong password (a server not started by `cargo xtask test`).
+pub fn password_role(prefix: &str) -> PasswordRole {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let server = server_url();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = format!("{prefix}_{}_{n}", std::process::id());
+    let marker = format!("tgPW{}x{n}", std::process::id());
+    let password = format!("{marker}@k/s");
+    let mut admin = postgres::Client::connect(&server, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot connect to {server}: {e}; {HOW}"));
+    admin
+        .batch_execute(&format!(
+            "DO $$ BEGIN CREATE ROLE {PASSWORD_AUTH_GROUP} NOLOGIN; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
+             CREATE ROLE \"{name}\" LOGIN SUPERUSER PASSWORD '{password}' IN ROLE {PASSWORD_AUTH_GROUP}"
+        ))
+        .unwrap_or_else(|e| panic!("CREATE ROLE {name}: {e}"));
+    let role = PasswordRole { name, password, marker, server };
+    let wrong = role.url_with("postgres", "not-the-password");
+    assert!(
+        postgres::Client::connect(&wrong, postgres::NoTls).is_err(),
+        "the test server lets {} in with a wrong password: pg_hba.conf lacks the \
+         +{PASSWORD_AUTH_GROUP} scram-sha-256 line; {HOW}",
+        role.name
+    );
+    role
+}
+
+impl Drop for PasswordRole {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.server, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.name));
+        }
+    }
+}
+
 /// A uniquely named database, dropped (with its connections) when this value is dropped.
 #[derive(Debug)]
 pub struct ScratchDb {

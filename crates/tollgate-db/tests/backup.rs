@@ -103,6 +103,17 @@ fn rules(report: &tollgate_core::GateReport, sev: Severity) -> Vec<String> {
     report.findings.iter().filter(|f| f.severity == sev).map(|f| f.rule.clone()).collect()
 }
 
+/// Scratch databases of any verification run of backup `id` on the server.
+fn scratch_left(id: &str) -> usize {
+    let prefix = restore::scratch_name(id, "");
+    psql(
+        &server(),
+        &format!("SELECT count(*) FROM pg_database WHERE starts_with(datname, '{prefix}')"),
+    )
+    .parse()
+    .unwrap()
+}
+
 fn backup_list_verify(store: &Store) {
     let db = Db::seeded("tg_backup");
     let info =
@@ -132,14 +143,20 @@ fn backup_list_verify(store: &Store) {
     assert!(counts.contains(&"public.items: 1000 rows".to_string()), "{counts:?}");
     assert!(counts.contains(&"public.notes: 2 rows".to_string()), "{counts:?}");
     // The scratch database is gone.
-    let scratch = restore::scratch_name(&info.id);
-    assert_eq!(
-        psql(&server(), &format!("SELECT count(*) FROM pg_database WHERE datname = '{scratch}'")),
-        "0"
-    );
+    assert_eq!(scratch_left(&info.id), 0);
     // The verification is recorded.
     let again = backup::find(store, &info.id).unwrap();
-    assert_eq!(again.verified.as_ref().unwrap().tier, "restore");
+    let verified = again.verified.clone().unwrap();
+    assert_eq!(verified.claim(), Some("restore"));
+    let restored_at = verified.restore.clone().unwrap().at;
+    // A later checksum-only pass refreshes the checksum result, never the restore time.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let report = restore::verify(store, &again, &opts(Tier::Checksum, &server())).unwrap();
+    assert_eq!(report.verdict, Verdict::Pass);
+    let verified = backup::find(store, &info.id).unwrap().verified.unwrap();
+    assert_eq!(verified.restore.as_ref().unwrap().at, restored_at);
+    assert_ne!(verified.checksum.as_ref().unwrap().at, restored_at);
+    assert_eq!(verified.claim(), Some("restore"));
 
     // A failing custom query fails the gate and still drops the scratch database.
     let mut o = opts(Tier::Restore, &server());
@@ -148,10 +165,7 @@ fn backup_list_verify(store: &Store) {
     let report = restore::verify(store, &info, &o).unwrap();
     assert_eq!(report.verdict, Verdict::Fail);
     assert_eq!(rules(&report, Severity::Error), vec!["db-verify/query-failed"]);
-    assert_eq!(
-        psql(&server(), &format!("SELECT count(*) FROM pg_database WHERE datname = '{scratch}'")),
-        "0"
-    );
+    assert_eq!(scratch_left(&info.id), 0);
 }
 
 #[test]
@@ -240,7 +254,11 @@ fn truncated_object_fails_checksum_and_toc() {
     let report = restore::verify(&store, &info, &opts(Tier::Toc, &server())).unwrap();
     let toc = &report.findings.iter().find(|f| f.rule == "db-verify/toc-unreadable").unwrap();
     assert!(toc.message.contains("pg_restore --list cannot read"), "{}", toc.message);
-    assert!(backup::find(&store, &info.id).unwrap().verified.is_none());
+    // The failures are recorded: the backup no longer counts as verified.
+    let verified = backup::find(&store, &info.id).unwrap().verified.unwrap();
+    assert!(!verified.checksum.as_ref().unwrap().passed && !verified.toc.as_ref().unwrap().passed);
+    assert!(!verified.restore.as_ref().unwrap().passed, "a restore of a corrupt archive fails");
+    assert_eq!(verified.claim(), None);
     // restore refuses before touching the target.
     let target = Db::new("tg_trunc_target");
     let e = restore::restore_into(&store, &info, &target.url, false, &[]).unwrap_err();
@@ -350,4 +368,80 @@ fn retention_on_stored_backups() {
         ]
     );
     assert!(select_for_deletion(&left, &policy, now).iter().all(|d| d.keep));
+}
+
+fn database_exists(name: &str) -> bool {
+    psql(&server(), &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'")) == "1"
+}
+
+fn create_marked(name: &str, comment: Option<&str>) {
+    psql(&server(), &format!("CREATE DATABASE \"{name}\""));
+    if let Some(c) = comment {
+        psql(&server(), &format!("COMMENT ON DATABASE \"{name}\" IS '{c}'"));
+    }
+}
+
+/// What interrupted runs leave behind does not break the next check; only scratch databases
+/// marked as ours and older than the grace period are dropped.
+#[test]
+fn leftover_scratch_databases_do_not_break_the_next_restore_check() {
+    let (_dir, store) = local_store();
+    let db = Db::seeded("tg_stale");
+    let info =
+        backup::backup(&store, &BackupOptions { database_url: db.url.clone(), recipients: vec![] })
+            .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let long_ago = now - restore::STALE_SCRATCH_AFTER - time::Duration::minutes(5);
+    // A run killed two hours ago (marked, stale), one still running (marked, fresh), a
+    // database someone else made with a similar name, and the name the old code used.
+    let killed = restore::scratch_name(&info.id, "deadbeef");
+    let running = restore::scratch_name(&info.id, "0000cafe");
+    let foreign = restore::scratch_name(&info.id, "0badf00d");
+    let legacy = restore::scratch_name(&info.id, "").trim_end_matches('_').to_owned();
+    create_marked(&killed, Some(&restore::scratch_marker("deadbeef", &info.id, long_ago)));
+    create_marked(&running, Some(&restore::scratch_marker("0000cafe", &info.id, now)));
+    create_marked(
+        &foreign,
+        Some("tollgate-verify-like but made by hand started=2000-01-01T00:00:00Z"),
+    );
+    create_marked(&legacy, None);
+
+    let report = restore::verify(&store, &info, &opts(Tier::Restore, &server())).unwrap();
+    assert_eq!(report.verdict, Verdict::Pass, "{:#?}", report.findings);
+    assert!(!database_exists(&killed), "the stale scratch database of a killed run is dropped");
+    assert!(database_exists(&running), "a running check's scratch database is left alone");
+    assert!(database_exists(&foreign), "a database not marked as ours is never dropped");
+    assert!(database_exists(&legacy), "an unmarked database is never dropped");
+    assert_eq!(scratch_left(&info.id), 2, "the check dropped its own scratch database");
+    for name in [running, foreign, legacy] {
+        psql(&server(), &format!("DROP DATABASE \"{name}\""));
+    }
+}
+
+#[test]
+fn two_concurrent_restore_checks_of_one_backup_both_pass() {
+    let (dir, store) = local_store();
+    let db = Db::seeded("tg_concurrent");
+    let info =
+        backup::backup(&store, &BackupOptions { database_url: db.url.clone(), recipients: vec![] })
+            .unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let (url, info) = (&url, &info);
+                s.spawn(move || {
+                    let store = Store::open(url).unwrap();
+                    let mut o = opts(Tier::Restore, &server());
+                    o.record = false;
+                    restore::verify(&store, info, &o).unwrap()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for report in reports {
+        assert_eq!(report.verdict, Verdict::Pass, "{:#?}", report.findings);
+    }
+    assert_eq!(scratch_left(&info.id), 0);
 }

@@ -768,7 +768,7 @@ async fn encrypted_story(db: &tollgate_db::testing::ScratchDb, store_url: &str) 
         let store = Store::open(store_url).unwrap();
         backup::find(&store, s.backup_id.as_deref().unwrap()).unwrap().verified
     });
-    assert_eq!(recorded.map(|v| v.tier).as_deref(), Some("toc"));
+    assert_eq!(recorded.and_then(|v| v.claim()), Some("toc"));
     running.stop().await;
 }
 

@@ -67,7 +67,10 @@ pub fn list(args: &DbListArgs) -> anyhow::Result<Verdict> {
                 },
                 b.size,
                 b.schema_version.as_deref().unwrap_or("-"),
-                b.verified.as_ref().map_or("-", |v| v.tier.as_str()),
+                match &b.verified {
+                    None => "-",
+                    Some(v) => v.claim().unwrap_or("failed"),
+                },
                 b.key
             ));
         }

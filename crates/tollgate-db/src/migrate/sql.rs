@@ -1,5 +1,14 @@
 //! Splitting SQL into statements (quotes, dollar quotes and comments aware) and finding
-//! destructive statements.
+//! destructive statements with a PostgreSQL-dialect SQL parser (sqlparser).
+
+use sqlparser::ast::{
+    AlterColumnOperation, AlterTableOperation, CreateFunctionBody, Expr, Statement as Ast, Value,
+    visit_statements,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+use std::ops::ControlFlow;
 
 /// One statement of a migration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,27 +129,6 @@ fn leading_noise(chars: &[char]) -> usize {
     }
 }
 
-/// The statement without comments, string literals replaced by `''`, whitespace collapsed,
-/// upper-cased: what keyword matching looks at.
-fn normalize(text: &str) -> String {
-    let stripped = strip_comments(text);
-    let mut out = String::new();
-    let mut in_quote = false;
-    for c in stripped.chars() {
-        if c == '\'' {
-            in_quote = !in_quote;
-            if !in_quote {
-                out.push_str("''");
-            }
-            continue;
-        }
-        if !in_quote {
-            out.push(c);
-        }
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase()
-}
-
 fn strip_comments(text: &str) -> String {
     let mut out = String::new();
     let mut chars = text.chars().peekable();
@@ -169,69 +157,139 @@ fn strip_comments(text: &str) -> String {
     out
 }
 
-/// Why a statement is destructive, or `None`.
-pub fn destructive_kind(statement: &str) -> Option<String> {
-    let s = normalize(statement);
-    let words: Vec<&str> = s.split(' ').collect();
-    let first = words.first().copied().unwrap_or_default();
-    match first {
-        "TRUNCATE" => return Some("TRUNCATE".into()),
-        "DELETE" if !words.contains(&"WHERE") => return Some("DELETE without WHERE".into()),
-        "DROP" => {
-            let object = words.get(1).copied().unwrap_or_default();
-            let object = match object {
-                "MATERIALIZED" | "FOREIGN" => format!("{object} {}", words.get(2).unwrap_or(&"")),
-                _ => object.to_owned(),
-            };
+/// The upper-cased keywords and identifiers of a statement, as PostgreSQL's lexer sees them
+/// (comments, string and dollar-quoted literals are not words); `Err` when it does not lex.
+fn words(statement: &str) -> Result<Vec<String>, String> {
+    let tokens =
+        Tokenizer::new(&PostgreSqlDialect {}, statement).tokenize().map_err(|e| e.to_string())?;
+    Ok(tokens
+        .into_iter()
+        .filter_map(|t| match t {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_uppercase()),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Why a statement is destructive, or possibly destructive, each reason once; empty when it
+/// is not. The statement is parsed with a PostgreSQL grammar and every statement nested in it
+/// is looked at (a `DELETE` in a `WITH` query, the body of a `LANGUAGE sql` function).
+/// Destructive: `DROP TABLE|SCHEMA|DATABASE|… TABLE` (also with `IF EXISTS`), any other `DROP`
+/// without `IF EXISTS`, `TRUNCATE`, `DELETE` without `WHERE`, `ALTER TABLE … DROP COLUMN`,
+/// `… DROP CONSTRAINT`, `… ALTER COLUMN … TYPE`. Possibly destructive, because the code is not
+/// analysed: `DO` blocks, function and procedure bodies in other languages, and statements the
+/// parser cannot read — none of them passes silently.
+pub fn destructive_kinds(statement: &str) -> Vec<String> {
+    let words = match words(statement) {
+        Ok(w) => w,
+        Err(e) => return vec![format!("unparseable statement, review it by hand ({e})")],
+    };
+    if words.first().map(String::as_str) == Some("DO") {
+        return vec!["DO block (code not analysed, possibly destructive)".into()];
+    }
+    let parsed = match Parser::parse_sql(&PostgreSqlDialect {}, statement) {
+        Ok(p) => p,
+        Err(e) => return vec![format!("unparseable statement, review it by hand ({e})")],
+    };
+    let mut kinds = Vec::new();
+    let mut add = |kind: String| {
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    };
+    let _ = visit_statements(&parsed, |s| {
+        for kind in statement_kinds(s, &words) {
+            add(kind);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    kinds
+}
+
+/// The destructive kinds of one (possibly nested) statement; `words` are the words of the
+/// whole top-level statement.
+fn statement_kinds(s: &Ast, words: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    match s {
+        Ast::Drop { object_type, if_exists, .. } => {
+            let object = object_type.to_string().to_uppercase();
             if matches!(object.as_str(), "TABLE" | "SCHEMA" | "DATABASE")
                 || object.ends_with("TABLE")
             {
-                return Some(format!("DROP {object}"));
-            }
-            if !s.contains(" IF EXISTS ") {
-                return Some(format!("DROP {object} without IF EXISTS"));
+                out.push(format!("DROP {object}"));
+            } else if !if_exists {
+                out.push(format!("DROP {object} without IF EXISTS"));
             }
         }
-        "ALTER" if words.get(1) == Some(&"TABLE") => {
-            // Every clause of ALTER TABLE, separated by top-level commas (approximation: commas).
-            for clause in s.split(',') {
-                let w: Vec<&str> = clause.split_whitespace().collect();
-                for (i, word) in w.iter().enumerate() {
-                    if *word == "DROP"
-                        && !matches!(
-                            w.get(i + 1),
-                            Some(&"CONSTRAINT")
-                                | Some(&"DEFAULT")
-                                | Some(&"NOT")
-                                | Some(&"EXPRESSION")
-                                | Some(&"IDENTITY")
-                        )
-                        && w.get(i.wrapping_sub(1)) != Some(&"SET")
-                    {
-                        // ALTER TABLE t DROP [COLUMN] c; ALTER COLUMN c DROP DEFAULT/NOT NULL are not.
-                        if i >= 2 && w[i - 2] == "ALTER" {
-                            continue;
-                        }
-                        return Some("DROP COLUMN".into());
+        Ast::Truncate { .. } => out.push("TRUNCATE".into()),
+        Ast::Delete(delete) if delete.selection.is_none() => {
+            out.push("DELETE without WHERE".into())
+        }
+        Ast::AlterTable(alter) => {
+            for op in &alter.operations {
+                match op {
+                    AlterTableOperation::DropColumn { .. } => out.push("DROP COLUMN".into()),
+                    AlterTableOperation::DropConstraint { .. }
+                    | AlterTableOperation::DropPrimaryKey { .. }
+                    | AlterTableOperation::DropForeignKey { .. } => {
+                        out.push("DROP CONSTRAINT".into())
                     }
-                    if *word == "TYPE" && is_type_change(&w, i) {
-                        return Some("ALTER COLUMN … TYPE (type change)".into());
-                    }
+                    AlterTableOperation::AlterColumn {
+                        op: AlterColumnOperation::SetDataType { .. },
+                        ..
+                    } => out.push("ALTER COLUMN … TYPE (type change)".into()),
+                    _ => {}
                 }
             }
         }
+        Ast::CreateFunction(f) => out.extend(function_body_kinds(f)),
+        Ast::CreateProcedure { .. } => {
+            out.push("procedure body (code not analysed, possibly destructive)".into())
+        }
+        // Other DROP statements (functions, triggers, types, extensions…) have their own
+        // syntax trees; the rule is the same: without IF EXISTS they are destructive.
+        _ if words.first().map(String::as_str) == Some("DROP")
+            && !words.windows(2).any(|w| w[0] == "IF" && w[1] == "EXISTS") =>
+        {
+            let object = words.get(1).map_or("", String::as_str);
+            out.push(format!("DROP {object} without IF EXISTS"));
+        }
         _ => {}
     }
-    None
+    out
 }
 
-/// `ALTER [COLUMN] c [SET DATA] TYPE` with `TYPE` at `i` (not a column named "type").
-fn is_type_change(w: &[&str], i: usize) -> bool {
-    let at = |k: usize| if k <= i { w.get(i - k).copied() } else { None };
-    (at(1) == Some("DATA") && at(2) == Some("SET"))
-        || (at(2) == Some("ALTER") && at(1) != Some("COLUMN"))
-        || (at(3) == Some("ALTER") && at(2) == Some("COLUMN"))
-        || (at(4) == Some("ALTER") && at(2) == Some("SET") && at(1) == Some("DATA"))
+/// A `LANGUAGE sql` body is parsed and classified like a migration statement; a body in any
+/// other language (PL/pgSQL…) cannot be analysed and is possibly destructive.
+fn function_body_kinds(f: &sqlparser::ast::CreateFunction) -> Vec<String> {
+    let language = f.language.as_ref().map(|l| l.value.to_lowercase());
+    let body = match &f.function_body {
+        Some(
+            CreateFunctionBody::AsBeforeOptions { body, .. }
+            | CreateFunctionBody::AsAfterOptions(body),
+        ) => match body {
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(s) => Some(s.clone()),
+                Value::DollarQuotedString(d) => Some(d.value.clone()),
+                _ => None,
+            },
+            _ => None,
+        },
+        // `RETURN expr` and `BEGIN ATOMIC …` bodies are SQL the parser already walked.
+        Some(_) => return Vec::new(),
+        None => None,
+    };
+    match (language.as_deref(), body) {
+        (Some("sql"), Some(body)) => split(&body)
+            .iter()
+            .flat_map(|s| destructive_kinds(&s.text))
+            .map(|k| format!("{k} (in a function body)"))
+            .collect(),
+        (language, _) => vec![format!(
+            "function body in {} (code not analysed, possibly destructive)",
+            language.unwrap_or("an unknown language")
+        )],
+    }
 }
 
 /// 1-based (line, column) of a 1-based character position in `text`.
@@ -276,40 +334,79 @@ mod tests {
 
     #[test]
     fn destructive_statements() {
-        let cases = [
-            ("DROP TABLE users", Some("DROP TABLE")),
-            ("drop table if exists users", Some("DROP TABLE")),
-            ("DROP SCHEMA app CASCADE", Some("DROP SCHEMA")),
-            ("DROP DATABASE x", Some("DROP DATABASE")),
-            ("TRUNCATE audit", Some("TRUNCATE")),
-            ("ALTER TABLE t DROP COLUMN c", Some("DROP COLUMN")),
-            ("ALTER TABLE t DROP c", Some("DROP COLUMN")),
-            ("ALTER TABLE t ADD COLUMN d int, DROP COLUMN c", Some("DROP COLUMN")),
+        let cases: &[(&str, &[&str])] = &[
+            ("DROP TABLE users", &["DROP TABLE"]),
+            ("drop table if exists users", &["DROP TABLE"]),
+            ("DROP SCHEMA app CASCADE", &["DROP SCHEMA"]),
+            ("DROP DATABASE x", &["DROP DATABASE"]),
+            ("TRUNCATE audit", &["TRUNCATE"]),
+            ("ALTER TABLE t DROP COLUMN c", &["DROP COLUMN"]),
+            ("ALTER TABLE t DROP c", &["DROP COLUMN"]),
+            ("ALTER TABLE t ADD COLUMN d int, DROP COLUMN c", &["DROP COLUMN"]),
             (
                 "ALTER TABLE t ALTER COLUMN c TYPE varchar(10)",
-                Some("ALTER COLUMN … TYPE (type change)"),
+                &["ALTER COLUMN … TYPE (type change)"],
             ),
-            ("ALTER TABLE t ALTER c SET DATA TYPE int", Some("ALTER COLUMN … TYPE (type change)")),
-            ("DELETE FROM t", Some("DELETE without WHERE")),
-            ("DROP INDEX i", Some("DROP INDEX without IF EXISTS")),
-            ("DROP VIEW v", Some("DROP VIEW without IF EXISTS")),
-            ("DROP INDEX IF EXISTS i", None),
-            ("DELETE FROM t WHERE id = 1", None),
-            ("ALTER TABLE t ALTER COLUMN c DROP DEFAULT", None),
-            ("ALTER TABLE t ALTER COLUMN c DROP NOT NULL", None),
-            ("ALTER TABLE t DROP CONSTRAINT k", None),
-            ("ALTER TABLE t ADD COLUMN c int", None),
-            ("ALTER TABLE t ADD COLUMN type text", None),
+            ("ALTER TABLE t ALTER c SET DATA TYPE int", &["ALTER COLUMN … TYPE (type change)"]),
+            ("ALTER TABLE t DROP CONSTRAINT k", &["DROP CONSTRAINT"]),
             (
-                "ALTER TABLE t ALTER COLUMN c SET DATA TYPE bigint",
-                Some("ALTER COLUMN … TYPE (type change)"),
+                "ALTER TABLE t DROP CONSTRAINT IF EXISTS k, DROP COLUMN c",
+                &["DROP CONSTRAINT", "DROP COLUMN"],
             ),
-            ("CREATE TABLE t (id int)", None),
-            ("INSERT INTO t VALUES ('DROP TABLE x')", None),
-            ("-- DROP TABLE x\nSELECT 1", None),
+            ("DELETE FROM t", &["DELETE without WHERE"]),
+            (
+                "WITH gone AS (DELETE FROM users RETURNING id) INSERT INTO audit SELECT id FROM gone",
+                &["DELETE without WHERE"],
+            ),
+            (
+                "DO $$ BEGIN DELETE FROM t; END $$",
+                &["DO block (code not analysed, possibly destructive)"],
+            ),
+            (
+                "do language plpgsql $body$ BEGIN NULL; END $body$",
+                &["DO block (code not analysed, possibly destructive)"],
+            ),
+            (
+                "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN TRUNCATE t; END $$",
+                &["function body in plpgsql (code not analysed, possibly destructive)"],
+            ),
+            (
+                "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ DELETE FROM t $$",
+                &["DELETE without WHERE (in a function body)"],
+            ),
+            ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", &[]),
+            ("DROP INDEX i", &["DROP INDEX without IF EXISTS"]),
+            ("DROP VIEW v", &["DROP VIEW without IF EXISTS"]),
+            ("DROP FUNCTION f(int)", &["DROP FUNCTION without IF EXISTS"]),
+            ("DROP FUNCTION IF EXISTS f(int)", &[]),
+            ("DROP INDEX IF EXISTS i", &[]),
+            ("CREATE INDEX CONCURRENTLY i ON t (x)", &[]),
+            ("DELETE FROM t WHERE id = 1", &[]),
+            ("ALTER TABLE t ALTER COLUMN c DROP DEFAULT", &[]),
+            ("ALTER TABLE t ALTER COLUMN c DROP NOT NULL", &[]),
+            ("ALTER TABLE t ADD COLUMN c int", &[]),
+            ("ALTER TABLE t ADD COLUMN type text", &[]),
+            ("CREATE TABLE t (id int)", &[]),
+            ("INSERT INTO t VALUES ('DROP TABLE x')", &[]),
+            ("INSERT INTO t VALUES ($$DROP TABLE x; TRUNCATE y$$)", &[]),
+            ("SELECT $tag$ DELETE FROM t $tag$", &[]),
+            ("-- DROP TABLE x\nSELECT 1", &[]),
+            ("/* DROP TABLE x */ SELECT 1", &[]),
+            ("COMMENT ON TABLE t IS 'we DROP nothing'", &[]),
+            ("DROPP TABLE t", &["unparseable statement, review it by hand"]),
+            ("SELECT 'unterminated", &["unparseable statement, review it by hand"]),
         ];
         for (sql, want) in cases {
-            assert_eq!(destructive_kind(sql).as_deref(), want, "{sql}");
+            let got = destructive_kinds(sql);
+            let got: Vec<_> = got
+                .iter()
+                .map(|k| k.split(" (").next().filter(|_| k.starts_with("unparseable")).unwrap_or(k))
+                .collect();
+            let want: Vec<_> = want
+                .iter()
+                .map(|w| w.split(" (").next().filter(|_| w.starts_with("unparseable")).unwrap_or(w))
+                .collect();
+            assert_eq!(got, want, "{sql}");
         }
     }
 
