@@ -375,3 +375,35 @@ fn explicit_lockfiles_are_merged() {
         ])
     );
 }
+
+#[test]
+fn empty_cargo_lockfile_beside_manifests_with_dependencies_is_an_input_error() {
+    for lock in ["", "version = 4\n"] {
+        let dir = fixture_copy();
+        std::fs::write(dir.path().join("Cargo.lock"), lock).unwrap();
+        assert_input_error(dir.path(), "app/Cargo.toml:10: lockfile disagrees with");
+    }
+}
+
+/// 200 KB of flow nesting in a pnpm lockfile: rejected at once (it took minutes before), at
+/// the line and column where nesting passes the limit; a duplicate key likewise.
+#[test]
+fn deep_or_duplicate_yaml_in_a_lockfile_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("tollgate-sbom", "npm-pnpm-v9"), dir.path());
+    let lock = dir.path().join("pnpm-lock.yaml");
+    let original = std::fs::read_to_string(&lock).unwrap();
+    let last_line = original.lines().count() + 1;
+    let deep = format!("{original}zz-deep: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    std::fs::write(&lock, deep).unwrap();
+    assert_input_error(dir.path(), &format!("pnpm-lock.yaml:{last_line}:"));
+    assert_input_error(dir.path(), "recursion limit exceeded");
+
+    let duplicate = original.replacen(
+        "  ms@2.0.0:\n",
+        "  ms@2.0.0:\n    resolution: {integrity: sha512-AAAA}\n\n  ms@2.0.0:\n",
+        1,
+    );
+    std::fs::write(&lock, duplicate).unwrap();
+    assert_input_error(dir.path(), "duplicate mapping key `ms@2.0.0`");
+}
