@@ -426,25 +426,25 @@ fn diff_of_unknown_version_or_duplicate_identifiers_is_an_input_error() {
     let cases = [
         (
             edit(&new, "future.json", &|d| d["specVersion"] = "1.9".into()),
-            "future.json#/specVersion: unsupported CycloneDX JSON version 1.9",
+            "future.json: /specVersion: unsupported CycloneDX JSON version \"1.9\"",
         ),
         (
             edit(&new, "dup-ref.json", &|d| {
                 let first = d["components"][0]["bom-ref"].clone();
                 d["components"][1]["bom-ref"] = first;
             }),
-            "dup-ref.json#/components/1/bom-ref: duplicate bom-ref",
+            "dup-ref.json: /components/1/bom-ref: duplicate bom-ref",
         ),
         (
             edit(&spdx, "spdx-2.9.json", &|d| d["spdxVersion"] = "SPDX-2.9".into()),
-            "spdx-2.9.json#/spdxVersion: unsupported SPDX JSON version SPDX-2.9",
+            "spdx-2.9.json: /spdxVersion: unsupported SPDX JSON version \"SPDX-2.9\"",
         ),
         (
             edit(&spdx, "dup-id.json", &|d| {
                 let first = d["packages"][0]["SPDXID"].clone();
                 d["packages"][1]["SPDXID"] = first;
             }),
-            "dup-id.json#/packages/1/SPDXID: duplicate SPDXID",
+            "dup-id.json: /packages/1/SPDXID: duplicate SPDXID",
         ),
     ];
     for (bad, expected) in cases {

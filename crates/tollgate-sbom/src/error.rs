@@ -3,8 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// A place in an input file, for error messages: `path:line:column`, or `path#pointer` in a
-/// JSON document.
+/// A place in an input file, for error messages: `path:line:column`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     /// The file.
@@ -13,29 +12,22 @@ pub struct Place {
     pub line: Option<usize>,
     /// 1-based column, when known.
     pub column: Option<usize>,
-    /// RFC 6901 JSON pointer, for a place in a JSON document read as a value.
-    pub pointer: Option<String>,
 }
 
 impl Place {
     /// A whole file.
     pub fn file(path: impl Into<PathBuf>) -> Place {
-        Place { path: path.into(), line: None, column: None, pointer: None }
+        Place { path: path.into(), line: None, column: None }
     }
 
     /// A line in a file.
     pub fn line(path: impl Into<PathBuf>, line: usize) -> Place {
-        Place { path: path.into(), line: Some(line), column: None, pointer: None }
+        Place { path: path.into(), line: Some(line), column: None }
     }
 
     /// A line and column in a file.
     pub fn line_column(path: impl Into<PathBuf>, line: usize, column: usize) -> Place {
-        Place { path: path.into(), line: Some(line), column: Some(column), pointer: None }
-    }
-
-    /// A JSON pointer in a file (written `path#pointer`, as findings write it).
-    pub fn pointer(path: impl Into<PathBuf>, pointer: impl Into<String>) -> Place {
-        Place { path: path.into(), line: None, column: None, pointer: Some(pointer.into()) }
+        Place { path: path.into(), line: Some(line), column: Some(column) }
     }
 }
 
@@ -47,9 +39,6 @@ impl fmt::Display for Place {
             if let Some(column) = self.column {
                 write!(f, ":{column}")?;
             }
-        }
-        if let Some(pointer) = &self.pointer {
-            write!(f, "#{pointer}")?;
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! Reading SBOMs (CycloneDX any version, SPDX 2.x JSON) into comparable entries.
+//! Reading SBOMs (CycloneDX JSON 1.2 to 1.7, SPDX 2.2 and 2.3 JSON) into comparable entries.
 
 use crate::SbomError;
 use crate::error::Place;
@@ -85,7 +85,8 @@ const SPDX_VERSIONS: Versions = (&["SPDX-2.2", "SPDX-2.3"], "SPDX-2.2, SPDX-2.3"
 /// The version strings read, and how an error lists them.
 type Versions = (&'static [&'static str], &'static str);
 
-/// The document's version (a string at `pointer`) must be one of `versions`.
+/// The document's version (a string at `pointer`) must be one of `versions`. Errors, like the
+/// others here, are `Malformed` at the file with the JSON pointer leading the message.
 fn check_version(
     path: &Path,
     doc: &Value,
@@ -94,17 +95,18 @@ fn check_version(
     (versions, supported): &Versions,
 ) -> Result<(), SbomError> {
     let Some(version) = doc.pointer(pointer).and_then(Value::as_str) else {
-        return Err(SbomError::malformed(Place::pointer(path, pointer), "missing or not a string"));
+        return Err(SbomError::malformed(
+            Place::file(path),
+            format!("{pointer}: missing or not a string"),
+        ));
     };
     if versions.contains(&version) {
         return Ok(());
     }
-    Err(SbomError::UnsupportedVersion {
-        place: Place::pointer(path, pointer),
-        what,
-        version: version.to_owned(),
-        supported,
-    })
+    Err(SbomError::malformed(
+        Place::file(path),
+        format!("{pointer}: unsupported {what} version {version:?} (supported: {supported})"),
+    ))
 }
 
 /// Identifiers named `key` (CycloneDX `bom-ref`, SPDX `SPDXID`) must be unique in the whole
@@ -120,8 +122,8 @@ fn check_unique(path: &Path, doc: &Value, key: &str) -> Result<(), SbomError> {
                     let here = format!("{pointer}/{}", escape(key));
                     if let Some(first) = seen.get(id) {
                         return Err(SbomError::malformed(
-                            Place::pointer(path, here),
-                            format!("duplicate {key} `{id}` (first at {first})"),
+                            Place::file(path),
+                            format!("{here}: duplicate {key} `{id}` (first at {first})"),
                         ));
                     }
                     seen.insert(id, here);
@@ -327,18 +329,18 @@ mod tests {
     fn unknown_cyclonedx_spec_version_is_refused_at_its_pointer() {
         for version in ["1.8", "2.0", "1.1", "1.0", "", "1.6.1"] {
             let err = read(&cyclonedx(version)).unwrap_err();
-            assert!(matches!(err, SbomError::UnsupportedVersion { .. }), "{version}: {err}");
+            assert!(matches!(err, SbomError::Malformed { .. }), "{version}: {err}");
             assert_eq!(
                 err.to_string(),
                 format!(
-                    "bom.json#/specVersion: unsupported CycloneDX JSON version {version} (supported: 1.2 to 1.7; 1.0 and 1.1 have no JSON format)"
+                    "bom.json: /specVersion: unsupported CycloneDX JSON version {version:?} (supported: 1.2 to 1.7; 1.0 and 1.1 have no JSON format)"
                 )
             );
         }
         let mut doc = cyclonedx("1.6");
         doc.as_object_mut().unwrap().remove("specVersion");
         let err = read(&doc).unwrap_err().to_string();
-        assert_eq!(err, "bom.json#/specVersion: missing or not a string");
+        assert_eq!(err, "bom.json: /specVersion: missing or not a string");
     }
 
     #[test]
@@ -349,13 +351,13 @@ mod tests {
         assert!(matches!(err, SbomError::Malformed { .. }), "{err}");
         assert_eq!(
             err.to_string(),
-            "bom.json#/components/0/components/0/bom-ref: duplicate bom-ref `pkg:cargo/a@1.0.0` (first at /components/0/bom-ref)"
+            "bom.json: /components/0/components/0/bom-ref: duplicate bom-ref `pkg:cargo/a@1.0.0` (first at /components/0/bom-ref)"
         );
         // Across kinds of element too: a service may not reuse a component's bom-ref.
         let mut doc = cyclonedx("1.6");
         doc["services"] = json!([{ "bom-ref": "app", "name": "svc" }]);
         let err = read(&doc).unwrap_err().to_string();
-        assert!(err.starts_with("bom.json#/services/0/bom-ref: duplicate bom-ref `app`"), "{err}");
+        assert!(err.starts_with("bom.json: /services/0/bom-ref: duplicate bom-ref `app`"), "{err}");
     }
 
     #[test]
@@ -365,11 +367,11 @@ mod tests {
         }
         for version in ["SPDX-2.1", "SPDX-2.4", "SPDX-2.9"] {
             let err = read(&spdx(version)).unwrap_err();
-            assert!(matches!(err, SbomError::UnsupportedVersion { .. }), "{version}: {err}");
+            assert!(matches!(err, SbomError::Malformed { .. }), "{version}: {err}");
             assert_eq!(
                 err.to_string(),
                 format!(
-                    "bom.json#/spdxVersion: unsupported SPDX JSON version {version} (supported: SPDX-2.2, SPDX-2.3)"
+                    "bom.json: /spdxVersion: unsupported SPDX JSON version {version:?} (supported: SPDX-2.2, SPDX-2.3)"
                 )
             );
         }
@@ -383,11 +385,11 @@ mod tests {
         assert!(matches!(err, SbomError::Malformed { .. }), "{err}");
         assert_eq!(
             err.to_string(),
-            "bom.json#/packages/1/SPDXID: duplicate SPDXID `SPDXRef-a` (first at /packages/0/SPDXID)"
+            "bom.json: /packages/1/SPDXID: duplicate SPDXID `SPDXRef-a` (first at /packages/0/SPDXID)"
         );
         let mut doc = spdx("SPDX-2.3");
         doc["packages"][0]["SPDXID"] = json!("SPDXRef-DOCUMENT");
         let err = read(&doc).unwrap_err().to_string();
-        assert!(err.starts_with("bom.json#/packages/0/SPDXID: duplicate SPDXID"), "{err}");
+        assert!(err.starts_with("bom.json: /packages/0/SPDXID: duplicate SPDXID"), "{err}");
     }
 }
