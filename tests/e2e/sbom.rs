@@ -375,3 +375,82 @@ fn explicit_lockfiles_are_merged() {
         ])
     );
 }
+
+#[test]
+fn empty_cargo_lockfile_beside_manifests_with_dependencies_is_an_input_error() {
+    for lock in ["", "version = 4\n"] {
+        let dir = fixture_copy();
+        std::fs::write(dir.path().join("Cargo.lock"), lock).unwrap();
+        assert_input_error(dir.path(), "app/Cargo.toml:10: lockfile disagrees with");
+    }
+}
+
+/// 200 KB of flow nesting in a pnpm lockfile: rejected at once (it took minutes before), at
+/// the line and column where nesting passes the limit; a duplicate key likewise.
+#[test]
+fn deep_or_duplicate_yaml_in_a_lockfile_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("tollgate-sbom", "npm-pnpm-v9"), dir.path());
+    let lock = dir.path().join("pnpm-lock.yaml");
+    let original = std::fs::read_to_string(&lock).unwrap();
+    let last_line = original.lines().count() + 1;
+    let deep = format!("{original}zz-deep: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    std::fs::write(&lock, deep).unwrap();
+    assert_input_error(dir.path(), &format!("pnpm-lock.yaml:{last_line}:"));
+    assert_input_error(dir.path(), "recursion limit exceeded");
+
+    let duplicate = original.replacen(
+        "  ms@2.0.0:\n",
+        "  ms@2.0.0:\n    resolution: {integrity: sha512-AAAA}\n\n  ms@2.0.0:\n",
+        1,
+    );
+    std::fs::write(&lock, duplicate).unwrap();
+    assert_input_error(dir.path(), "duplicate mapping key `ms@2.0.0`");
+}
+
+/// `sbom diff` reads only versions it can read faithfully and documents whose identifiers are
+/// unique: anything else is an input error naming the file and the JSON pointer.
+#[test]
+fn diff_of_unknown_version_or_duplicate_identifiers_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = old_and_new(dir.path());
+    let spdx = dir.path().join("spdx.json");
+    generate(&fixture("tollgate-sbom", "cargo-workspace"), &spdx, &["--format", "spdx-json"]);
+    let edit = |from: &Path, name: &str, change: &dyn Fn(&mut Value)| -> PathBuf {
+        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(from).unwrap()).unwrap();
+        change(&mut doc);
+        let to = dir.path().join(name);
+        std::fs::write(&to, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        to
+    };
+    let cases = [
+        (
+            edit(&new, "future.json", &|d| d["specVersion"] = "1.9".into()),
+            "future.json: /specVersion: unsupported CycloneDX JSON version \"1.9\"",
+        ),
+        (
+            edit(&new, "dup-ref.json", &|d| {
+                let first = d["components"][0]["bom-ref"].clone();
+                d["components"][1]["bom-ref"] = first;
+            }),
+            "dup-ref.json: /components/1/bom-ref: duplicate bom-ref",
+        ),
+        (
+            edit(&spdx, "spdx-2.9.json", &|d| d["spdxVersion"] = "SPDX-2.9".into()),
+            "spdx-2.9.json: /spdxVersion: unsupported SPDX JSON version \"SPDX-2.9\"",
+        ),
+        (
+            edit(&spdx, "dup-id.json", &|d| {
+                let first = d["packages"][0]["SPDXID"].clone();
+                d["packages"][1]["SPDXID"] = first;
+            }),
+            "dup-id.json: /packages/1/SPDXID: duplicate SPDXID",
+        ),
+    ];
+    for (bad, expected) in cases {
+        let output = run(tollgate(dir.path()).args(["sbom", "diff"]).arg(&old).arg(&bad));
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "expected {expected:?} in\n{}", text(&output));
+    }
+}

@@ -1,5 +1,5 @@
-//! SBOM generation speed: cataloguing a 2,000-package Cargo workspace and a 5,000-package npm
-//! lockfile, and rendering the Cargo inventory as CycloneDX 1.6 and SPDX 2.3.
+//! SBOM generation speed: cataloguing a 2,000-package Cargo workspace, a 5,000-package npm
+//! lockfile and a 20,000-package pnpm lockfile (about 5 MB of wide YAML), and rendering the Cargo inventory as CycloneDX 1.6 and SPDX 2.3.
 //!
 //! The inputs are generated into a temporary directory on start (`support/mod.rs`; the same
 //! trees `examples/gen_bench_trees.rs` writes for `benches/compare.sh`). `Cargo.lock` is written
@@ -42,6 +42,12 @@ fn benches(c: &mut Criterion) {
     support::generate_lockfile(&cargo_root).expect("cargo generate-lockfile");
     let npm_stats = support::write_npm_project(&npm_root, &support::NpmSpec::default())
         .expect("writing the npm project");
+    let pnpm_root = dir.path().join("pnpm");
+    let pnpm_packages =
+        support::write_pnpm_project(&pnpm_root, 20_000, 0x9a9a).expect("writing the pnpm project");
+    let pnpm_inventory =
+        catalog::catalog_tree(&pnpm_root, &options(&cargo_home)).expect("cataloguing pnpm");
+    assert_eq!(pnpm_inventory.components.len(), pnpm_packages + 1, "every pnpm package catalogued");
 
     let cargo_inventory =
         catalog::catalog_tree(&cargo_root, &options(&cargo_home)).expect("cataloguing Cargo");
@@ -72,6 +78,9 @@ fn benches(c: &mut Criterion) {
         }
         Err(e) => eprintln!("catalog_tree/npm_5000: skipped, the npm cataloguer failed: {e}"),
     }
+    group.bench_function("pnpm_20000", |b| {
+        b.iter(|| catalog::catalog_tree(black_box(&pnpm_root), &options(&cargo_home)))
+    });
     group.finish();
 
     let info = info();

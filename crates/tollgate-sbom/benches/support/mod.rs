@@ -928,3 +928,64 @@ fn pretty(value: &Value) -> String {
     text.push('\n');
     text
 }
+
+// ---------------------------------------------------------------------------------------------
+// pnpm.
+
+/// Writes `package.json` and a lockfileVersion 9.0 `pnpm-lock.yaml` under `dir` the way pnpm 9
+/// writes one: `packages` entries with flow-mapping `resolution` and `engines`, `snapshots` with
+/// block `dependencies`; every package is a direct dependency of the root, each of them also
+/// depends on up to three earlier ones. Returns the number of packages. Wide, never deep: the
+/// file grows with `packages` while its nesting stays at four levels.
+pub fn write_pnpm_project(dir: &Path, packages: usize, seed: u64) -> io::Result<usize> {
+    let mut rng = Rng::new(seed);
+    let names = unique_names(&mut rng, packages);
+    let versions: Vec<String> = names
+        .iter()
+        .map(|_| format!("{}.{}.{}", rng.below(20), rng.below(30), rng.below(10)))
+        .collect();
+    let mut manifest = Map::new();
+    let mut lock = String::from(
+        "lockfileVersion: '9.0'\n\nsettings:\n  autoInstallPeers: true\n  excludeLinksFromLockfile: false\n\nimporters:\n\n  .:\n    dependencies:\n",
+    );
+    for (name, version) in names.iter().zip(&versions) {
+        manifest.insert(name.clone(), Value::String(format!("^{version}")));
+        let _ = write!(
+            lock,
+            "      {name}:\n        specifier: ^{version}\n        version: {version}\n"
+        );
+    }
+    lock.push_str("\npackages:\n\n");
+    for (name, version) in names.iter().zip(&versions) {
+        let digest = Sha512::digest(format!("{name}@{version}"));
+        let integrity = base64::engine::general_purpose::STANDARD.encode(digest);
+        let _ = write!(
+            lock,
+            "  {name}@{version}:\n    resolution: {{integrity: sha512-{integrity}}}\n    engines: {{node: '>={}'}}\n\n",
+            rng.below(20)
+        );
+    }
+    lock.push_str("snapshots:\n\n");
+    for (i, (name, version)) in names.iter().zip(&versions).enumerate() {
+        let _ = write!(lock, "  {name}@{version}:");
+        let deps: BTreeSet<usize> = (0..3.min(i)).map(|_| rng.below(i)).collect();
+        if deps.is_empty() {
+            lock.push_str(" {}\n\n");
+            continue;
+        }
+        lock.push_str("\n    dependencies:\n");
+        for d in deps {
+            let _ = writeln!(lock, "      {}: {}", names[d], versions[d]);
+        }
+        lock.push('\n');
+    }
+    let package = json!({
+        "name": "pnpm-bench",
+        "version": "1.0.0",
+        "private": true,
+        "dependencies": Value::Object(manifest),
+    });
+    write(&dir.join("package.json"), &pretty(&package))?;
+    write(&dir.join("pnpm-lock.yaml"), &lock)?;
+    Ok(names.len())
+}

@@ -100,6 +100,8 @@ pub fn catalog(
         }
     }
 
+    check_members_locked(&local, &nodes)?;
+
     let members: Vec<usize> = (0..nodes.len())
         .filter(|&i| nodes[i].manifest.as_ref().is_some_and(|m| m.is_member))
         .collect();
@@ -203,6 +205,9 @@ struct LocalManifests {
     manifests: HashMap<PathBuf, Manifest>,
     /// Manifest path -> (name relative to the scanned root, SHA-256), for gate inputs.
     inputs: HashMap<PathBuf, (String, tollgate_core::Digest)>,
+    /// Manifests of the workspace's members, which Cargo always locks: the root package and
+    /// the packages `[workspace] members` names (less `exclude`), in path order.
+    members: Vec<PathBuf>,
 }
 
 impl LocalManifests {
@@ -225,11 +230,13 @@ impl LocalManifests {
             .map(|w| w.exclude.iter().map(|e| workspace_dir.join(e)).collect())
             .unwrap_or_default();
 
+        let member_globs = member_globs(&root_path, workspace.as_ref())?;
         let mut this = LocalManifests {
             by_identity: HashMap::new(),
             versions_by_name: HashMap::new(),
             manifests: HashMap::new(),
             inputs: HashMap::new(),
+            members: Vec::new(),
         };
         this.inputs
             .insert(root_path.clone(), (root_file.relative.clone(), root_file.digest.clone()));
@@ -294,6 +301,13 @@ impl LocalManifests {
             manifest.is_member =
                 path.starts_with(workspace_dir) && !excluded.iter().any(|x| path.starts_with(x));
             manifest.local = Some(path.clone());
+            let member_dir = path.parent().and_then(|d| d.strip_prefix(workspace_dir).ok());
+            if path == root_path
+                || (member_dir.is_some_and(|d| member_globs.is_match(d))
+                    && !excluded.iter().any(|x| path.starts_with(x)))
+            {
+                this.members.push(path.clone());
+            }
             this.versions_by_name
                 .entry(name.clone())
                 .or_default()
@@ -331,6 +345,67 @@ impl LocalManifests {
                 ),
             }),
         }
+    }
+}
+
+/// The `[workspace] members` globs of the root manifest `root_path`, matched against member
+/// directories relative to the workspace root (`*` stays within one path component).
+fn member_globs(
+    root_path: &Path,
+    workspace: Option<&manifest::WorkspaceFacts>,
+) -> Result<globset::GlobSet, SbomError> {
+    let mut globs = globset::GlobSetBuilder::new();
+    for member in workspace.map(|w| w.members.as_slice()).unwrap_or_default() {
+        let pattern = member.trim_start_matches("./").trim_end_matches('/');
+        let glob =
+            globset::GlobBuilder::new(pattern).literal_separator(true).build().map_err(|e| {
+                SbomError::malformed(Place::file(root_path), format!("workspace member glob: {e}"))
+            })?;
+        globs.add(glob);
+    }
+    globs.build().map_err(|e| SbomError::malformed(Place::file(root_path), e.to_string()))
+}
+
+/// Cargo locks every workspace member. A member the lockfile does not list (an empty lockfile,
+/// or one written before the member existed) means the lockfile disagrees with the manifests:
+/// the error points at the member's first dependency the lockfile lacks, else its `[package]`.
+fn check_members_locked(local: &LocalManifests, nodes: &[Node<'_>]) -> Result<(), SbomError> {
+    let locked: BTreeSet<&str> = nodes.iter().map(|n| n.package.name.as_str()).collect();
+    for path in &local.members {
+        let manifest = &local.manifests[path];
+        let Some(package) = &manifest.package else { continue };
+        if nodes.iter().any(|n| n.source.is_none() && n.package.name.as_str() == package.name) {
+            continue;
+        }
+        let missing = manifest
+            .declared
+            .iter()
+            .filter(|d| !locked.contains(d.package.as_str()))
+            .min_by_key(|d| d.line);
+        let (place, nor) = match missing {
+            Some(d) => (Place::line(path, d.line), format!(", nor its dependency `{}`", d.package)),
+            None => (package_section_place(path), String::new()),
+        };
+        return Err(SbomError::OutOfSync {
+            place,
+            manifest: path.clone(),
+            message: format!(
+                "Cargo.lock does not list workspace member `{}` {}{nor} (run `cargo generate-lockfile`)",
+                package.name, package.version
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The `[package]` line of a manifest, or the whole file when it cannot be read again.
+fn package_section_place(path: &Path) -> Place {
+    let line = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.lines().position(|l| l.trim() == "[package]"));
+    match line {
+        Some(i) => Place::line(path, i + 1),
+        None => Place::file(path),
     }
 }
 

@@ -81,6 +81,7 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
     let source = SourceFile::read(root, lockfile)?;
     let mut inventory = Inventory::default();
     inventory.inputs.insert(source.relative.clone(), source.digest.clone());
+    crate::catalog::yaml::check(&source.path, &source.text)?;
     let lock: PubspecLock =
         serde_yaml_ng::from_str(&source.text).map_err(|e| SbomError::yaml(&source.path, &e))?;
     if lock.packages.is_none() && !source.text.lines().any(|l| l.trim_end() == "packages:") {
@@ -152,6 +153,7 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
     if manifest_path.is_file() {
         let manifest = SourceFile::read(root, &manifest_path)?;
         inventory.inputs.insert(manifest.relative.clone(), manifest.digest.clone());
+        crate::catalog::yaml::check(&manifest.path, &manifest.text)?;
         let pubspec: Pubspec = serde_yaml_ng::from_str(&manifest.text)
             .map_err(|e| SbomError::yaml(&manifest.path, &e))?;
         for (section, deps) in [

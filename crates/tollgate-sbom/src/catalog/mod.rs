@@ -11,6 +11,7 @@ pub mod npm;
 pub mod python;
 mod source;
 mod walk;
+mod yaml;
 
 pub use source::{SourceFile, integrity_to_hash, purl};
 

@@ -39,6 +39,8 @@ pub(super) struct PackageFacts {
 /// `[workspace]` facts members inherit from.
 #[derive(Debug, Clone, Default)]
 pub(super) struct WorkspaceFacts {
+    /// `members`: globs of member directories, relative to the workspace root.
+    pub members: Vec<String>,
     pub exclude: Vec<String>,
     package: Table,
     /// `[workspace.dependencies]` key -> actual package name.
@@ -143,6 +145,7 @@ impl WorkspaceFacts {
             })
             .unwrap_or_default();
         WorkspaceFacts {
+            members: strings("members"),
             exclude: strings("exclude"),
             package: ws.get("package").and_then(Value::as_table).cloned().unwrap_or_default(),
             dependencies,

@@ -232,6 +232,7 @@ fn scan_version(source: &SourceFile) -> Option<(String, usize)> {
 
 /// Parses the (last) YAML document.
 fn parse(source: &SourceFile) -> Result<PnpmLock, SbomError> {
+    crate::catalog::yaml::check(&source.path, &source.text)?;
     let mut last = None;
     for document in serde_yaml_ng::Deserializer::from_str(&source.text) {
         let lock =

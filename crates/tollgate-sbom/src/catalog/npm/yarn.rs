@@ -538,6 +538,7 @@ fn expand(dir: &Path, prefix: &str, segments: &[&str], out: &mut Vec<String>) {
 const BERRY_VERSIONS: std::ops::RangeInclusive<u64> = 4..=10;
 
 fn berry_entries(source: &SourceFile) -> Result<Vec<Entry>, SbomError> {
+    crate::catalog::yaml::check(&source.path, &source.text)?;
     let doc: BerryLock =
         serde_yaml_ng::from_str(&source.text).map_err(|e| SbomError::yaml(&source.path, &e))?;
     let version_line = || place(source, yaml_key_line(source, Some("__metadata"), "version"));
