@@ -242,6 +242,7 @@ pub struct EnvironmentStatus {
 pub struct EnvironmentParityStatus {
     /// Ready, Reconciling, Stalled, InSync, Drifted.
     #[serde(default)]
+    #[schemars(schema_with = "crate::crd::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// The generation the status was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
