@@ -4,7 +4,7 @@
 //!   JSON logs, optional OTLP traces, graceful shutdown on SIGTERM);
 //! - `work --json JSON`: one work item, as a Job's worker (writes the result to the termination
 //!   log);
-//! - `manifests --output-dir DIR`: the install manifests.
+//! - `manifests --output-dir DIR [--watch-namespace NS]...`: the install manifests.
 
 // A binary edge: it reports to the terminal.
 #![allow(clippy::print_stderr)]
@@ -91,6 +91,9 @@ enum Command {
         /// Directory to write into.
         #[arg(long)]
         output_dir: PathBuf,
+        /// Install for these namespaces only (repeatable): Roles instead of ClusterRoles.
+        #[arg(long = "watch-namespace", value_name = "NS")]
+        watch_namespaces: Vec<String>,
     },
 }
 
@@ -102,18 +105,22 @@ fn main() -> ExitCode {
             let code = run_work_command(&json, &termination_log);
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
-        Command::Manifests { output_dir } => match manifests::write(&output_dir) {
-            Ok(paths) => {
-                for path in paths {
-                    eprintln!("wrote {}", path.display());
+        Command::Manifests { output_dir, watch_namespaces } => {
+            match manifests::Options::namespaced(&watch_namespaces)
+                .and_then(|options| manifests::write_with(&output_dir, &options))
+            {
+                Ok(paths) => {
+                    for path in paths {
+                        eprintln!("wrote {}", path.display());
+                    }
+                    ExitCode::SUCCESS
                 }
-                ExitCode::SUCCESS
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        }
         Command::Run {
             http_addr,
             log_format,

@@ -79,6 +79,10 @@ pub struct OperatorManifestsArgs {
     /// networkpolicy.yaml into (created if missing).
     #[arg(long, value_name = "DIR")]
     pub output_dir: PathBuf,
+    /// Install for these namespaces only (repeatable): a Role and RoleBinding in each instead of
+    /// a ClusterRole and ClusterRoleBinding; the CRDs stay cluster-scoped definitions.
+    #[arg(long = "watch-namespace", value_name = "NS")]
+    pub watch_namespaces: Vec<String>,
 }
 
 /// `tollgate evidence …`.
