@@ -43,6 +43,23 @@ mod tests {
     }
 
     #[test]
+    fn watch_namespaces_write_roles_and_a_bad_name_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("deploy");
+        let args = |ns: &[&str]| OperatorManifestsArgs {
+            output_dir: out.clone(),
+            watch_namespaces: ns.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let verdict = run(OperatorCommand::Manifests(args(&["shop"]))).unwrap();
+        assert_eq!(verdict, Verdict::Pass);
+        let rbac = std::fs::read_to_string(out.join("rbac.yaml")).unwrap();
+        assert!(rbac.contains("name: tollgate-operator-watch\n  namespace: shop"), "{rbac}");
+        assert!(!rbac.contains("ClusterRole"), "{rbac}");
+        let error = run(OperatorCommand::Manifests(args(&["Shop"]))).unwrap_err();
+        assert!(format!("{error:#}").contains("--watch-namespace \"Shop\""), "{error:#}");
+    }
+
+    #[test]
     fn an_output_dir_that_is_a_file_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("not-a-dir");
