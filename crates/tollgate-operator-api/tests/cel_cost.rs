@@ -30,7 +30,6 @@
 
 use std::collections::BTreeMap;
 
-use kube::CustomResourceExt;
 use serde_json::Value;
 use tollgate_operator_api::crd;
 
