@@ -199,6 +199,7 @@ fn parity() -> EnvironmentParity {
         namespace: name.into(),
         kubeconfig_secret_ref: None,
         selector: None,
+        health: None,
     };
     let mut p = EnvironmentParity::new(
         "shop",

@@ -24,6 +24,8 @@ pub const STALLED: &str = "Stalled";
 pub const IN_SYNC: &str = "InSync";
 /// EnvironmentParity: at least one drift between environments was found.
 pub const DRIFTED: &str = "Drifted";
+/// Every environment with a health probe passed its last probe (EnvironmentParity).
+pub const HEALTHY: &str = "Healthy";
 /// SchemaMigration: the pending plan contains destructive statements.
 pub const DESTRUCTIVE_CHANGE_DETECTED: &str = "DestructiveChangeDetected";
 /// SchemaMigration: the pending plan is approved (or needs no approval).

@@ -10,6 +10,7 @@
 //! - [`executor`]: where long work (migrations, backups, verification, restores) runs.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`parity`]: environment snapshots and the drift between them (pure).
+//! - [`probe`]: HTTP(S) health probes of environments.
 //! - [`schedule`]: cron schedules with an IANA time zone (pure).
 //! - [`controllers`]: one reconciler per kind.
 //! - [`runtime`]: the process: leader election, HTTP endpoints, controllers, shutdown.
@@ -23,6 +24,7 @@ pub mod controllers;
 pub mod executor;
 pub mod metrics;
 pub mod parity;
+pub mod probe;
 pub mod runtime;
 pub mod schedule;
 

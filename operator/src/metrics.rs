@@ -54,6 +54,28 @@ struct ObjectLabels {
     name: String,
 }
 
+fn environment_labels(namespace: &str, name: &str, environment: &str) -> EnvironmentLabels {
+    EnvironmentLabels {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        environment: environment.to_owned(),
+    }
+}
+
+/// Labels of one environment of an EnvironmentParity.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EnvironmentLabels {
+    namespace: String,
+    name: String,
+    environment: String,
+}
+
+/// Health probes are expected between a millisecond and their 60 s maximum timeout: 1 ms
+/// doubling to ~65 s.
+fn probe_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Reconcile durations are expected between a millisecond (a cache read) and about a minute
@@ -74,6 +96,10 @@ fn reconcile_histogram() -> Histogram {
 /// - `remote_clusters` — other clusters watched through kubeconfig Secrets;
 /// - `work_queued{kind}` / `work_running{kind}` — work items waiting for / holding a slot of
 ///   their class (`backup`, `restore-verify`, `migration`; see `executor::limits`).
+/// - `environment_healthy{namespace,name,environment}` — 1 when the environment's last health
+///   probe passed, else 0 (environments with a probe only);
+/// - `environment_probe_latency_seconds{namespace,name,environment}` — histogram of health
+///   probe latencies (answers only; a probe without an answer in time is not observed).
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ControllerLabels, Counter>,
@@ -84,6 +110,10 @@ pub struct Metrics {
     remote_clusters: Gauge,
     work_queued: Family<WorkLabels, Gauge>,
     work_running: Family<WorkLabels, Gauge>,
+    environment_healthy: Family<EnvironmentLabels, Gauge>,
+    probe_latency: HistogramFamily<EnvironmentLabels>,
+    /// Environment names with series, per parity (to drop them when it goes).
+    probed: std::sync::Mutex<std::collections::HashMap<(String, String), Vec<String>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -147,6 +177,19 @@ impl Metrics {
             "Work items holding a slot, by kind (backup, restore-verify, migration)",
             work_running.clone(),
         );
+        let environment_healthy = Family::<EnvironmentLabels, Gauge>::default();
+        registry.register(
+            "environment_healthy",
+            "1 when the last health probe of an EnvironmentParity environment passed, else 0",
+            environment_healthy.clone(),
+        );
+        let probe_latency: HistogramFamily<EnvironmentLabels> =
+            Family::new_with_constructor(probe_histogram);
+        registry.register(
+            "environment_probe_latency_seconds",
+            "Latency of the health probes of EnvironmentParity environments",
+            probe_latency.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -157,6 +200,9 @@ impl Metrics {
             remote_clusters,
             work_queued,
             work_running,
+            environment_healthy,
+            probe_latency,
+            probed: std::sync::Mutex::default(),
         }
     }
 
@@ -215,10 +261,61 @@ impl Metrics {
         self.work_running.get_or_create(&labels).set(i64::try_from(running).unwrap_or(i64::MAX));
     }
 
-    /// Drops the drift series of a deleted EnvironmentParity, so it does not linger in scrapes.
+    /// Records whether the last health probe of `environment` of EnvironmentParity
+    /// `namespace/name` passed.
+    pub fn set_environment_health(
+        &self,
+        namespace: &str,
+        name: &str,
+        environment: &str,
+        healthy: bool,
+    ) {
+        self.remember_environment(namespace, name, environment);
+        self.environment_healthy
+            .get_or_create(&environment_labels(namespace, name, environment))
+            .set(i64::from(healthy));
+    }
+
+    /// Observes the latency of one health probe of `environment` of `namespace/name`.
+    pub fn observe_probe_latency(
+        &self,
+        namespace: &str,
+        name: &str,
+        environment: &str,
+        latency_ms: u64,
+    ) {
+        self.remember_environment(namespace, name, environment);
+        #[allow(clippy::cast_precision_loss)] // milliseconds far below 2^52
+        let seconds = latency_ms as f64 / 1000.0;
+        self.probe_latency
+            .get_or_create(&environment_labels(namespace, name, environment))
+            .observe(seconds);
+    }
+
+    fn remember_environment(&self, namespace: &str, name: &str, environment: &str) {
+        let mut probed = self.probed.lock().unwrap_or_else(|p| p.into_inner());
+        let envs = probed.entry((namespace.to_owned(), name.to_owned())).or_default();
+        if !envs.iter().any(|e| e == environment) {
+            envs.push(environment.to_owned());
+        }
+    }
+
+    /// Drops the drift and health series of a deleted EnvironmentParity, so they do not linger
+    /// in scrapes.
     pub fn forget_parity(&self, namespace: &str, name: &str) {
         self.drifts
             .remove(&ObjectLabels { namespace: namespace.to_owned(), name: name.to_owned() });
+        let envs = self
+            .probed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(namespace.to_owned(), name.to_owned()))
+            .unwrap_or_default();
+        for env in envs {
+            let labels = environment_labels(namespace, name, &env);
+            self.environment_healthy.remove(&labels);
+            self.probe_latency.remove(&labels);
+        }
     }
 
     /// Drops the last-backup series of a deleted BackupPolicy, so it does not linger in scrapes.
@@ -319,6 +416,32 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn environment_health_series_are_set_and_forgotten_with_their_parity() {
+        let metrics = Metrics::new();
+        metrics.set_environment_health("ops", "shop", "prod", false);
+        metrics.observe_probe_latency("ops", "shop", "prod", 250);
+        metrics.set_environment_health("ops", "shop", "dev", true);
+        let text = metrics.render();
+        let healthy = |env: &str| {
+            format!(
+                r#"tollgate_operator_environment_healthy{{namespace="ops",name="shop",environment="{env}"}}"#
+            )
+        };
+        assert_eq!(sample(&text, &healthy("prod")), Some(0.0));
+        assert_eq!(sample(&text, &healthy("dev")), Some(1.0));
+        assert_eq!(
+            sample(
+                &text,
+                r#"tollgate_operator_environment_probe_latency_seconds_sum{namespace="ops",name="shop",environment="prod"}"#
+            ),
+            Some(0.25)
+        );
+        metrics.forget_parity("ops", "shop");
+        let text = metrics.render();
+        assert!(!text.contains("environment=\""), "{text}");
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! The install manifests in `operator/deploy/`, generated from code so they cannot drift from
 //! the CRD types and the API calls the controllers make: `crds.yaml` (from [`crd::all`]),
-//! `rbac.yaml` (least privilege), `deployment.yaml`, `service.yaml` and `networkpolicy.yaml`.
+//! `rbac.yaml` (least privilege), `deployment.yaml`, `poddisruptionbudget.yaml`, `service.yaml`
+//! and `networkpolicy.yaml`.
+//!
+//! Two scopes ([`Options`]): cluster-wide (the default, what `operator/deploy/` holds: a
+//! ClusterRole and ClusterRoleBinding), or namespaced (`--watch-namespace NS`, repeatable: a
+//! Role and RoleBinding in each watched namespace, no cluster-wide permission at all). The CRDs
+//! are cluster-scoped definitions in both: `crds.yaml` is installed separately, by someone
+//! allowed to create CRDs.
 //!
 //! Output is deterministic (no timestamps; the image tag is the workspace version, which this
 //! crate shares with `tollgate-operator`), so a test (`operator/tests/it/manifests.rs`) can
@@ -13,6 +20,7 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde::Serialize;
 use serde_json::json;
@@ -60,6 +68,11 @@ pub enum ManifestError {
         /// The serialiser's message.
         message: String,
     },
+    /// A `--watch-namespace` value is not a namespace name (an RFC 1123 label).
+    #[error(
+        "--watch-namespace {0:?}: not a namespace name (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)"
+    )]
+    InvalidNamespace(String),
     /// Writing or reading a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -68,6 +81,41 @@ pub enum ManifestError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// What to render.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// The namespaces the operator watches (`--watch-namespace`); empty: the whole cluster.
+    /// Sorted and deduplicated by [`Options::namespaced`].
+    pub watch_namespaces: Vec<String>,
+}
+
+impl Options {
+    /// Options for a namespaced install watching `namespaces` (validated, sorted, deduplicated).
+    pub fn namespaced<S: AsRef<str>>(namespaces: &[S]) -> Result<Options, ManifestError> {
+        let mut out = Vec::new();
+        for ns in namespaces {
+            let ns = ns.as_ref();
+            if !is_namespace_name(ns) {
+                return Err(ManifestError::InvalidNamespace(ns.to_owned()));
+            }
+            out.push(ns.to_owned());
+        }
+        out.sort();
+        out.dedup();
+        Ok(Options { watch_namespaces: out })
+    }
+}
+
+/// Whether `s` is an RFC 1123 label, the form of a namespace name.
+pub fn is_namespace_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
 }
 
 /// One generated file.
@@ -180,7 +228,12 @@ fn rules(rules: &[Rule]) -> serde_json::Value {
         .collect()
 }
 
-fn rbac() -> Result<Manifest, ManifestError> {
+/// The name of the Role (and RoleBinding) in each watched namespace of a namespaced install
+/// (distinct from the operator-namespace Role [`NAME`], so the operator's own namespace can be
+/// watched too).
+pub const WATCH_ROLE: &str = "tollgate-operator-watch";
+
+fn rbac(options: &Options) -> Result<Manifest, ManifestError> {
     const FILE: &str = "rbac.yaml";
     let account: ServiceAccount = from_json(
         FILE,
@@ -189,23 +242,53 @@ fn rbac() -> Result<Manifest, ManifestError> {
             "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": labels()},
         }),
     )?;
-    let cluster_role: ClusterRole = from_json(
-        FILE,
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": NAME, "labels": labels()},
-            "rules": rules(CLUSTER_RULES),
-        }),
-    )?;
-    let cluster_binding: ClusterRoleBinding = from_json(
-        FILE,
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": NAME, "labels": labels()},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
-            "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}],
-        }),
-    )?;
+    let subjects = json!([{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]);
+    let mut contents = documents(FILE, "", &[account])?.contents;
+    let mut push = |part: Manifest| contents.push_str(part.contents.trim_start_matches(HEADER));
+    if options.watch_namespaces.is_empty() {
+        let cluster_role: ClusterRole = from_json(
+            FILE,
+            json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": NAME, "labels": labels()},
+                "rules": rules(CLUSTER_RULES),
+            }),
+        )?;
+        let cluster_binding: ClusterRoleBinding = from_json(
+            FILE,
+            json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": {"name": NAME, "labels": labels()},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
+                "subjects": subjects,
+            }),
+        )?;
+        push(documents(FILE, "", &[cluster_role])?);
+        push(documents(FILE, "", &[cluster_binding])?);
+    } else {
+        // The same rules as the ClusterRole, granted only inside each watched namespace.
+        for ns in &options.watch_namespaces {
+            let role: Role = from_json(
+                FILE,
+                json!({
+                    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                    "metadata": {"name": WATCH_ROLE, "namespace": ns, "labels": labels()},
+                    "rules": rules(CLUSTER_RULES),
+                }),
+            )?;
+            let binding: RoleBinding = from_json(
+                FILE,
+                json!({
+                    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                    "metadata": {"name": WATCH_ROLE, "namespace": ns, "labels": labels()},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": WATCH_ROLE},
+                    "subjects": subjects,
+                }),
+            )?;
+            push(documents(FILE, "", &[role])?);
+            push(documents(FILE, "", &[binding])?);
+        }
+    }
     let role: Role = from_json(
         FILE,
         json!({
@@ -220,22 +303,33 @@ fn rbac() -> Result<Manifest, ManifestError> {
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": labels()},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
-            "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}],
+            "subjects": subjects,
         }),
     )?;
-    let mut contents = documents(FILE, "", &[account])?.contents;
-    for part in [
-        documents(FILE, "", &[cluster_role])?,
-        documents(FILE, "", &[cluster_binding])?,
-        documents(FILE, "", &[role])?,
-        documents(FILE, "", &[binding])?,
-    ] {
-        contents.push_str(part.contents.trim_start_matches(HEADER));
-    }
+    push(documents(FILE, "", &[role])?);
+    push(documents(FILE, "", &[binding])?);
     Ok(Manifest { file_name: FILE, contents })
 }
 
-fn deployment() -> Result<Manifest, ManifestError> {
+fn pod_disruption_budget() -> Result<Manifest, ManifestError> {
+    const FILE: &str = "poddisruptionbudget.yaml";
+    // A voluntary disruption (a node drain) may take one replica at a time: the standby (or
+    // the new leader after a Lease hand-over) keeps running.
+    let pdb: PodDisruptionBudget = from_json(
+        FILE,
+        json!({
+            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": labels()},
+            "spec": {
+                "minAvailable": 1,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
+            },
+        }),
+    )?;
+    documents(FILE, "", &[pdb])
+}
+
+fn deployment(options: &Options) -> Result<Manifest, ManifestError> {
     const FILE: &str = "deployment.yaml";
     let image = format!("ghcr.io/tollgate/tollgate-operator:{}", env!("CARGO_PKG_VERSION"));
     let field_env = |name: &str, path: &str| json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}});
@@ -247,6 +341,17 @@ fn deployment() -> Result<Manifest, ManifestError> {
             "failureThreshold": 3,
         })
     };
+    // The work limits are spelled out: the memory limit below is sized for them (raise both
+    // together, see `memory_limit_mib`).
+    let mut args = vec![
+        "run".to_owned(),
+        "--log-format=json".to_owned(),
+        format!("--http-addr=0.0.0.0:{HTTP_PORT}"),
+        format!("--max-concurrent-backups={DEFAULT_MAX_BACKUPS}"),
+        format!("--max-concurrent-restores={DEFAULT_MAX_RESTORES}"),
+        format!("--max-concurrent-migrations={DEFAULT_MAX_MIGRATIONS}"),
+    ];
+    args.extend(options.watch_namespaces.iter().map(|ns| format!("--watch-namespace={ns}")));
     let deployment: Deployment = from_json(
         FILE,
         json!({
@@ -260,6 +365,17 @@ fn deployment() -> Result<Manifest, ManifestError> {
                     "metadata": {"labels": labels()},
                     "spec": {
                         "serviceAccountName": NAME,
+                        // Spread the two replicas over nodes where possible, so one node going
+                        // away does not take leader and standby together.
+                        "affinity": {"podAntiAffinity": {
+                            "preferredDuringSchedulingIgnoredDuringExecution": [{
+                                "weight": 100,
+                                "podAffinityTerm": {
+                                    "topologyKey": "kubernetes.io/hostname",
+                                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
+                                },
+                            }],
+                        }},
                         "automountServiceAccountToken": true,
                         "terminationGracePeriodSeconds": 30,
                         "securityContext": {
@@ -274,14 +390,7 @@ fn deployment() -> Result<Manifest, ManifestError> {
                             "image": image,
                             // The work limits are spelled out: the memory limit below is sized
                             // for them (raise both together, see `memory_limit_mib`).
-                            "args": [
-                                "run",
-                                "--log-format=json",
-                                format!("--http-addr=0.0.0.0:{HTTP_PORT}"),
-                                format!("--max-concurrent-backups={DEFAULT_MAX_BACKUPS}"),
-                                format!("--max-concurrent-restores={DEFAULT_MAX_RESTORES}"),
-                                format!("--max-concurrent-migrations={DEFAULT_MAX_MIGRATIONS}"),
-                            ],
+                            "args": args,
                             "env": [
                                 field_env("POD_NAME", "metadata.name"),
                                 field_env("POD_NAMESPACE", "metadata.namespace"),
@@ -366,20 +475,38 @@ fn crds() -> Result<Manifest, ManifestError> {
     documents("crds.yaml", "", &crd::all())
 }
 
-/// Every manifest, in file-name order.
+/// Every manifest of the cluster-wide install (what `operator/deploy/` holds), in file-name
+/// order.
 pub fn render() -> Result<Vec<Manifest>, ManifestError> {
-    let mut all = vec![crds()?, deployment()?, network_policy()?, rbac()?, service()?];
+    render_with(&Options::default())
+}
+
+/// Every manifest of the install `options` describe, in file-name order.
+pub fn render_with(options: &Options) -> Result<Vec<Manifest>, ManifestError> {
+    let mut all = vec![
+        crds()?,
+        deployment(options)?,
+        network_policy()?,
+        pod_disruption_budget()?,
+        rbac(options)?,
+        service()?,
+    ];
     all.sort_by_key(|m| m.file_name);
     Ok(all)
 }
 
-/// Writes every manifest into `dir` (created if missing), each atomically (temp file +
-/// rename); returns the paths written.
+/// Writes every manifest of the cluster-wide install into `dir`; see [`write_with`].
 pub fn write(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
+    write_with(dir, &Options::default())
+}
+
+/// Writes every manifest of `options`' install into `dir` (created if missing), each
+/// atomically (temp file + rename); returns the paths written.
+pub fn write_with(dir: &Path, options: &Options) -> Result<Vec<PathBuf>, ManifestError> {
     std::fs::create_dir_all(dir)
         .map_err(|source| ManifestError::Io { path: dir.to_owned(), source })?;
     let mut written = Vec::new();
-    for manifest in render()? {
+    for manifest in render_with(options)? {
         let path = dir.join(manifest.file_name);
         tollgate_core::fs::write_atomic(&path, manifest.contents.as_bytes())
             .map_err(|source| ManifestError::Io { path: path.clone(), source })?;
@@ -415,7 +542,14 @@ mod tests {
         let names: Vec<_> = first.iter().map(|m| m.file_name).collect();
         assert_eq!(
             names,
-            ["crds.yaml", "deployment.yaml", "networkpolicy.yaml", "rbac.yaml", "service.yaml"]
+            [
+                "crds.yaml",
+                "deployment.yaml",
+                "networkpolicy.yaml",
+                "poddisruptionbudget.yaml",
+                "rbac.yaml",
+                "service.yaml"
+            ]
         );
         for manifest in &first {
             for doc in serde_yaml_ng::Deserializer::from_str(&manifest.contents) {
@@ -431,7 +565,7 @@ mod tests {
 
     #[test]
     fn deployment_is_locked_down() {
-        let text = deployment().unwrap().contents;
+        let text = deployment(&Options::default()).unwrap().contents;
         let doc: Deployment =
             serde_yaml_ng::from_str(text.trim_start_matches(HEADER).trim_start_matches("---\n"))
                 .unwrap();
@@ -465,6 +599,80 @@ mod tests {
             args.contains(&format!("--max-concurrent-restores={DEFAULT_MAX_RESTORES}")),
             "{args:?}"
         );
+        assert!(c.resources.as_ref().unwrap().limits.is_some());
+        let spread = pod.affinity.unwrap().pod_anti_affinity.unwrap();
+        let term = &spread.preferred_during_scheduling_ignored_during_execution.unwrap()[0];
+        assert_eq!(term.pod_affinity_term.topology_key, "kubernetes.io/hostname");
+        assert_eq!(doc.spec.replicas, Some(2));
+    }
+
+    #[test]
+    fn a_disruption_budget_keeps_one_replica() {
+        let text = pod_disruption_budget().unwrap().contents;
+        let pdb: PodDisruptionBudget =
+            serde_yaml_ng::from_str(text.trim_start_matches(HEADER).trim_start_matches("---\n"))
+                .unwrap();
+        let spec = pdb.spec.unwrap();
+        assert_eq!(
+            spec.min_available,
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(1))
+        );
+        assert_eq!(
+            spec.selector.unwrap().match_labels.unwrap().get("app.kubernetes.io/name"),
+            Some(&NAME.to_owned())
+        );
+    }
+
+    fn kinds(text: &str) -> Vec<String> {
+        serde_yaml_ng::Deserializer::from_str(text)
+            .map(|doc| {
+                let v = serde_json::Value::deserialize(doc).unwrap();
+                format!(
+                    "{} {}/{}",
+                    v["kind"].as_str().unwrap(),
+                    v["metadata"]["namespace"].as_str().unwrap_or(""),
+                    v["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_namespaced_install_has_roles_per_namespace_and_no_cluster_role() {
+        let options = Options::namespaced(&["shop", "ops", "shop"]).unwrap();
+        assert_eq!(options.watch_namespaces, ["ops", "shop"]);
+        let rendered = render_with(&options).unwrap();
+        let rbac = &rendered.iter().find(|m| m.file_name == "rbac.yaml").unwrap().contents;
+        assert_eq!(
+            kinds(rbac),
+            [
+                "ServiceAccount tollgate-system/tollgate-operator",
+                "Role ops/tollgate-operator-watch",
+                "RoleBinding ops/tollgate-operator-watch",
+                "Role shop/tollgate-operator-watch",
+                "RoleBinding shop/tollgate-operator-watch",
+                "Role tollgate-system/tollgate-operator",
+                "RoleBinding tollgate-system/tollgate-operator",
+            ]
+        );
+        assert!(!rbac.contains("ClusterRole"));
+        let deployment =
+            &rendered.iter().find(|m| m.file_name == "deployment.yaml").unwrap().contents;
+        assert!(deployment.contains("- --watch-namespace=ops\n"), "{deployment}");
+        assert!(deployment.contains("- --watch-namespace=shop\n"), "{deployment}");
+        // The CRDs are the same cluster-scoped definitions in both scopes.
+        assert_eq!(rendered[0], render().unwrap()[0]);
+        // Snapshot of the namespaced RBAC (a change is a reviewed change).
+        insta::assert_snapshot!("namespaced_rbac", rbac);
+    }
+
+    #[test]
+    fn a_namespace_that_is_not_a_name_is_refused() {
+        for bad in ["", "Shop", "-shop", "shop-", "shop_1", &"a".repeat(64)] {
+            let e = Options::namespaced(&[bad]).unwrap_err();
+            assert!(e.to_string().starts_with("--watch-namespace"), "{e}");
+        }
+        assert!(Options::namespaced(&["a", "shop-1", &"a".repeat(63)]).is_ok());
     }
 
     #[test]
@@ -489,7 +697,7 @@ mod tests {
         };
         assert!(!writes_secrets(CLUSTER_RULES));
         assert!(writes_secrets(NAMESPACE_RULES));
-        let text = rbac().unwrap().contents;
+        let text = rbac(&Options::default()).unwrap().contents;
         assert_eq!(serde_yaml_ng::Deserializer::from_str(&text).count(), 5);
     }
 
@@ -497,7 +705,7 @@ mod tests {
     fn write_then_stale_is_empty_and_detects_edits() {
         let dir = tempfile::tempdir().unwrap();
         let written = write(dir.path()).unwrap();
-        assert_eq!(written.len(), 5);
+        assert_eq!(written.len(), 6);
         assert!(stale(dir.path()).unwrap().is_empty());
         std::fs::write(dir.path().join("rbac.yaml"), "edited").unwrap();
         std::fs::remove_file(dir.path().join("crds.yaml")).unwrap();

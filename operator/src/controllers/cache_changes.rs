@@ -134,6 +134,7 @@ mod tests {
             kubeconfig_secret_ref: remote
                 .map(|s| SecretKeyRef { name: s.into(), key: "kubeconfig".into() }),
             selector: None,
+            health: None,
         };
         let mut p = EnvironmentParity::new(
             "shop",

@@ -47,12 +47,13 @@ use crate::controllers::update_status;
 use crate::crd::migration::SchemaMigration;
 use crate::crd::parity::{
     Dimension, Environment, EnvironmentParity, EnvironmentParityStatus, EnvironmentStatus,
-    SecretKeyRef,
+    HealthStatus, SecretKeyRef,
 };
 use crate::parity::{
     CompareOptions, Comparison, LiveSnapshot, Object, Snapshot, compare,
     digest_config_map_in_place, digest_secret_in_place, slim_deployment_in_place, strip_for_cache,
 };
+use crate::probe::Prober;
 
 /// The controller's name: metric label and field-manager suffix.
 pub const CONTROLLER: &str = "parity";
@@ -443,6 +444,8 @@ pub struct ParityContext {
     /// Every EnvironmentParity (the controller's own store): which kubeconfig Secrets are
     /// still in use.
     pub parities: Store<EnvironmentParity>,
+    /// The HTTP(S) client of the environments' health probes.
+    pub prober: Prober,
 }
 
 impl ParityContext {
@@ -489,6 +492,21 @@ pub enum EnvRead {
 pub fn compute_status(
     obj: &EnvironmentParity,
     envs: &[EnvRead],
+    old: Option<&EnvironmentParityStatus>,
+    now: jiff::Timestamp,
+) -> EnvironmentParityStatus {
+    compute_status_with_health(obj, envs, &[], old, now)
+}
+
+/// [`compute_status`] with the environments' last health probes: `health` pairs each
+/// environment of the spec with its probe result (`None`: no probe; a shorter slice leaves the
+/// rest without). With any probe, the `Healthy` condition says whether all passed, and an
+/// unhealthy environment keeps `InSync` False (reason `EnvironmentUnhealthy`) even without
+/// drift: a promotion order is not in sync while one of its environments is down.
+pub fn compute_status_with_health(
+    obj: &EnvironmentParity,
+    envs: &[EnvRead],
+    health: &[Option<HealthStatus>],
     old: Option<&EnvironmentParityStatus>,
     now: jiff::Timestamp,
 ) -> EnvironmentParityStatus {
@@ -578,8 +596,21 @@ pub fn compute_status(
                 EnvRead::Failed(m) => Some(conditions_message(m)),
                 _ => None,
             },
+            health: None,
         })
         .collect();
+    for (status, h) in status.environments.iter_mut().zip(health) {
+        status.health = h.clone();
+    }
+    let unhealthy: Vec<String> = status
+        .environments
+        .iter()
+        .filter_map(|e| {
+            let h = e.health.as_ref()?;
+            (!h.healthy).then(|| format!("{}: {}", e.name, h.message))
+        })
+        .collect();
+    let probed = status.environments.iter().any(|e| e.health.is_some());
     let counted = comparison.counted();
     status.total_drifts = u32::try_from(comparison.total).unwrap_or(u32::MAX);
     status.tolerated_drifts = u32::try_from(comparison.tolerated).unwrap_or(u32::MAX);
@@ -591,6 +622,25 @@ pub fn compute_status(
         format!("{counted} drift(s) ({} within the allowed lag)", comparison.tolerated)
     };
     let conds = &mut status.conditions;
+    let unhealthy_message = format!("unhealthy: {}", unhealthy.join("; "));
+    if probed {
+        let message = if unhealthy.is_empty() {
+            "every probe passed".to_owned()
+        } else {
+            unhealthy_message.clone()
+        };
+        conditions::set(
+            conds,
+            conditions::HEALTHY,
+            unhealthy.is_empty(),
+            if unhealthy.is_empty() { "ProbesPassed" } else { "EnvironmentUnhealthy" },
+            &message,
+            generation,
+            now,
+        );
+    } else {
+        conditions::remove(conds, conditions::HEALTHY);
+    }
     conditions::set(
         conds,
         conditions::DRIFTED,
@@ -601,15 +651,14 @@ pub fn compute_status(
         now,
     );
     if failures.is_empty() {
-        conditions::set(
-            conds,
-            conditions::IN_SYNC,
-            counted == 0,
-            if counted > 0 { "DriftDetected" } else { "InSync" },
-            &summary,
-            generation,
-            now,
-        );
+        let (in_sync, reason, message) = if counted > 0 {
+            (false, "DriftDetected", summary.clone())
+        } else if !unhealthy.is_empty() {
+            (false, "EnvironmentUnhealthy", format!("{summary}; {unhealthy_message}"))
+        } else {
+            (true, "InSync", summary.clone())
+        };
+        conditions::set(conds, conditions::IN_SYNC, in_sync, reason, &message, generation, now);
         conditions::set_summary(conds, Summary::Ready, "Compared", &summary, generation, now);
     } else {
         let message = format!("cannot read {}", failures.join("; "));
@@ -679,7 +728,9 @@ pub async fn reconcile(
     }
     let syncing = envs.iter().any(|e| matches!(e, EnvRead::Syncing));
     let old = obj.status.as_ref();
-    let new = compute_status(&obj, &envs, old, ctx.clock.now());
+    let now = ctx.clock.now();
+    let health = probe_environments(&pctx, &obj, now).await;
+    let new = compute_status_with_health(&obj, &envs, &health, old, now);
 
     update_status(&ctx.client, obj.as_ref(), CONTROLLER, old, &new).await?;
     pctx.forget_unused_remotes(Some(&obj));
@@ -690,11 +741,75 @@ pub async fn reconcile(
             u64::from(new.total_drifts - new.tolerated_drifts),
         );
     }
+    for (env, h) in obj.spec.environments.iter().zip(&health) {
+        if let Some(h) = h {
+            ctx.metrics.set_environment_health(&namespace, &name, &env.name, h.healthy);
+        }
+    }
+    let interval = Duration::from_secs(u64::from(obj.interval_seconds()));
     Ok(if syncing {
         Action::requeue(SYNC_RETRY)
     } else {
-        Action::requeue(Duration::from_secs(u64::from(obj.interval_seconds())))
+        Action::requeue(next_probe_in(&obj, &health, now).map_or(interval, |d| d.min(interval)))
     })
+}
+
+/// The environments' health (aligned with the spec): a probe whose last result (in the
+/// status) is older than its interval runs now — all due probes at once — and the others keep
+/// their last result. Each probe run is observed in the latency metric.
+async fn probe_environments(
+    pctx: &ParityContext,
+    obj: &EnvironmentParity,
+    now: jiff::Timestamp,
+) -> Vec<Option<HealthStatus>> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let last = |env: &str| {
+        obj.status.as_ref()?.environments.iter().find(|e| e.name == env)?.health.clone()
+    };
+    let runs = obj.spec.environments.iter().map(|env| {
+        let previous = last(&env.name);
+        let (namespace, name) = (&namespace, &name);
+        async move {
+            let probe = env.health.as_ref()?;
+            let interval = jiff::SignedDuration::from_secs(i64::from(probe.interval_seconds()));
+            if let Some(p) = previous.filter(|p| {
+                p.last_check_time.0 <= now && now.duration_since(p.last_check_time.0) < interval
+            }) {
+                return Some(p);
+            }
+            let outcome = pctx.prober.probe(probe).await;
+            if let Some(ms) = outcome.latency_ms {
+                pctx.ctx.metrics.observe_probe_latency(namespace, name, &env.name, ms);
+            }
+            Some(HealthStatus {
+                healthy: outcome.healthy,
+                last_check_time: Time(now),
+                status_code: outcome.status_code,
+                latency_ms: outcome.latency_ms,
+                message: conditions_message(&outcome.message),
+            })
+        }
+    });
+    futures::future::join_all(runs).await
+}
+
+/// How long until the next health probe of `obj` is due (`None`: no probes).
+fn next_probe_in(
+    obj: &EnvironmentParity,
+    health: &[Option<HealthStatus>],
+    now: jiff::Timestamp,
+) -> Option<Duration> {
+    obj.spec
+        .environments
+        .iter()
+        .zip(health)
+        .filter_map(|(env, h)| {
+            let interval = i64::from(env.health.as_ref()?.interval_seconds());
+            let since = h.as_ref().map_or(0, |h| now.duration_since(h.last_check_time.0).as_secs());
+            Some(Duration::from_secs(u64::try_from((interval - since).max(1)).unwrap_or(1)))
+        })
+        .min()
 }
 
 /// Retry policy: count the error, back off.
@@ -722,6 +837,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         local,
         remotes: RemoteClusters::new(feed.clone()),
         parities: parities.clone(),
+        prober: Prober::new(),
     });
     // The controller's own watch, so that deletions are seen too (a Controller only reacts to
     // applied objects): a deleted parity's drift series and the clusters only it read go at
@@ -794,6 +910,7 @@ mod tests {
             namespace: name.into(),
             kubeconfig_secret_ref: None,
             selector: None,
+            health: None,
         }
     }
 
@@ -840,6 +957,71 @@ mod tests {
         assert_eq!(s.total_drifts, 0);
         assert_eq!(s.last_compared, Some(Time(t(100))));
         assert_eq!(s.environments.iter().map(|e| e.objects).collect::<Vec<_>>(), [1, 1]);
+    }
+
+    fn health(healthy: bool, message: &str) -> Option<HealthStatus> {
+        Some(HealthStatus {
+            healthy,
+            last_check_time: Time(t(90)),
+            status_code: Some(if healthy { 200 } else { 503 }),
+            latency_ms: Some(12),
+            message: message.into(),
+        })
+    }
+
+    #[test]
+    fn an_unhealthy_environment_blocks_in_sync_and_sets_healthy_false() {
+        let p = parity(60);
+        let same = [EnvRead::Read(Arc::new(image("a"))), EnvRead::Read(Arc::new(image("a")))];
+        let down = [None, health(false, "status 503, expected 200")];
+        let s = compute_status_with_health(&p, &same, &down, None, t(100));
+        let in_sync = conditions::get(&s.conditions, conditions::IN_SYNC).unwrap();
+        assert_eq!(
+            (in_sync.status.as_str(), in_sync.reason.as_str()),
+            ("False", "EnvironmentUnhealthy")
+        );
+        assert!(in_sync.message.contains("prod: status 503, expected 200"), "{}", in_sync.message);
+        let healthy = conditions::get(&s.conditions, conditions::HEALTHY).unwrap();
+        assert_eq!(
+            (healthy.status.as_str(), healthy.reason.as_str()),
+            ("False", "EnvironmentUnhealthy")
+        );
+        assert!(!conditions::is_true(&s.conditions, conditions::DRIFTED), "no drift");
+        assert!(conditions::is_true(&s.conditions, conditions::READY), "compared");
+        assert_eq!(s.environments[0].health, None);
+        assert_eq!(s.environments[1].health, down[1]);
+
+        // Recovered: InSync again, Healthy True.
+        let up = [None, health(true, "200 in 12 ms")];
+        let s = compute_status_with_health(&p, &same, &up, Some(&s), t(110));
+        assert!(conditions::is_true(&s.conditions, conditions::IN_SYNC));
+        assert!(conditions::is_true(&s.conditions, conditions::HEALTHY));
+        // Probes removed from the spec: no Healthy condition.
+        let s = compute_status_with_health(&p, &same, &[], Some(&s), t(120));
+        assert!(conditions::get(&s.conditions, conditions::HEALTHY).is_none());
+        assert!(s.environments.iter().all(|e| e.health.is_none()));
+    }
+
+    #[test]
+    fn the_next_probe_is_due_after_its_interval() {
+        let mut p = parity(600);
+        p.spec.environments[1].health = Some(crate::crd::parity::HealthProbe {
+            url: "http://127.0.0.1:1/".into(),
+            expected_status: None,
+            timeout_seconds: None,
+            latency_budget_ms: None,
+            interval_seconds: Some(30),
+            json: None,
+        });
+        assert_eq!(
+            next_probe_in(&p, &[None, health(true, "ok")], t(100)),
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(
+            next_probe_in(&p, &[None, health(true, "ok")], t(500)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(next_probe_in(&parity(60), &[None, None], t(100)), None);
     }
 
     #[test]

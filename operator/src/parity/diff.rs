@@ -340,6 +340,7 @@ mod tests {
             namespace: n.into(),
             kubeconfig_secret_ref: None,
             selector: None,
+            health: None,
         };
         EnvironmentParitySpec {
             environments: vec![env("dev"), env("prod")],

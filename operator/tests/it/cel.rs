@@ -91,6 +91,8 @@ const RESTORE_TARGET: &str = "self.mode == 'Verify' || has(self.targetDatabaseSe
 const PLAN_HASH: &str = "self.matches('^[0-9a-f]{64}$')";
 const COMMIT: &str = "self.matches('^[0-9a-f]{40}$')";
 const ONE_SOURCE: &str = "has(self.configMap) != has(self.git)";
+const PROBE_URL: &str = "self.startsWith('http://') || self.startsWith('https://')";
+const BODY_POINTER: &str = "self == '' || self.startsWith('/')";
 
 fn keep(last: u32, daily: u32) -> Value {
     json!({"keepLast": last, "keepHourly": 0, "keepDaily": daily, "keepWeekly": 0,
@@ -144,6 +146,12 @@ fn cases() -> Vec<Case> {
         case(ONE_SOURCE, json!({"git": {"repository": "https://example.com/db.git"}}), true),
         case(ONE_SOURCE, json!({}), false),
         case(ONE_SOURCE, json!({"configMap": {"name": "sql"}, "git": {"repository": "x"}}), false),
+        case(PROBE_URL, json!("https://shop.example.com/healthz"), true),
+        case(PROBE_URL, json!("http://10.0.0.1:8080/ready"), true),
+        case(PROBE_URL, json!("ftp://shop.example.com/"), false),
+        case(BODY_POINTER, json!("/status"), true),
+        case(BODY_POINTER, json!(""), true),
+        case(BODY_POINTER, json!("status"), false),
     ]
 }
 

@@ -69,6 +69,7 @@ fn parity_object(prod_kubeconfig: Option<SecretKeyRef>) -> EnvironmentParity {
         namespace: name.into(),
         kubeconfig_secret_ref,
         selector: None,
+        health: None,
     };
     let mut p = EnvironmentParity::new(
         "shop",
@@ -331,4 +332,112 @@ async fn another_cluster_is_read_through_its_kubeconfig_secret() {
         .await
         .expect("graceful shutdown")
         .unwrap();
+}
+
+/// A real HTTP server on 127.0.0.1 answering every request with `status` (and a JSON body);
+/// returns its URL.
+async fn health_endpoint(status: std::sync::Arc<std::sync::atomic::AtomicU16>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let status = status.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0_u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let code = status.load(std::sync::atomic::Ordering::SeqCst);
+                let body = r#"{"status":"ok"}"#;
+                let answer = format!(
+                    "HTTP/1.1 {code} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/healthz")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unhealthy_environment_keeps_the_parity_out_of_sync_until_it_recovers() {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    let (server, client) = FakeApiServer::start().await;
+    server.upsert(&deployment("dev", "example/app:1"));
+    server.upsert(&deployment("prod", "example/app:1"));
+    let answer = Arc::new(AtomicU16::new(503));
+    let url = health_endpoint(answer.clone()).await;
+    let mut p = parity_object(None);
+    p.spec.environments[1].health = Some(tollgate_operator::crd::parity::HealthProbe {
+        url,
+        expected_status: None,
+        timeout_seconds: Some(2),
+        latency_budget_ms: Some(5_000),
+        interval_seconds: Some(5),
+        json: Some(tollgate_operator::crd::parity::JsonCheck {
+            pointer: "/status".into(),
+            value: "ok".into(),
+        }),
+    });
+    server.upsert(&p);
+
+    let ctx = context(client);
+    let metrics = ctx.metrics.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(parity::run(ctx, async move {
+        let _ = stopped.await;
+    }));
+
+    let p = eventually("Healthy=False", || {
+        let p: EnvironmentParity = server.get("ops", "shop")?;
+        (condition(&p, conditions::HEALTHY)?.0 == "False").then_some(p)
+    })
+    .await;
+    assert_eq!(
+        condition(&p, conditions::IN_SYNC),
+        Some(("False".into(), "EnvironmentUnhealthy".into())),
+        "no drift, but prod is down"
+    );
+    assert_eq!(condition(&p, conditions::DRIFTED).map(|c| c.0), Some("False".into()));
+    let status = p.status.clone().unwrap();
+    let prod = status.environments[1].health.clone().expect("prod's probe result");
+    assert!(!prod.healthy);
+    assert_eq!(prod.status_code, Some(503));
+    assert_eq!(prod.message, "status 503, expected 200");
+    assert!(prod.latency_ms.is_some());
+    assert_eq!(status.environments[0].health, None, "dev has no probe");
+    let gauge =
+        r#"tollgate_operator_environment_healthy{namespace="ops",name="shop",environment="prod"}"#;
+    // Set right after the status write.
+    eventually("the healthy gauge at 0", || {
+        metrics.render().contains(&format!("{gauge} 0")).then_some(())
+    })
+    .await;
+
+    // The endpoint recovers: the next scheduled probe (interval 5 s) turns the parity InSync.
+    answer.store(200, Ordering::SeqCst);
+    let p = eventually("InSync=True", || {
+        let p: EnvironmentParity = server.get("ops", "shop")?;
+        (condition(&p, conditions::IN_SYNC)?.0 == "True").then_some(p)
+    })
+    .await;
+    assert_eq!(condition(&p, conditions::HEALTHY), Some(("True".into(), "ProbesPassed".into())));
+    let prod = p.status.unwrap().environments[1].health.clone().unwrap();
+    assert!(prod.healthy);
+    assert_eq!(prod.status_code, Some(200));
+    eventually("the healthy gauge at 1", || {
+        metrics.render().contains(&format!("{gauge} 1")).then_some(())
+    })
+    .await;
+    assert!(metrics.render().contains("tollgate_operator_environment_probe_latency_seconds_count"));
+
+    let _ = stop.send(());
+    controller.await.expect("the controller stops");
 }

@@ -11,7 +11,8 @@ pub fn run(command: OperatorCommand) -> anyhow::Result<Verdict> {
 
 /// Writes every manifest (each atomically) and lists what was written.
 fn manifests(args: &OperatorManifestsArgs) -> anyhow::Result<Verdict> {
-    let written = tollgate_operator_api::manifests::write(&args.output_dir)?;
+    use tollgate_operator_api::manifests;
+    let written = manifests::write(&args.output_dir)?;
     let mut text = String::new();
     for path in written {
         text.push_str(&format!("wrote {}\n", path.display()));
@@ -28,9 +29,10 @@ mod tests {
     fn writes_what_the_operator_renders() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("deploy");
-        let verdict =
-            run(OperatorCommand::Manifests(OperatorManifestsArgs { output_dir: out.clone() }))
-                .unwrap();
+        let verdict = run(OperatorCommand::Manifests(OperatorManifestsArgs {
+            output_dir: out.clone(),
+        }))
+        .unwrap();
         assert_eq!(verdict, Verdict::Pass);
         for manifest in tollgate_operator_api::manifests::render().unwrap() {
             let written = std::fs::read_to_string(out.join(manifest.file_name)).unwrap();
@@ -43,9 +45,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("not-a-dir");
         std::fs::write(&file, "x").unwrap();
-        let error =
-            run(OperatorCommand::Manifests(OperatorManifestsArgs { output_dir: file.clone() }))
-                .unwrap_err();
+        let error = run(OperatorCommand::Manifests(OperatorManifestsArgs {
+            output_dir: file.clone(),
+        }))
+        .unwrap_err();
         assert!(format!("{error:#}").contains("not-a-dir"), "{error:#}");
     }
 }

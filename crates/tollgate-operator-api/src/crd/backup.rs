@@ -55,6 +55,7 @@ pub struct BackupPolicySpec {
     /// Where backups are stored.
     pub store: StoreSpec,
     /// A 5-field cron pattern (`minute hour day-of-month month day-of-week`).
+    #[schemars(length(min = 1, max = 128))]
     #[x_kube(validation = Rule::new("self.split(' ').filter(f, f != '').size() == 5").message("a 5-field cron pattern: minute hour day-of-month month day-of-week"))]
     pub schedule: String,
     /// IANA time zone of the schedule (`Europe/Berlin`); UTC when absent.
@@ -95,7 +96,7 @@ pub struct BackupPolicySpec {
 pub struct StoreSpec {
     /// `s3://bucket[/prefix][?endpoint=…&region=…]`, or a path / `file:///dir` on the
     /// operator's disk.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 2048))]
     #[x_kube(validation = Rule::new("self.startsWith('s3://') || self.startsWith('file:///') || self.startsWith('/')").message("s3://bucket[/prefix], file:///dir or an absolute path"))]
     pub url: String,
     /// A Secret (in this namespace) with `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
@@ -148,6 +149,7 @@ pub struct RetentionSpec {
 #[serde(rename_all = "camelCase")]
 pub struct EncryptionSpec {
     /// age X25519 public keys (`age1…`) the backups are encrypted to.
+    #[schemars(length(max = 32), inner(length(max = 128)))]
     #[x_kube(validation = Rule::new("self.size() > 0 && self.all(r, r.startsWith('age1'))").message("one or more age X25519 recipients (age1…)"))]
     pub recipients: Vec<String>,
     /// A Secret key holding age identities (`AGE-SECRET-KEY-1…`), needed to verify beyond the
@@ -212,6 +214,7 @@ impl VerifyTier {
 pub struct BackupPolicyStatus {
     /// Ready, Reconciling, Stalled, LastBackupSucceeded, LastVerificationSucceeded.
     #[serde(default)]
+    #[schemars(schema_with = "crate::crd::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// The generation the status was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -321,6 +324,7 @@ pub enum BackupPhase {
 pub struct BackupStatus {
     /// Ready, Reconciling, Stalled, LastBackupSucceeded, LastVerificationSucceeded.
     #[serde(default)]
+    #[schemars(schema_with = "crate::crd::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// The generation the status was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -460,6 +464,7 @@ pub enum RestorePhase {
 pub struct RestoreStatus {
     /// Ready, Reconciling, Stalled, LastVerificationSucceeded (drills).
     #[serde(default)]
+    #[schemars(schema_with = "crate::crd::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// The generation the status was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]

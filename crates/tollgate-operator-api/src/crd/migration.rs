@@ -129,6 +129,7 @@ pub struct PreMigrationBackup {
 pub struct SchemaMigrationStatus {
     /// Ready, Reconciling, Stalled, DestructiveChangeDetected, Approved, BackupCompleted.
     #[serde(default)]
+    #[schemars(schema_with = "crate::crd::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// The generation the status was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]

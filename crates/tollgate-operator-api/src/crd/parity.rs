@@ -84,6 +84,99 @@ pub struct Environment {
     /// Deployments, ConfigMaps, Secrets and SchemaMigrations alike.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
+    /// An HTTP(S) health probe of the environment, run by the operator every
+    /// `health.intervalSeconds`; an unhealthy environment keeps the parity from being InSync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthProbe>,
+}
+
+/// Default seconds between health probes of one environment.
+pub const DEFAULT_PROBE_INTERVAL_SECONDS: u32 = 30;
+/// Default seconds a health probe may take before it counts as failed.
+pub const DEFAULT_PROBE_TIMEOUT_SECONDS: u32 = 5;
+/// Default expected HTTP status of a health probe.
+pub const DEFAULT_EXPECTED_STATUS: u16 = 200;
+
+/// An HTTP(S) GET of a URL whose answer says whether the environment is healthy: the expected
+/// status, within the timeout and the latency budget, and optionally a value at a JSON pointer
+/// of the body. Redirects are not followed (a 3xx is a status like any other).
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthProbe {
+    /// The `http://` or `https://` URL to GET (HTTPS is verified against the system roots).
+    #[schemars(length(min = 8, max = 2048))]
+    #[x_kube(validation = Rule::new("self.startsWith('http://') || self.startsWith('https://')").message("an http:// or https:// URL"))]
+    pub url: String,
+    /// The status the answer must have (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 599))]
+    pub expected_status: Option<u16>,
+    /// Seconds the whole exchange (connect, headers, body) may take (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 60))]
+    pub timeout_seconds: Option<u32>,
+    /// Milliseconds the exchange should take: a slower answer counts as unhealthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 60000))]
+    pub latency_budget_ms: Option<u32>,
+    /// Seconds between probes (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 5, max = 3600))]
+    pub interval_seconds: Option<u32>,
+    /// A value the JSON body must hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<JsonCheck>,
+}
+
+impl HealthProbe {
+    /// The expected status (default 200).
+    pub fn expected_status(&self) -> u16 {
+        self.expected_status.unwrap_or(DEFAULT_EXPECTED_STATUS)
+    }
+
+    /// The timeout (default 5 s).
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(
+            self.timeout_seconds.unwrap_or(DEFAULT_PROBE_TIMEOUT_SECONDS),
+        ))
+    }
+
+    /// Seconds between probes (default 30).
+    pub fn interval_seconds(&self) -> u32 {
+        self.interval_seconds.unwrap_or(DEFAULT_PROBE_INTERVAL_SECONDS)
+    }
+}
+
+/// A check of the body: the value at `pointer` (RFC 6901) must equal `value` — a string is
+/// compared as text, any other JSON value by its compact JSON text (`true`, `3`, `null`).
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct JsonCheck {
+    /// A JSON pointer into the body, e.g. `/status`.
+    #[schemars(length(max = 512))]
+    #[x_kube(validation = Rule::new("self == '' || self.startsWith('/')").message("a JSON pointer: empty or starting with '/'"))]
+    pub pointer: String,
+    /// The expected value.
+    #[schemars(length(max = 1024))]
+    pub value: String,
+}
+
+/// The last health probe of one environment.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthStatus {
+    /// Whether the probe passed every check.
+    pub healthy: bool,
+    /// When the probe ran.
+    pub last_check_time: Time,
+    /// The answer's HTTP status, when there was an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// How long the exchange took, in milliseconds (absent when it timed out or failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// What was found, e.g. `200 in 12 ms` or `status 503, expected 200`.
+    pub message: String,
 }
 
 /// A key of a Secret in the resource's own namespace.
@@ -234,14 +327,19 @@ pub struct EnvironmentStatus {
     /// Why the environment could not be read (e.g. a bad kubeconfig Secret), if so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The last health probe (environments with `health` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
 }
 
 /// Observed state of an EnvironmentParity.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentParityStatus {
-    /// Ready, Reconciling, Stalled, InSync, Drifted.
+    /// Ready, Reconciling, Stalled, InSync, Drifted, and Healthy when an environment has a
+    /// health probe.
     #[serde(default)]
+    #[schemars(schema_with = "crate::crd::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// The generation the status was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
