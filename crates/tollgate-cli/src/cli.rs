@@ -712,6 +712,10 @@ pub struct ContractsDiffArgs {
     pub base: PathBuf,
     /// The later spec.
     pub revision: PathBuf,
+    /// OpenAPI: the directory `$ref`s may read files from (default: each spec's own
+    /// directory); files outside it, non-regular files and files over 16 MiB are refused.
+    #[arg(long, value_name = "DIR")]
+    pub ref_root: Option<PathBuf>,
     /// Findings at or above this severity fail the gate (default: `[contracts] fail_on`).
     #[arg(long, value_enum)]
     pub fail_on: Option<SeverityArg>,
