@@ -49,6 +49,19 @@ pub enum ContractError {
         /// The `$schema` value found.
         found: String,
     },
+    /// A JSON Schema document that its draft's meta-schema rejects (`null`, a string, a
+    /// keyword of the wrong type).
+    #[error("{file}#{pointer}: not a valid JSON Schema ({draft}): {message}")]
+    InvalidSchema {
+        /// The file.
+        file: String,
+        /// JSON pointer of the offending value (empty: the whole document).
+        pointer: String,
+        /// The draft the document was checked against.
+        draft: String,
+        /// What the meta-schema requires there.
+        message: String,
+    },
     /// A `$ref` that does not resolve inside the document.
     #[error(
         "{file}#{pointer}: cannot resolve $ref `{reference}` (only references within the document are followed)"
