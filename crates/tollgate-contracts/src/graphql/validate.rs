@@ -18,9 +18,9 @@ pub(super) fn check(file: &str, text: &str, defines_one_of: bool) -> Result<(), 
     if !defines_one_of {
         builder = builder.parse(ONE_OF, "built-in @oneOf");
     }
-    let errors = match builder.build().map(apollo_compiler::Schema::validate) {
+    let (partial, errors) = match builder.build().map(apollo_compiler::Schema::validate) {
         Ok(Ok(_)) => return Ok(()),
-        Ok(Err(with_errors)) | Err(with_errors) => with_errors.errors,
+        Ok(Err(with_errors)) | Err(with_errors) => (with_errors.partial, with_errors.errors),
     };
     let count = errors.len();
     let Some(first) = errors.iter().next() else { return Ok(()) };
@@ -28,7 +28,7 @@ pub(super) fn check(file: &str, text: &str, defines_one_of: bool) -> Result<(), 
         .line_column_range()
         .map(|range| (range.start.line, range.start.column))
         .unwrap_or((0, 0));
-    let mut message = first.error.to_string();
+    let mut message = clarify(&partial, first.error.to_string());
     if count > 1 {
         message.push_str(&format!(" (and {} more)", count - 1));
     }
@@ -38,4 +38,26 @@ pub(super) fn check(file: &str, text: &str, defines_one_of: bool) -> Result<(), 
         column: u32::try_from(column).unwrap_or(u32::MAX),
         message,
     })
+}
+
+/// apollo-compiler looks up an implemented interface among interfaces only, so implementing a
+/// defined object (or enum, …) reads "cannot find type": say what the type is instead.
+fn clarify(schema: &apollo_compiler::Schema, message: String) -> String {
+    let missing = message
+        .strip_prefix("cannot find type `")
+        .and_then(|rest| rest.strip_suffix("` in this document"));
+    let kind = missing.and_then(|name| schema.types.get(name)).map(|ty| match ty {
+        apollo_compiler::schema::ExtendedType::Scalar(_) => "a scalar",
+        apollo_compiler::schema::ExtendedType::Object(_) => "an object type",
+        apollo_compiler::schema::ExtendedType::Interface(_) => "an interface",
+        apollo_compiler::schema::ExtendedType::Union(_) => "a union",
+        apollo_compiler::schema::ExtendedType::Enum(_) => "an enum",
+        apollo_compiler::schema::ExtendedType::InputObject(_) => "an input object",
+    });
+    match (missing, kind) {
+        (Some(name), Some(kind)) => {
+            format!("`{name}` is {kind}, not an interface: only interfaces can be implemented")
+        }
+        _ => message,
+    }
 }
