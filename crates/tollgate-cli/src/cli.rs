@@ -1062,10 +1062,13 @@ mod tests {
             "warning",
             "--report-format",
             "sarif",
+            "--ref-root",
+            "api",
         ])
         .unwrap();
         let Command::Contracts(ContractsCommand::Diff(d)) = cli.command else { panic!("diff") };
         assert_eq!((d.kind, d.compatibility), (SpecKindArg::Jsonschema, CompatibilityArg::Full));
+        assert_eq!(d.ref_root.as_deref(), Some(std::path::Path::new("api")));
         assert_eq!(d.fail_on, Some(SeverityArg::Warning));
         let cli =
             Cli::try_parse_from(["tollgate", "contracts", "check", "--against", "v1.0.0"]).unwrap();

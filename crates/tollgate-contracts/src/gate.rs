@@ -627,3 +627,29 @@ pub fn render_rule_docs(kinds: &[SpecKind]) -> String {
 fn level_name(level: Level) -> &'static str {
     level.severity().as_str()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexically_inside_keeps_names_under_the_root() {
+        let inside = |path: &str, root: &str| lexically_inside(Path::new(path), Path::new(root));
+        assert!(inside("api/schemas/user.yaml", "api"));
+        assert!(inside("user.yaml", ""));
+        assert!(inside("api/user.yaml", "./api"));
+        assert!(!inside("shared/user.yaml", "api"));
+        assert!(!inside("apis/user.yaml", "api"));
+        assert!(!inside("../user.yaml", ""));
+        assert!(!inside("/etc/passwd", ""));
+        assert!(!inside("api/../../x.yaml", "api"));
+    }
+
+    #[test]
+    fn ref_root_is_read_from_the_spec_entry() {
+        let text = "[[contracts.specs]]\nkind = \"openapi\"\npath = \"api/openapi.yaml\"\nref_root = \".\"\n";
+        let config: ContractsConfig =
+            tollgate_core::config::parse_section(Path::new(CONFIG_FILE), text, GATE).unwrap();
+        assert_eq!(config.specs[0].ref_root.as_deref(), Some(Path::new(".")));
+    }
+}
