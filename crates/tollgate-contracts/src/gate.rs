@@ -198,8 +198,8 @@ pub enum GateError {
     AtRef {
         /// The baseline ref.
         reference: String,
-        /// What is wrong with the spec there.
-        source: ContractError,
+        /// What is wrong with the spec there (boxed: it is the largest variant).
+        source: Box<ContractError>,
     },
     /// The baseline ref or the repository cannot be read.
     #[error(transparent)]
@@ -466,11 +466,11 @@ fn compare_all(
         let revision = Loaded::parse(spec.kind, &name, &text, &disk, ref_root)?;
         let git = Source::Git(&tree, &prefix);
         let base = match git.read(&name) {
-            Ok(base_text) => {
-                Some(Loaded::parse(spec.kind, &name, &base_text, &git, ref_root).map_err(
-                    |source| GateError::AtRef { reference: reference.to_owned(), source },
-                )?)
-            }
+            Ok(base_text) => Some(
+                Loaded::parse(spec.kind, &name, &base_text, &git, ref_root).map_err(|source| {
+                    GateError::AtRef { reference: reference.to_owned(), source: Box::new(source) }
+                })?,
+            ),
             Err(_) => None,
         };
         let changes = base.as_ref().map(|base| base.diff(&revision, spec.compatibility));
