@@ -386,3 +386,101 @@ fn release_stage_gates_the_configured_spec() {
     assert_eq!(report["verdict"], "pass", "{}", text(&output));
     assert_eq!(report["findings"][0]["rule"], "contracts/no-specs");
 }
+
+/// The `$ref` pointer in [`OPENAPI_V1`]'s `GET /users/{id}` response.
+const USER_REF_POINTER: &str =
+    "#/paths/~1users~1{id}/get/responses/200/content/application~1json/schema/$ref";
+
+#[test]
+fn refs_leaving_the_spec_root_are_input_errors_that_show_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "old/openapi.yaml", OPENAPI_V1);
+    write(dir.path(), "old/schemas/user.yaml", USER_SCHEMA);
+    write(dir.path(), "secret.yaml", "type: object\ndescription: TOP-SECRET-MARKER\n");
+    for reference in ["/etc/passwd", "../secret.yaml", "/dev/zero", "/proc/self/environ"] {
+        write(
+            dir.path(),
+            "new/openapi.yaml",
+            &OPENAPI_V1.replace("./schemas/user.yaml", reference),
+        );
+        let output = contracts(
+            dir.path(),
+            &["diff", "--kind", "openapi", "old/openapi.yaml", "new/openapi.yaml"],
+        );
+        assert_eq!(output.status.code(), Some(2), "{reference}: {}", text(&output));
+        let all = text(&output);
+        assert!(all.contains(&format!("new/openapi.yaml{USER_REF_POINTER}")), "{all}");
+        assert!(all.contains(&format!("`{reference}`")), "{all}");
+        assert!(all.contains("outside the spec's root"), "{all}");
+        assert!(!all.contains("TOP-SECRET-MARKER") && !all.contains("root:x:0"), "{all}");
+    }
+}
+
+#[test]
+fn ref_root_widens_where_refs_may_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "old/openapi.yaml", OPENAPI_V1);
+    write(dir.path(), "old/schemas/user.yaml", USER_SCHEMA);
+    write(dir.path(), "common/user.yaml", USER_SCHEMA);
+    write(
+        dir.path(),
+        "new/openapi.yaml",
+        &OPENAPI_V1.replace("./schemas/user.yaml", "../common/user.yaml"),
+    );
+    let diff = ["diff", "--kind", "openapi", "old/openapi.yaml", "new/openapi.yaml"];
+    let output = contracts(dir.path(), &diff);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let output = contracts(dir.path(), &[&diff[..], &["--ref-root", "."]].concat());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    // Still nothing outside the wider root.
+    let output = contracts(dir.path(), &[&diff[..], &["--ref-root", "new"]].concat());
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let output = contracts(dir.path(), &[&diff[..], &["--ref-root", "missing"]].concat());
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+}
+
+#[test]
+fn check_confines_refs_in_the_tree_and_at_the_baseline_ref() {
+    // A release whose spec reads a shared folder beside it: refused at the tag unless
+    // `ref_root` allows it.
+    let dir = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    let shared_spec = OPENAPI_V1.replace("./schemas/user.yaml", "../shared/user.yaml");
+    write(dir.path(), "api/openapi.yaml", &shared_spec);
+    write(dir.path(), "shared/user.yaml", USER_SCHEMA);
+    write(dir.path(), "tollgate.toml", CONFIG);
+    let first = commit_all(&repo, "v1");
+    tag(&repo, "v1.0.0", first);
+    let output = contracts(dir.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("api/openapi.yaml#/paths"), "{}", text(&output));
+    assert!(stderr.contains("outside the spec's root"), "{}", text(&output));
+
+    write(dir.path(), "tollgate.toml", &format!("{CONFIG}ref_root = \".\"\n"));
+    let output = contracts(dir.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
+
+#[test]
+fn schemas_that_are_not_schemas_are_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "v1.json", EVENT_V1);
+    write(dir.path(), "null.json", "null\n");
+    write(dir.path(), "type5.json", "{\n  \"type\": 5\n}\n");
+    for (file, place) in [("null.json", "null.json#:"), ("type5.json", "type5.json#/type:")] {
+        let output = contracts(dir.path(), &["diff", "--kind", "jsonschema", "v1.json", file]);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(place), "{}", text(&output));
+    }
+
+    write(dir.path(), "v1.graphql", GRAPHQL_V1);
+    write(dir.path(), "undefined.graphql", &GRAPHQL_V1.replace("name: String\n", "org: Org\n"));
+    let output =
+        contracts(dir.path(), &["diff", "--kind", "graphql", "v1.graphql", "undefined.graphql"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("undefined.graphql:8:8: invalid GraphQL schema"), "{}", text(&output));
+    assert!(stderr.contains("`Org`"), "{}", text(&output));
+}

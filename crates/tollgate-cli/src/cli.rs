@@ -717,6 +717,10 @@ pub struct ContractsDiffArgs {
     pub base: PathBuf,
     /// The later spec.
     pub revision: PathBuf,
+    /// OpenAPI: the directory `$ref`s may read files from (default: each spec's own
+    /// directory); files outside it, non-regular files and files over 16 MiB are refused.
+    #[arg(long, value_name = "DIR")]
+    pub ref_root: Option<PathBuf>,
     /// Findings at or above this severity fail the gate (default: `[contracts] fail_on`).
     #[arg(long, value_enum)]
     pub fail_on: Option<SeverityArg>,
@@ -1063,10 +1067,13 @@ mod tests {
             "warning",
             "--report-format",
             "sarif",
+            "--ref-root",
+            "api",
         ])
         .unwrap();
         let Command::Contracts(ContractsCommand::Diff(d)) = cli.command else { panic!("diff") };
         assert_eq!((d.kind, d.compatibility), (SpecKindArg::Jsonschema, CompatibilityArg::Full));
+        assert_eq!(d.ref_root.as_deref(), Some(std::path::Path::new("api")));
         assert_eq!(d.fail_on, Some(SeverityArg::Warning));
         let cli =
             Cli::try_parse_from(["tollgate", "contracts", "check", "--against", "v1.0.0"]).unwrap();

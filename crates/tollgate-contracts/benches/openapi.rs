@@ -75,8 +75,10 @@ fn bench(c: &mut Criterion) {
     let paths = 3_300;
     let base_text = generate(paths, false);
     let rev_text = generate(paths, true);
-    let base = openapi::load_str("base.json", &base_text, |_| None).expect("base loads");
-    let rev = openapi::load_str("revision.json", &rev_text, |_| None).expect("revision loads");
+    let base =
+        openapi::load_str("base.json", &base_text, |_| Err(String::new())).expect("base loads");
+    let rev = openapi::load_str("revision.json", &rev_text, |_| Err(String::new()))
+        .expect("revision loads");
     let mb = (base_text.len() as f64) / 1e6;
     let found = openapi::diff(&base, &rev).len();
     eprintln!("openapi bench: {mb:.1} MB per document, {found} changes");
@@ -85,8 +87,10 @@ fn bench(c: &mut Criterion) {
     group.bench_function("diff 10MB", |b| b.iter(|| black_box(openapi::diff(&base, &rev))));
     group.bench_function("load+diff 10MB", |b| {
         b.iter(|| {
-            let base = openapi::load_str("base.json", &base_text, |_| None).expect("loads");
-            let rev = openapi::load_str("revision.json", &rev_text, |_| None).expect("loads");
+            let base =
+                openapi::load_str("base.json", &base_text, |_| Err(String::new())).expect("loads");
+            let rev = openapi::load_str("revision.json", &rev_text, |_| Err(String::new()))
+                .expect("loads");
             black_box(openapi::diff(&base, &rev))
         })
     });

@@ -45,7 +45,18 @@ pub enum BaselineError {
         /// The path as given.
         path: String,
     },
-    /// The file is not UTF-8 text.
+    /// The blob is larger than [`crate::confine::MAX_SPEC_FILE_BYTES`].
+    #[error(
+        "{path} at {reference} is larger than the {} MiB limit for spec files",
+        crate::confine::MAX_SPEC_FILE_BYTES / (1024 * 1024)
+    )]
+    TooLarge {
+        /// Repository-relative path.
+        path: String,
+        /// The ref.
+        reference: String,
+    },
+    /// The blob is not UTF-8.
     #[error("{path} at {reference} is not UTF-8 text")]
     NotText {
         /// Repository-relative path.
@@ -121,10 +132,17 @@ impl GitTree {
             }
             Err(e) => return Err(git(&e)),
         };
+        // A symlink's blob is its target's name, not a spec.
+        if entry.filemode() == 0o120000 {
+            return Err(BaselineError::NotAFile { path, reference: self.reference.clone() });
+        }
         let object = entry.to_object(&self.repo).map_err(|e| git(&e))?;
         let Some(blob) = object.as_blob() else {
             return Err(BaselineError::NotAFile { path, reference: self.reference.clone() });
         };
+        if blob.size() as u64 > crate::confine::MAX_SPEC_FILE_BYTES {
+            return Err(BaselineError::TooLarge { path, reference: self.reference.clone() });
+        }
         String::from_utf8(blob.content().to_vec())
             .map_err(|_| BaselineError::NotText { path, reference: self.reference.clone() })
     }

@@ -25,6 +25,19 @@ pub enum ContractError {
         /// What the parser expected.
         message: String,
     },
+    /// GraphQL SDL that parses but is not a valid schema (an undefined or duplicate type, an
+    /// input object cycle, a type of the wrong kind, an undefined directive).
+    #[error("{file}:{line}:{column}: invalid GraphQL schema: {message}")]
+    GraphqlInvalid {
+        /// The file (as named by the caller).
+        file: String,
+        /// 1-based line of the first violation.
+        line: u32,
+        /// 1-based column of the first violation.
+        column: u32,
+        /// What the specification's validation rejects there (and how many more violations).
+        message: String,
+    },
     /// JSON that does not parse.
     #[error("{file}:{line}:{column}: malformed JSON: {message}")]
     MalformedJson {
@@ -48,6 +61,19 @@ pub enum ContractError {
         pointer: String,
         /// The `$schema` value found.
         found: String,
+    },
+    /// A JSON Schema document that its draft's meta-schema rejects (`null`, a string, a
+    /// keyword of the wrong type).
+    #[error("{file}#{pointer}: not a valid JSON Schema ({draft}): {message}")]
+    InvalidSchema {
+        /// The file.
+        file: String,
+        /// JSON pointer of the offending value (empty: the whole document).
+        pointer: String,
+        /// The draft the document was checked against.
+        draft: String,
+        /// What the meta-schema requires there.
+        message: String,
     },
     /// A `$ref` that does not resolve inside the document.
     #[error(

@@ -9,6 +9,7 @@
 
 use crate::baseline::{self, BaselineError, GitTree};
 use crate::change::{self, Change, Level, RuleDoc};
+use crate::confine::{self, RefRoot};
 use crate::exceptions::{self, Exceptions};
 use crate::{ContractError, graphql, jsonschema, openapi};
 use serde::{Deserialize, Serialize};
@@ -160,6 +161,10 @@ pub struct ContractSpec {
     /// `info.version` unless this is set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The directory the spec's `$ref`s may read files from, relative to the root holding
+    /// tollgate.toml like `path` (OpenAPI; default: the spec's own directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_root: Option<PathBuf>,
 }
 
 /// One `[[contracts.exceptions]]` entry: an accepted breaking change, with owner and expiry.
@@ -193,8 +198,8 @@ pub enum GateError {
     AtRef {
         /// The baseline ref.
         reference: String,
-        /// What is wrong with the spec there.
-        source: ContractError,
+        /// What is wrong with the spec there (boxed: it is the largest variant).
+        source: Box<ContractError>,
     },
     /// The baseline ref or the repository cannot be read.
     #[error(transparent)]
@@ -208,7 +213,7 @@ pub enum GateError {
 }
 
 /// Where a spec's text comes from: the working tree or a git tree. Relative `$ref`s (OpenAPI)
-/// are read from the same place.
+/// are read from the same place, confined to the spec's root directory.
 enum Source<'a> {
     /// Files under a directory; names are relative to it (or absolute).
     Disk(&'a Path),
@@ -216,12 +221,16 @@ enum Source<'a> {
     Git(&'a GitTree, &'a Path),
 }
 
+/// Reads the files a spec's `$ref`s name, or says why it may not.
+type RefReader<'a> = Box<dyn Fn(&str) -> Result<String, String> + 'a>;
+
 impl Source<'_> {
+    /// A spec file named by the caller or the configuration (size-limited, not confined).
     fn read(&self, name: &str) -> Result<String, String> {
         match self {
             Source::Disk(dir) => {
                 let path = dir.join(name);
-                std::fs::read_to_string(&path)
+                confine::read_limited(&path)
                     .map_err(|e| format!("{}: cannot read: {e}", path.display()))
             }
             Source::Git(tree, prefix) => {
@@ -229,6 +238,45 @@ impl Source<'_> {
             }
         }
     }
+
+    /// The reader for the `$ref`s of spec `name`: only files inside `ref_root` (relative to
+    /// this source's directory; default: the spec's own directory).
+    fn ref_reader(
+        &self,
+        name: &str,
+        ref_root: Option<&Path>,
+    ) -> Result<RefReader<'_>, ContractError> {
+        let root = match ref_root {
+            Some(root) => root.to_path_buf(),
+            None => Path::new(name).parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        match *self {
+            Source::Disk(dir) => {
+                let confined = RefRoot::new(&dir.join(&root))?;
+                Ok(Box::new(move |other: &str| confined.read(&dir.join(other))))
+            }
+            Source::Git(tree, prefix) => Ok(Box::new(move |other: &str| {
+                if !lexically_inside(Path::new(other), &root) {
+                    return Err(format!(
+                        "`{other}` is outside the spec's root directory `{}` (set ref_root to allow it)",
+                        root.display()
+                    ));
+                }
+                tree.read(&prefix.join(other)).map_err(|e| e.to_string())
+            })),
+        }
+    }
+}
+
+/// Whether the relative, normalised `path` lies under `root` without climbing out of it.
+fn lexically_inside(path: &Path, root: &Path) -> bool {
+    use std::path::Component;
+    let plain =
+        |p: &Path| p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    plain(path)
+        && plain(root)
+        && path
+            .starts_with(root.components().filter(|c| *c != Component::CurDir).collect::<PathBuf>())
 }
 
 /// A loaded spec of any kind.
@@ -240,15 +288,18 @@ enum Loaded {
 
 impl Loaded {
     /// Parses `text` (read from `source` as `name`).
+    /// `ref_root` confines OpenAPI `$ref`s (see [`Source::ref_reader`]).
     fn parse(
         kind: SpecKind,
         name: &str,
         text: &str,
         source: &Source<'_>,
+        ref_root: Option<&Path>,
     ) -> Result<Loaded, ContractError> {
         Ok(match kind {
             SpecKind::Openapi => {
-                Loaded::OpenApi(openapi::load_str(name, text, |other| source.read(other).ok())?)
+                let reader = source.ref_reader(name, ref_root)?;
+                Loaded::OpenApi(openapi::load_str(name, text, reader)?)
             }
             SpecKind::Graphql => Loaded::Graphql(graphql::parse(name, text)?),
             SpecKind::Jsonschema => Loaded::JsonSchema(jsonschema::parse(name, text)?),
@@ -284,12 +335,15 @@ impl Loaded {
 
 /// `tollgate contracts diff`: two spec files of one kind (paths relative to the working
 /// directory), judged by the levels of `config` and the semver rule (OpenAPI); `fail_on`
-/// decides the verdict.
+/// decides the verdict. OpenAPI `$ref`s read only files inside `ref_root` (default: each
+/// spec's own directory).
+#[allow(clippy::too_many_arguments)]
 pub fn diff_files(
     kind: SpecKind,
     base: &Path,
     revision: &Path,
     compatibility: CompatibilityMode,
+    ref_root: Option<&Path>,
     config: &ContractsConfig,
     fail_on: Severity,
     started: String,
@@ -301,7 +355,7 @@ pub fn diff_files(
     for path in [base, revision] {
         let name = path.to_string_lossy().replace('\\', "/");
         let text = disk.read(&name).map_err(GateError::Read)?;
-        loaded.push(Loaded::parse(kind, &name, &text, &disk)?);
+        loaded.push(Loaded::parse(kind, &name, &text, &disk, ref_root)?);
         inputs.push(GateInput::of(name.clone(), text.as_bytes()));
     }
     let (base, revision) = (&loaded[0], &loaded[1]);
@@ -408,14 +462,15 @@ fn compare_all(
         let name = spec.path.to_string_lossy().replace('\\', "/");
         let disk = Source::Disk(root);
         let text = disk.read(&name).map_err(GateError::Read)?;
-        let revision = Loaded::parse(spec.kind, &name, &text, &disk)?;
+        let ref_root = spec.ref_root.as_deref();
+        let revision = Loaded::parse(spec.kind, &name, &text, &disk, ref_root)?;
         let git = Source::Git(&tree, &prefix);
         let base = match git.read(&name) {
-            Ok(base_text) => {
-                Some(Loaded::parse(spec.kind, &name, &base_text, &git).map_err(|source| {
-                    GateError::AtRef { reference: reference.to_owned(), source }
-                })?)
-            }
+            Ok(base_text) => Some(
+                Loaded::parse(spec.kind, &name, &base_text, &git, ref_root).map_err(|source| {
+                    GateError::AtRef { reference: reference.to_owned(), source: Box::new(source) }
+                })?,
+            ),
             Err(_) => None,
         };
         let changes = base.as_ref().map(|base| base.diff(&revision, spec.compatibility));
@@ -571,4 +626,30 @@ pub fn render_rule_docs(kinds: &[SpecKind]) -> String {
 
 fn level_name(level: Level) -> &'static str {
     level.severity().as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexically_inside_keeps_names_under_the_root() {
+        let inside = |path: &str, root: &str| lexically_inside(Path::new(path), Path::new(root));
+        assert!(inside("api/schemas/user.yaml", "api"));
+        assert!(inside("user.yaml", ""));
+        assert!(inside("api/user.yaml", "./api"));
+        assert!(!inside("shared/user.yaml", "api"));
+        assert!(!inside("apis/user.yaml", "api"));
+        assert!(!inside("../user.yaml", ""));
+        assert!(!inside("/etc/passwd", ""));
+        assert!(!inside("api/../../x.yaml", "api"));
+    }
+
+    #[test]
+    fn ref_root_is_read_from_the_spec_entry() {
+        let text = "[[contracts.specs]]\nkind = \"openapi\"\npath = \"api/openapi.yaml\"\nref_root = \".\"\n";
+        let config: ContractsConfig =
+            tollgate_core::config::parse_section(Path::new(CONFIG_FILE), text, GATE).unwrap();
+        assert_eq!(config.specs[0].ref_root.as_deref(), Some(Path::new(".")));
+    }
 }

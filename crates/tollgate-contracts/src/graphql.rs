@@ -3,7 +3,8 @@
 //! The classification follows graphql-inspector's (`breaking` = [`Level::Error`](crate::change::Level::Error), `dangerous` =
 //! [`Level::Warning`](crate::change::Level::Warning), `safe` = [`Level::Info`](crate::change::Level::Info)): output positions (field types) may gain
 //! non-null wrappers, input positions (arguments, input fields) may lose them. Parsing is
-//! graphql-parser's; type extensions are merged into their types before comparing.
+//! graphql-parser's, validation apollo-compiler's (a schema the specification rejects is an input
+//! error, not a diff); type extensions are merged into their types before comparing.
 
 use crate::change::Change;
 use crate::error::ContractError;
@@ -14,6 +15,7 @@ use tollgate_core::Location;
 
 mod model;
 mod rules;
+mod validate;
 
 pub use model::Schema;
 pub use rules::RULES;
@@ -22,15 +24,21 @@ use model::{Deprecation, FieldDef, InputDef, Kind, TypeDef, TypeRef};
 
 /// Reads and parses an SDL file; the file is named in errors and locations as given.
 pub fn load(path: &Path) -> Result<Schema, ContractError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::confine::read_limited(path)
         .map_err(|source| ContractError::Io { file: path.to_path_buf(), source })?;
     parse(&path.to_string_lossy().replace('\\', "/"), &text)
 }
 
-/// Parses SDL text; `name` is the file name used in errors (`file:line:column`) and locations.
+/// Parses SDL text and validates it as a schema (the specification's type-system rules, see
+/// `validate`); `name` is the file name used in errors (`file:line:column`) and locations.
 pub fn parse(name: &str, text: &str) -> Result<Schema, ContractError> {
     let document =
         ast::parse_schema::<&str>(text).map_err(|e| syntax_error(name, &e.to_string()))?;
+    let defines_one_of = document
+        .definitions
+        .iter()
+        .any(|d| matches!(d, ast::Definition::DirectiveDefinition(d) if d.name == "oneOf"));
+    validate::check(name, text, defines_one_of)?;
     Ok(model::build(name, &document))
 }
 

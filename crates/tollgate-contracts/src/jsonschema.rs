@@ -21,6 +21,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 mod compare;
+mod meta;
 mod rules;
 
 pub use rules::RULES;
@@ -117,13 +118,14 @@ impl Document {
 
 /// Reads and parses a schema file.
 pub fn load(path: &Path) -> Result<Document, ContractError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::confine::read_limited(path)
         .map_err(|source| ContractError::Io { file: path.to_path_buf(), source })?;
     parse(&path.to_string_lossy().replace('\\', "/"), &text)
 }
 
-/// Parses schema text: malformed JSON names line and column, an unknown `$schema` or a `$ref`
-/// that does not resolve within the document names its JSON pointer.
+/// Parses schema text: malformed JSON names line and column; an unknown `$schema`, a document
+/// its draft's meta-schema rejects (`null`, `{"type": 5}`) or a `$ref` that does not resolve
+/// within the document names its JSON pointer.
 pub fn parse(name: &str, text: &str) -> Result<Document, ContractError> {
     let root: Value = serde_json::from_str(text).map_err(|e| ContractError::MalformedJson {
         file: name.to_string(),
@@ -139,6 +141,7 @@ pub fn parse(name: &str, text: &str) -> Result<Document, ContractError> {
             found: v.as_str().map_or_else(|| v.to_string(), str::to_string),
         })?,
     };
+    meta::check(name, draft, &root)?;
     let mut pointer = String::new();
     check_refs(name, &root, &root, &mut pointer)?;
     Ok(Document { file: name.to_string(), draft, root })
@@ -281,4 +284,49 @@ pub fn check(base: &Document, revision: &Document, mode: Compatibility) -> Vec<C
         (&a.location.pointer, a.rule, &a.message).cmp(&(&b.location.pointer, b.rule, &b.message))
     });
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pointer a schema is refused at, or `None` when it parses.
+    fn refused_at(text: &str) -> Option<String> {
+        match parse("s.json", text) {
+            Ok(_) => None,
+            Err(ContractError::InvalidSchema { file, pointer, .. }) => {
+                assert_eq!(file, "s.json");
+                Some(pointer)
+            }
+            Err(other) => panic!("{text}: {other}"),
+        }
+    }
+
+    #[test]
+    fn documents_that_are_not_schemas_are_refused_at_the_root() {
+        for text in ["null", "\"a string\"", "42", "[{\"type\": \"string\"}]"] {
+            assert_eq!(refused_at(text).as_deref(), Some(""), "{text}");
+        }
+    }
+
+    #[test]
+    fn wrong_typed_keywords_are_refused_at_their_pointer() {
+        assert_eq!(refused_at(r#"{"type": 5}"#).as_deref(), Some("/type"));
+        assert_eq!(refused_at(r#"{"required": "a"}"#).as_deref(), Some("/required"));
+        let nested = r#"{"properties": {"a": {"minLength": -1}}}"#;
+        assert_eq!(refused_at(nested).as_deref(), Some("/properties/a/minLength"));
+        let draft7 = r#"{"$schema": "http://json-schema.org/draft-07/schema#", "items": 3}"#;
+        assert_eq!(refused_at(draft7).as_deref(), Some("/items"));
+    }
+
+    #[test]
+    fn boolean_and_ordinary_schemas_are_accepted() {
+        assert_eq!(refused_at("true"), None);
+        assert_eq!(refused_at("false"), None);
+        assert_eq!(refused_at(r#"{"type": "object", "required": ["a"]}"#), None);
+        // 2019-09's `items` may be an array; 2020-12's may not.
+        let tuple = r#"{"$schema": "https://json-schema.org/draft/2019-09/schema", "items": [{}]}"#;
+        assert_eq!(refused_at(tuple), None);
+        assert_eq!(refused_at(r#"{"items": [{}]}"#).as_deref(), Some("/items"));
+    }
 }

@@ -12,6 +12,7 @@
 
 pub mod baseline;
 pub mod change;
+pub mod confine;
 pub mod error;
 pub mod exceptions;
 pub mod gate;

@@ -19,6 +19,7 @@ pub use crate::error::ContractError;
 pub use rules::RULES;
 
 use crate::change::Change;
+use crate::confine::{self, RefRoot};
 
 /// A loaded OpenAPI document with every file its `$ref`s reach, all references checked.
 #[derive(Debug, Clone)]
@@ -47,21 +48,29 @@ impl Spec {
     }
 }
 
-/// Loads a spec from disk; relative `$ref`s are read from files next to it.
+/// Loads a spec from disk; `$ref`s are read only from regular files inside the spec's own
+/// directory ([`crate::confine`]): anything else is a [`ContractError::BrokenRef`].
 pub fn load(path: &Path) -> Result<Spec, ContractError> {
+    load_within(path, path.parent().unwrap_or(Path::new("")))
+}
+
+/// Loads a spec from disk; `$ref`s are read only from regular files inside `root`
+/// ([`crate::confine`]): anything else is a [`ContractError::BrokenRef`] naming the `$ref`.
+pub fn load_within(path: &Path, root: &Path) -> Result<Spec, ContractError> {
+    let root = RefRoot::new(root)?;
     let name = path.to_string_lossy().replace('\\', "/");
-    let text = std::fs::read_to_string(path)
+    let text = confine::read_limited(path)
         .map_err(|source| ContractError::Io { file: path.to_path_buf(), source })?;
-    load_str(&name, &text, |other| std::fs::read_to_string(other).ok())
+    load_str(&name, &text, |other| root.read(Path::new(other)))
 }
 
 /// Loads a spec from text named `name`; `resolver` returns the text of another document given
 /// its name (relative references are joined to the referring document's name, `/`-separated),
-/// so a baseline can be read from git objects.
+/// or why it may not or cannot be read, so a baseline can be read from git objects.
 pub fn load_str(
     name: &str,
     text: &str,
-    resolver: impl Fn(&str) -> Option<String>,
+    resolver: impl Fn(&str) -> Result<String, String>,
 ) -> Result<Spec, ContractError> {
     load::load(name, text, &resolver)
 }

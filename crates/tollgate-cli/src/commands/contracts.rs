@@ -36,6 +36,7 @@ pub fn diff(args: &ContractsDiffArgs) -> anyhow::Result<Verdict> {
         &args.base,
         &args.revision,
         compatibility_of(args.compatibility),
+        args.ref_root.as_deref(),
         &config.contracts,
         fail_on,
         start_time,

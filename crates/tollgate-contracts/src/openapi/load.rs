@@ -8,7 +8,7 @@ use std::collections::HashMap;
 pub(super) fn load(
     name: &str,
     text: &str,
-    resolver: &dyn Fn(&str) -> Option<String>,
+    resolver: &dyn Fn(&str) -> Result<String, String>,
 ) -> Result<Spec, ContractError> {
     // `./api.yaml` and a reference back to `api.yaml` must name the same document.
     let name = &normalise(name);
@@ -38,8 +38,7 @@ pub(super) fn load(
             let target = match spec.index.get(&file) {
                 Some(&i) => i,
                 None => {
-                    let text =
-                        resolver(&file).ok_or_else(|| broken(format!("cannot read `{file}`")))?;
+                    let text = resolver(&file).map_err(&broken)?;
                     let value = parse(&file, &text)?;
                     spec.docs.push(Doc { name: file.clone(), value });
                     spec.index.insert(file.clone(), spec.docs.len() - 1);

@@ -5,6 +5,7 @@ use crate::fixtures::{self, Inputs, Kind, Outcome};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use tollgate_contracts::ContractError;
+use tollgate_contracts::confine::RefRoot;
 use tollgate_contracts::openapi::{self, RULES};
 
 const KIND: Kind = Kind {
@@ -42,9 +43,11 @@ const KIND: Kind = Kind {
     ],
 };
 
-/// Loads both specs under their file names; `$ref`s to other files resolve in the case directory.
+/// Loads both specs under their file names; `$ref`s to other files resolve in the case
+/// directory and may not leave it.
 fn diff(inputs: &Inputs) -> Result<Outcome, String> {
-    let resolve = |name: &str| std::fs::read_to_string(inputs.dir.join(name)).ok();
+    let root = RefRoot::new(&inputs.dir).map_err(|e| e.to_string())?;
+    let resolve = |name: &str| root.read(&inputs.dir.join(name));
     let load = |input: &fixtures::Input| openapi::load_str(&input.name, &input.text, resolve);
     Ok(load(&inputs.base).and_then(|b| load(&inputs.revision).map(|r| openapi::diff(&b, &r))))
 }
@@ -129,12 +132,12 @@ fn refs_across_files_with_cycles() {
 #[test]
 fn load_str_resolves_relative_refs_through_the_resolver() {
     let dir = openapi_load("cross-file");
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| e.to_string());
     let text = read("base.yaml").unwrap();
     let spec = openapi::load_str("base.yaml", &text, |name| read(name)).unwrap();
     let same = openapi::load_str("base.yaml", &text, |name| read(name)).unwrap();
     assert!(openapi::diff(&spec, &same).is_empty());
-    let err = openapi::load_str("base.yaml", &text, |_| None).unwrap_err();
+    let err = openapi::load_str("base.yaml", &text, |_| Err("unreadable".into())).unwrap_err();
     assert!(
         matches!(&err, ContractError::BrokenRef { file, pointer, .. }
             if file == "base.yaml" && pointer == "/paths/~1pets~1{id}/$ref"),
@@ -153,8 +156,10 @@ fn malformed_yaml_names_file_and_line() {
 
 #[test]
 fn malformed_json_names_file_and_line() {
-    let err = openapi::load_str("api.json", "{\n  \"openapi\": \"3.0.0\",\n  oops\n}", |_| None)
-        .unwrap_err();
+    let err = openapi::load_str("api.json", "{\n  \"openapi\": \"3.0.0\",\n  oops\n}", |_| {
+        Err("unreadable".into())
+    })
+    .unwrap_err();
     assert!(matches!(err, ContractError::MalformedJson { line: 3, .. }), "{err}");
 }
 
@@ -183,5 +188,121 @@ fn unknown_versions_are_rejected_at_openapi() {
                 if file.ends_with(name) && pointer == "/openapi"),
             "{err}"
         );
+    }
+}
+
+/// Where the spec's `$ref`s may read: only regular files inside the spec's root directory, up
+/// to a size limit. Each case writes `root/api/openapi.yaml` with one `$ref` to `reference`.
+mod ref_root {
+    use super::*;
+
+    /// The `$ref` keyword's pointer in [`spec_with_ref`]'s document.
+    const REF_POINTER: &str = "/paths/~1a/get/responses/200/content/application~1json/schema/$ref";
+
+    fn spec_with_ref(root: &Path, reference: &str) -> PathBuf {
+        let text = format!(
+            "openapi: 3.0.3\ninfo: {{title: t, version: 1.0.0}}\npaths:\n  /a:\n    get:\n      \
+             responses:\n        \"200\":\n          description: ok\n          content:\n            \
+             application/json:\n              schema:\n                $ref: '{reference}'\n"
+        );
+        let path = root.join("api/openapi.yaml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Loads a spec whose one `$ref` is `reference` and expects it refused, naming the spec,
+    /// the `$ref`'s pointer and the reference; returns the reason.
+    fn refused(root: &Path, reference: &str) -> String {
+        let spec = spec_with_ref(root, reference);
+        let err = openapi::load(&spec).expect_err(reference);
+        let ContractError::BrokenRef { file, pointer, reference: named, reason } = &err else {
+            panic!("{reference}: {err}")
+        };
+        assert!(file.ends_with("api/openapi.yaml"), "{err}");
+        assert_eq!(pointer, REF_POINTER, "{err}");
+        assert_eq!(named, reference, "{err}");
+        reason.clone()
+    }
+
+    #[test]
+    fn dev_zero_is_refused_without_reading_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let reason = refused(tmp.path(), "/dev/zero");
+        assert!(reason.contains("outside"), "{reason}");
+    }
+
+    #[test]
+    fn an_absolute_system_file_is_refused_and_not_shown() {
+        let tmp = tempfile::tempdir().unwrap();
+        let reason = refused(tmp.path(), "/etc/passwd#/root");
+        assert!(reason.contains("outside"), "{reason}");
+        assert!(!reason.contains("/bin/"), "{reason}");
+        let reason = refused(tmp.path(), "/proc/self/environ");
+        assert!(reason.contains("outside"), "{reason}");
+    }
+
+    #[test]
+    fn a_relative_traversal_out_of_the_root_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("outside.yaml"), "type: string\n").unwrap();
+        let reason = refused(tmp.path(), "../outside.yaml");
+        assert!(reason.contains("outside"), "{reason}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_pointing_out_of_the_root_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let secret = tmp.path().join("secret.yaml");
+        std::fs::write(&secret, "type: string\n").unwrap();
+        std::fs::create_dir_all(tmp.path().join("api")).unwrap();
+        std::os::unix::fs::symlink(&secret, tmp.path().join("api/link.yaml")).unwrap();
+        let reason = refused(tmp.path(), "link.yaml");
+        assert!(reason.contains("outside"), "{reason}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_inside_the_root_is_refused_without_blocking() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("api")).unwrap();
+        let fifo = tmp.path().join("api/pipe.yaml");
+        let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(status.success());
+        let reason = refused(tmp.path(), "pipe.yaml");
+        assert!(reason.contains("not a regular file"), "{reason}");
+    }
+
+    #[test]
+    fn a_file_over_the_size_limit_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("api")).unwrap();
+        let big = std::fs::File::create(tmp.path().join("api/big.yaml")).unwrap();
+        big.set_len(tollgate_contracts::confine::MAX_SPEC_FILE_BYTES + 1).unwrap();
+        let reason = refused(tmp.path(), "big.yaml");
+        assert!(reason.contains("larger than"), "{reason}");
+    }
+
+    #[test]
+    fn a_relative_ref_into_a_subfolder_still_resolves() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = spec_with_ref(tmp.path(), "schemas/user.yaml#/User");
+        std::fs::create_dir_all(tmp.path().join("api/schemas")).unwrap();
+        std::fs::write(tmp.path().join("api/schemas/user.yaml"), "User:\n  type: string\n")
+            .unwrap();
+        let loaded = openapi::load(&spec).unwrap();
+        assert!(openapi::diff(&loaded, &loaded).is_empty());
+    }
+
+    #[test]
+    fn a_wider_ref_root_admits_a_sibling_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("common")).unwrap();
+        std::fs::write(tmp.path().join("common/user.yaml"), "type: string\n").unwrap();
+        let spec = spec_with_ref(tmp.path(), "../common/user.yaml");
+        assert!(openapi::load(&spec).is_err(), "outside the spec's own folder");
+        let loaded = openapi::load_within(&spec, tmp.path()).unwrap();
+        assert_eq!(openapi::version(&loaded), Some("1.0.0"));
     }
 }

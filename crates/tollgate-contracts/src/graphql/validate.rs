@@ -1,0 +1,63 @@
+//! Is the SDL a valid schema? The GraphQL specification's type-system validation, as
+//! apollo-compiler implements it, runs before anything is compared: every referenced type and
+//! directive defined (or built in), no duplicate types, fields, arguments or enum values,
+//! implemented interfaces that exist and are interfaces, union members that are object types,
+//! input types only in input positions and output types only in output positions, no input
+//! object cycle through non-null singular fields, extensions only of defined types.
+
+use crate::error::ContractError;
+
+/// `@oneOf` (GraphQL, September 2025) is built in; apollo-compiler 1.x predates it, so it is
+/// supplied unless the document defines it itself.
+const ONE_OF: &str = "directive @oneOf on INPUT_OBJECT\n";
+
+/// `Ok` when `text` (SDL named `file`, already parsed) is a valid schema; otherwise the first
+/// violation by `file:line:column`, with how many more there are.
+pub(super) fn check(file: &str, text: &str, defines_one_of: bool) -> Result<(), ContractError> {
+    let mut builder = apollo_compiler::Schema::builder().parse(text, file);
+    if !defines_one_of {
+        builder = builder.parse(ONE_OF, "built-in @oneOf");
+    }
+    let (partial, errors) = match builder.build().map(apollo_compiler::Schema::validate) {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(with_errors)) | Err(with_errors) => (with_errors.partial, with_errors.errors),
+    };
+    let count = errors.len();
+    let Some(first) = errors.iter().next() else { return Ok(()) };
+    let (line, column) = first
+        .line_column_range()
+        .map(|range| (range.start.line, range.start.column))
+        .unwrap_or((0, 0));
+    let mut message = clarify(&partial, first.error.to_string());
+    if count > 1 {
+        message.push_str(&format!(" (and {} more)", count - 1));
+    }
+    Err(ContractError::GraphqlInvalid {
+        file: file.to_string(),
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        column: u32::try_from(column).unwrap_or(u32::MAX),
+        message,
+    })
+}
+
+/// apollo-compiler looks up an implemented interface among interfaces only, so implementing a
+/// defined object (or enum, …) reads "cannot find type": say what the type is instead.
+fn clarify(schema: &apollo_compiler::Schema, message: String) -> String {
+    let missing = message
+        .strip_prefix("cannot find type `")
+        .and_then(|rest| rest.strip_suffix("` in this document"));
+    let kind = missing.and_then(|name| schema.types.get(name)).map(|ty| match ty {
+        apollo_compiler::schema::ExtendedType::Scalar(_) => "a scalar",
+        apollo_compiler::schema::ExtendedType::Object(_) => "an object type",
+        apollo_compiler::schema::ExtendedType::Interface(_) => "an interface",
+        apollo_compiler::schema::ExtendedType::Union(_) => "a union",
+        apollo_compiler::schema::ExtendedType::Enum(_) => "an enum",
+        apollo_compiler::schema::ExtendedType::InputObject(_) => "an input object",
+    });
+    match (missing, kind) {
+        (Some(name), Some(kind)) => {
+            format!("`{name}` is {kind}, not an interface: only interfaces can be implemented")
+        }
+        _ => message,
+    }
+}
