@@ -14,7 +14,7 @@ use crate::{ContractError, graphql, jsonschema, openapi};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tollgate_core::config::CONFIG_FILE;
+use tollgate_core::config::{CONFIG_FILE, ConfigError, ConfigFile};
 use tollgate_core::time_source::{self, SourceDateEpochError};
 use tollgate_core::{Finding, GateInput, GateReport, GateRules, Location, Rule, Severity};
 
@@ -94,6 +94,23 @@ impl Default for ContractsConfig {
             specs: Vec::new(),
             exceptions: Vec::new(),
         }
+    }
+}
+
+impl ContractsConfig {
+    /// Checks what parsing cannot: every `levels` key and every exception's `rule` is a rule
+    /// of this gate ([`rules`]). Errors point at the key in `file`, the configuration this
+    /// section was read from.
+    pub fn validate(&self, file: &ConfigFile) -> Result<(), ConfigError> {
+        let levels = self
+            .levels
+            .keys()
+            .map(|id| (id.as_str(), vec![GATE.to_owned(), "levels".to_owned(), id.clone()]));
+        let exceptions = self.exceptions.iter().enumerate().map(|(i, e)| {
+            let key = vec![GATE.to_owned(), "exceptions".to_owned(), i.to_string(), "rule".into()];
+            (e.rule.as_str(), key)
+        });
+        tollgate_core::rule::check_rule_ids(&rules(), file, levels.chain(exceptions))
     }
 }
 

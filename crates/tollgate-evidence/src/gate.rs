@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tollgate_attest::keys::SigningKey;
 use tollgate_core::{
-    Digest, DigestAlgorithm, Finding, GateInput, GateReport, GateRules, Location, Rule, Severity,
+    ConfigError, ConfigFile, Digest, DigestAlgorithm, Finding, GateInput, GateReport, GateRules,
+    Location, Rule, Severity,
 };
 
 /// The gate's name in reports.
@@ -127,6 +128,33 @@ impl Default for EvidenceConfig {
             git: EvidenceGitConfig::default(),
             github: EvidenceGitHubConfig::default(),
         }
+    }
+}
+
+impl EvidenceConfig {
+    /// Checks what parsing cannot, as building a bundle would: the catalog, evidence kind and
+    /// control ids ([`crate::controls::Mapping::from_config`]) and that `[evidence.github]
+    /// repo` is `OWNER/NAME`. Errors point at the key in `file`, the configuration this section
+    /// was read from.
+    pub fn validate(&self, file: &ConfigFile) -> Result<(), ConfigError> {
+        match crate::Mapping::from_config(self, &file.path) {
+            Err(EvidenceError::Config { key, message, .. }) => {
+                let parts = tollgate_core::config::key_parts(&key);
+                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+                return Err(file.invalid_at(&parts, format!("{key}: {message}")));
+            }
+            Err(other) => return Err(file.invalid_at(&[GATE], other.to_string())),
+            Ok(_) => {}
+        }
+        if let Some(repo) = &self.github.repo {
+            if let Err(e) = repo.parse::<RepoSlug>() {
+                return Err(file.invalid_at(
+                    &[GATE, "github", "repo"],
+                    format!("evidence.github.repo {repo:?}: {e}"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
