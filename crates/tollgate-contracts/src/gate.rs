@@ -206,12 +206,12 @@ pub enum GateError {
     #[error(transparent)]
     Spec(#[from] ContractError),
     /// A spec at the baseline ref is malformed.
-    #[error("at {reference}: {source}")]
+    #[error("at {reference}: {cause}")]
     AtRef {
         /// The baseline ref.
         reference: String,
         /// What is wrong with the spec there.
-        source: ContractError,
+        cause: ContractError,
     },
     /// The baseline ref or the repository cannot be read.
     #[error(transparent)]
@@ -428,11 +428,10 @@ fn compare_all(
         let revision = Loaded::parse(spec.kind, &name, &text, &disk)?;
         let git = Source::Git(&tree, &prefix);
         let base = match git.read(&name) {
-            Ok(base_text) => {
-                Some(Loaded::parse(spec.kind, &name, &base_text, &git).map_err(|source| {
-                    GateError::AtRef { reference: reference.to_owned(), source }
-                })?)
-            }
+            Ok(base_text) => Some(
+                Loaded::parse(spec.kind, &name, &base_text, &git)
+                    .map_err(|cause| GateError::AtRef { reference: reference.to_owned(), cause })?,
+            ),
             Err(_) => None,
         };
         let changes = base.as_ref().map(|base| base.diff(&revision, spec.compatibility));

@@ -118,7 +118,7 @@ impl Document {
 /// Reads and parses a schema file.
 pub fn load(path: &Path) -> Result<Document, ContractError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|source| ContractError::Io { file: path.to_path_buf(), source })?;
+        .map_err(|cause| ContractError::Io { file: path.to_path_buf(), cause })?;
     parse(&path.to_string_lossy().replace('\\', "/"), &text)
 }
 

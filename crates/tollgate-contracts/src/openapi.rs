@@ -51,7 +51,7 @@ impl Spec {
 pub fn load(path: &Path) -> Result<Spec, ContractError> {
     let name = path.to_string_lossy().replace('\\', "/");
     let text = std::fs::read_to_string(path)
-        .map_err(|source| ContractError::Io { file: path.to_path_buf(), source })?;
+        .map_err(|cause| ContractError::Io { file: path.to_path_buf(), cause })?;
     load_str(&name, &text, |other| std::fs::read_to_string(other).ok())
 }
 

@@ -99,11 +99,10 @@ fn key_offset(table: &toml::de::DeTable<'_>, key: &[&str]) -> Option<usize> {
     let mut value = value;
     for part in rest {
         let next = match value.get_ref() {
-            toml::de::DeValue::Table(t) => {
-                t.iter().find(|(name, _)| name.get_ref().as_ref() == *part).map(|(name, v)| {
-                    (name.span().start, v)
-                })
-            }
+            toml::de::DeValue::Table(t) => t
+                .iter()
+                .find(|(name, _)| name.get_ref().as_ref() == *part)
+                .map(|(name, v)| (name.span().start, v)),
             toml::de::DeValue::Array(items) => part
                 .parse::<usize>()
                 .ok()

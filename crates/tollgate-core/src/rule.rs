@@ -75,7 +75,9 @@ pub fn check_rule_ids<'a>(
             continue;
         }
         let known = match closest(rules, id) {
-            Some(near) => format!("did you mean {near:?}? (`tollgate rules {}` lists them)", rules.gate),
+            Some(near) => {
+                format!("did you mean {near:?}? (`tollgate rules {}` lists them)", rules.gate)
+            }
             None => format!(
                 "the {} gate's rules are: {}",
                 rules.gate,
@@ -160,7 +162,8 @@ mod tests {
     #[test]
     fn known_rule_ids_pass() {
         let table = GateRules::new("g", "checks g", vec![A]);
-        let file = ConfigFile { path: "t.toml".into(), text: "[g.levels]\n\"g/a\" = \"error\"\n".into() };
+        let file =
+            ConfigFile { path: "t.toml".into(), text: "[g.levels]\n\"g/a\" = \"error\"\n".into() };
         check_rule_ids(&table, &file, [levels_key("g/a")]).unwrap();
         check_rule_ids(&table, &file, []).unwrap();
     }
@@ -191,7 +194,9 @@ mod tests {
         let table = GateRules::new("g", "checks g", vec![A, Rule::new("g/b", Severity::Info, "b")]);
         let file = ConfigFile {
             path: "t.toml".into(),
-            text: "[[g.exceptions]]\nrule = \"h/zzzzzz\"\n\n[[g.exceptions]]\nrule = \"openapi/x\"\n".into(),
+            text:
+                "[[g.exceptions]]\nrule = \"h/zzzzzz\"\n\n[[g.exceptions]]\nrule = \"openapi/x\"\n"
+                    .into(),
         };
         let key = vec!["g".into(), "exceptions".into(), "1".into(), "rule".into()];
         let err = check_rule_ids(&table, &file, [("openapi/x", key)]).unwrap_err().to_string();

@@ -214,14 +214,14 @@ pub enum StageError {
     #[error(transparent)]
     GitHub(Box<GitHubError>),
     /// `[evidence.github] repo` is not `OWNER/NAME`.
-    #[error("{file}: evidence.github.repo {repo:?}: {source}")]
+    #[error("{file}: evidence.github.repo {repo:?}: {cause}")]
     BadRepo {
         /// The configuration file.
         file: String,
         /// The value.
         repo: String,
         /// Why it is not a repository slug.
-        source: Box<GitHubError>,
+        cause: Box<GitHubError>,
     },
     /// Change evidence was configured, but there is no git range to collect it for.
     #[error(
@@ -229,12 +229,12 @@ pub enum StageError {
     )]
     NoRange,
     /// A file in the run directory could not be written.
-    #[error("{path}: cannot write: {source}")]
+    #[error("{path}: cannot write: {cause}")]
     Write {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -362,10 +362,10 @@ fn collect_changes(
     config: &EvidenceConfig,
     findings: &mut Vec<Finding>,
 ) -> Result<(), StageError> {
-    let slug: RepoSlug = repo.parse().map_err(|source| StageError::BadRepo {
+    let slug: RepoSlug = repo.parse().map_err(|cause| StageError::BadRepo {
         file: tollgate_core::config::CONFIG_FILE.to_owned(),
         repo: repo.to_owned(),
-        source: Box::new(source),
+        cause: Box::new(cause),
     })?;
     let range = range.ok_or(StageError::NoRange)?;
     let github = config.github.connect().map_err(|e| StageError::GitHub(Box::new(e)))?;
@@ -414,5 +414,5 @@ fn coverage_findings(summary: &Summary, bundle: &str) -> Vec<Finding> {
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), StageError> {
     tollgate_core::fs::write_atomic(path, bytes)
-        .map_err(|source| StageError::Write { path: path.to_owned(), source })
+        .map_err(|cause| StageError::Write { path: path.to_owned(), cause })
 }

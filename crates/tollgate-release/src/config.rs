@@ -205,7 +205,11 @@ sbom = ["ssdf:PS.3.2"]
             ("\n[release]\nstages = [\"attest\"]\n", "3:1", "needs the output of stage `sbom`"),
             ("[release]\nstages = []\n", "2:1", "no stages to run"),
             ("[evidence]\ncatalogs = [\"ssdf\", \"pci\"]\n", "2:21", "unknown catalog \"pci\""),
-            ("[evidence.controls]\nsbom = [\"ssdf:PS.3.2\", \"nope\"]\n", "2:24", "evidence.controls.sbom[1]"),
+            (
+                "[evidence.controls]\nsbom = [\"ssdf:PS.3.2\", \"nope\"]\n",
+                "2:24",
+                "evidence.controls.sbom[1]",
+            ),
             ("[evidence.github]\nrepo = \"no-slash\"\n", "2:1", "evidence.github.repo"),
             ("[sbom]\nexclude = [\"a/**\", \"b/[\"]\n", "2:20", "not a glob"),
         ] {
