@@ -78,11 +78,23 @@ pub fn check_rule_ids<'a>(
             Some(near) => {
                 format!("did you mean {near:?}? (`tollgate rules {}` lists them)", rules.gate)
             }
-            None => format!(
+            None if rules.rules.len() <= LISTED => format!(
                 "the {} gate's rules are: {}",
                 rules.gate,
                 rules.rules.iter().map(|r| r.id).collect::<Vec<_>>().join(", ")
             ),
+            None => {
+                let mut prefixes: Vec<&str> =
+                    rules.rules.iter().filter_map(|r| r.id.split_once('/')).map(|p| p.0).collect();
+                prefixes.dedup();
+                format!(
+                    "the {} gate's {} rule ids start with {}/; `tollgate rules {}` lists them",
+                    rules.gate,
+                    rules.rules.len(),
+                    prefixes.join("/, "),
+                    rules.gate
+                )
+            }
         };
         let key: Vec<&str> = key.iter().map(String::as_str).collect();
         return Err(file.invalid_at(
@@ -92,6 +104,9 @@ pub fn check_rule_ids<'a>(
     }
     Ok(())
 }
+
+/// Up to this many rules, an unknown id's message lists them all; beyond, their prefixes.
+const LISTED: usize = 12;
 
 /// The known id most like `id`, when one is close enough to be a likely misspelling.
 fn closest(rules: &GateRules, id: &str) -> Option<&'static str> {
@@ -204,6 +219,26 @@ mod tests {
             err,
             "t.toml:5:1: unknown rule id \"openapi/x\" for the g gate; the g gate's rules are: \
              g/a, g/b"
+        );
+    }
+
+    #[test]
+    fn a_large_table_is_summed_up_by_its_prefixes() {
+        const NAMES: [&str; 13] = [
+            "a/1", "a/2", "a/3", "a/4", "a/5", "a/6", "a/7", "b/1", "b/2", "b/3", "c/1", "c/2",
+            "c/3",
+        ];
+        let table = GateRules::new(
+            "g",
+            "checks g",
+            NAMES.iter().map(|id| Rule::new(id, Severity::Info, "x")).collect(),
+        );
+        let file = ConfigFile { path: "t.toml".into(), text: String::new() };
+        let err = check_rule_ids(&table, &file, [levels_key("zzzzzz/q")]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "t.toml:1:1: unknown rule id \"zzzzzz/q\" for the g gate; the g gate's 13 rule ids \
+             start with a/, b/, c/; `tollgate rules g` lists them"
         );
     }
 
