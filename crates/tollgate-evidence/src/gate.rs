@@ -146,13 +146,13 @@ impl EvidenceConfig {
             Err(other) => return Err(file.invalid_at(&[GATE], other.to_string())),
             Ok(_) => {}
         }
-        if let Some(repo) = &self.github.repo {
-            if let Err(e) = repo.parse::<RepoSlug>() {
-                return Err(file.invalid_at(
-                    &[GATE, "github", "repo"],
-                    format!("evidence.github.repo {repo:?}: {e}"),
-                ));
-            }
+        if let Some(repo) = &self.github.repo
+            && let Err(e) = repo.parse::<RepoSlug>()
+        {
+            return Err(file.invalid_at(
+                &[GATE, "github", "repo"],
+                format!("evidence.github.repo {repo:?}: {e}"),
+            ));
         }
         Ok(())
     }
