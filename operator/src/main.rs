@@ -139,20 +139,18 @@ fn main() -> ExitCode {
             let code = run_work_command(&json, &termination_log);
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
-        Command::Manifests { output_dir } => {
-            match manifests::write(&output_dir) {
-                Ok(paths) => {
-                    for path in paths {
-                        eprintln!("wrote {}", path.display());
-                    }
-                    ExitCode::SUCCESS
+        Command::Manifests { output_dir } => match manifests::write(&output_dir) {
+            Ok(paths) => {
+                for path in paths {
+                    eprintln!("wrote {}", path.display());
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Run {
             http_addr,
             log_format,

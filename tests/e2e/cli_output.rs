@@ -283,3 +283,128 @@ fn release_of_narrowed_stages_runs_only_those() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(": GO\n") && !stdout.contains("evidence:"), "{stdout}");
 }
+
+/// `config show` reads `tollgate.toml` through the same load and validation as every other
+/// command: each kind of rejected file makes `config show`, `release` and `contracts check`
+/// exit 2 with the same `file:line:column` message.
+#[test]
+fn config_show_rejects_what_every_command_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("unknown key", "[sbom]\nexlude = []\n", "2:1"),
+        ("bad value type", "[release]\nstages = \"sbom\"\n", "2:10"),
+        ("unknown stage", "[release]\nstages = [\"sbom\", \"lint\"]\n", "2:19"),
+        ("stage without its input", "[release]\nstages = [\"attest\"]\n", "2:1"),
+        ("empty stage list", "[release]\nstages = []\n", "2:1"),
+        ("unknown levels rule", "[contracts]\nlevels = { \"openapi/nope\" = \"info\" }\n", "2:12"),
+        (
+            "unknown exception rule",
+            "[[contracts.exceptions]]\nrule = \"lint/x\"\nowner = \"o\"\nreason = \"r\"\n\
+             expires = \"2030-01-01\"\n",
+            "2:1",
+        ),
+        ("unknown catalog", "[evidence]\ncatalogs = [\"pci\"]\n", "2:13"),
+        ("bad exclude glob", "[sbom]\nexclude = [\"[\"]\n", "2:12"),
+    ];
+    for (what, text, at) in cases {
+        std::fs::write(dir.path().join("tollgate.toml"), text).unwrap();
+        let show = run(tollgate(dir.path()).args(["config", "show"]));
+        let stderr = String::from_utf8_lossy(&show.stderr).into_owned();
+        assert_eq!(show.status.code(), Some(2), "{what}: {}", shown(&show));
+        assert!(show.stdout.is_empty(), "{what}: {}", shown(&show));
+        assert!(stderr.starts_with(&format!("error: ./tollgate.toml:{at}: ")), "{what}: {stderr}");
+        for args in [&["release"][..], &["contracts", "check"][..]] {
+            let other = run(tollgate(dir.path()).args(args));
+            assert_eq!(other.status.code(), Some(2), "{what}: {args:?}: {}", shown(&other));
+            assert_eq!(String::from_utf8_lossy(&other.stderr), stderr, "{what}: {args:?}");
+        }
+    }
+    assert!(!dir.path().join("target/tollgate").exists(), "no run started");
+}
+
+/// An unknown rule id in `[contracts] levels` names the file, line:column and the id, with the
+/// closest known id, or the gate's ids when none is close.
+#[test]
+fn an_unknown_rule_id_in_levels_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |text: &str| std::fs::write(dir.path().join("tollgate.toml"), text).unwrap();
+    write(
+        "[contracts]\nfail_on = \"error\"\n\n[contracts.levels]\n\"openapi/paths-path-remved\" = \"info\"\n",
+    );
+    assert_eq!(
+        check("config_unknown_level_rule", dir.path(), &["config", "show"]).status.code(),
+        Some(2)
+    );
+    write("[contracts]\nlevels = { \"openapi/paths-path-removed\" = \"info\" }\n");
+    let known = run(tollgate(dir.path()).args(["config", "show"]));
+    assert_eq!(known.status.code(), Some(0), "{}", shown(&known));
+    assert!(
+        String::from_utf8_lossy(&known.stdout)
+            .contains("\"openapi/paths-path-removed\" = \"info\"")
+    );
+    write("[contracts.levels]\n\"sbom/added\" = \"info\"\n");
+    let other_gate = run(tollgate(dir.path()).args(["release"]));
+    let stderr = String::from_utf8_lossy(&other_gate.stderr);
+    assert_eq!(other_gate.status.code(), Some(2), "{}", shown(&other_gate));
+    assert!(
+        stderr.starts_with(
+            "error: ./tollgate.toml:2:1: unknown rule id \"sbom/added\" for the contracts gate; "
+        ) && stderr.contains("rule ids start with contracts/, graphql/, jsonschema/, openapi/"),
+        "{stderr}"
+    );
+}
+
+/// Error lines show each OS error once: paths that are directories, files where a directory
+/// is needed, an unreadable `tollgate.toml`, and (when not running as root) unreadable files.
+#[test]
+fn os_errors_are_shown_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    assert!(run(tollgate(root).args(["keys", "generate", "--output-dir", "k"])).status.success());
+    std::fs::write(root.join("afile"), "text\n").unwrap();
+    std::fs::create_dir(root.join("adir")).unwrap();
+    std::fs::create_dir_all(root.join("cfg/tollgate.toml")).unwrap();
+    let mut cases: Vec<Vec<&str>> = vec![
+        vec!["config", "show", "--root", "cfg"],
+        vec!["release", "--root", "cfg"],
+        vec!["sbom", "diff", "adir", "afile"],
+        vec!["sign", "--key", "k/tollgate.key", "--output", "adir", "afile"],
+        vec!["sign", "--key", "adir", "--output", "s.json", "afile"],
+        vec!["verify", "--key", "k/tollgate.pub", "--bundle", "adir", "afile"],
+        vec!["keys", "generate", "--output-dir", "afile/sub"],
+        vec!["contracts", "diff", "--kind", "openapi", "adir", "afile"],
+        vec!["evidence", "build", "adir", "--key", "k/tollgate.key", "--output", "afile/x.tar.gz"],
+        vec!["operator", "manifests", "--output-dir", "afile"],
+    ];
+    // Permissions only bind a user other than root.
+    let locked = root.join("locked.json");
+    std::fs::write(&locked, "{}").unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    if std::fs::read(&locked).is_err() {
+        cases.push(vec!["sbom", "diff", "locked.json", "afile"]);
+        cases.push(vec!["verify", "--key", "k/tollgate.pub", "--bundle", "locked.json", "afile"]);
+    }
+    for args in &cases {
+        let output = run(tollgate(root).args(args));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", shown(&output));
+        assert!(stderr.contains("(os error "), "{args:?}: an OS error is shown: {stderr}");
+        for line in stderr.lines() {
+            assert!(line.matches("(os error ").count() <= 1, "{args:?}: {line}");
+        }
+    }
+    assert_eq!(
+        check("config_unreadable", root, &["config", "show", "--root", "cfg"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        check(
+            "sign_output_is_a_directory",
+            root,
+            &["sign", "--key", "k/tollgate.key", "--output", "adir", "afile"]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}

@@ -11,12 +11,12 @@ use crate::verify::VerifyError;
 #[derive(Debug, thiserror::Error)]
 pub enum AttestError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A key, envelope or bundle file is malformed (with the place, where known).
     #[error("{path}: {message}")]
@@ -105,14 +105,14 @@ pub enum AttestError {
     #[error("keyless signing: {0}")]
     Keyless(String),
     /// A key file could not be read.
-    #[error("{path}: cannot read {what}: {source}")]
+    #[error("{path}: cannot read {what}: {cause}")]
     ReadKey {
         /// The key file.
         path: PathBuf,
         /// `private key` or `public key`.
         what: &'static str,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// `SOURCE_DATE_EPOCH` is set but is not a timestamp.
     #[error(transparent)]
@@ -124,8 +124,8 @@ pub enum AttestError {
 
 impl AttestError {
     /// An [`AttestError::Io`] for `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        AttestError::Io { path: path.into(), source }
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
+        AttestError::Io { path: path.into(), cause }
     }
 
     /// An [`AttestError::Malformed`] for `path`.

@@ -596,20 +596,20 @@ pub fn password_from_env() -> Option<Vec<u8>> {
 
 /// Reads a private key file (PKCS#8 PEM, or cosign's encrypted format with `password`).
 pub fn read_signing_key(path: &Path, password: Option<&[u8]>) -> Result<SigningKey, AttestError> {
-    let pem = std::fs::read_to_string(path).map_err(|source| AttestError::ReadKey {
+    let pem = std::fs::read_to_string(path).map_err(|cause| AttestError::ReadKey {
         path: path.to_owned(),
         what: "private key",
-        source,
+        cause,
     })?;
     SigningKey::from_pem(path, &pem, password)
 }
 
 /// Reads a public key file (SubjectPublicKeyInfo PEM).
 pub fn read_verifying_key(path: &Path) -> Result<VerifyingKey, AttestError> {
-    let pem = std::fs::read_to_string(path).map_err(|source| AttestError::ReadKey {
+    let pem = std::fs::read_to_string(path).map_err(|cause| AttestError::ReadKey {
         path: path.to_owned(),
         what: "public key",
-        source,
+        cause,
     })?;
     VerifyingKey::from_pem(path, &pem)
 }

@@ -183,12 +183,12 @@ pub enum VerifyError {
         max: time::Duration,
     },
     /// An artifact could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The bundle or an artifact list is malformed in a way that stops checking.
     #[error("{message}")]
@@ -375,7 +375,7 @@ pub fn verify_blob(bundle: &Bundle, key: &VerifyingKey, blob: &Path) -> Result<(
         });
     };
     let (verdict, digest) = key.verify_file(blob, signature).map_err(|e| match e {
-        crate::AttestError::Io { path, source } => VerifyError::Io { path, source },
+        crate::AttestError::Io { path, cause } => VerifyError::Io { path, cause },
         other => VerifyError::Malformed { message: other.to_string() },
     })?;
     let actual = hex::encode(digest);
@@ -449,7 +449,7 @@ fn check_subjects(
         return Err(VerifyError::DuplicateSubjectName { names: duplicated.into_iter().collect() });
     }
     let on_disk = subjects_for_paths(artifacts).map_err(|e| match e {
-        crate::AttestError::Io { path, source } => VerifyError::Io { path, source },
+        crate::AttestError::Io { path, cause } => VerifyError::Io { path, cause },
         other => VerifyError::Malformed { message: other.to_string() },
     })?;
     let mut checked = Vec::with_capacity(on_disk.len());

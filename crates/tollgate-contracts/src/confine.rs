@@ -28,7 +28,7 @@ impl RefRoot {
     pub fn new(dir: &Path) -> Result<RefRoot, ContractError> {
         // `Path::new("")` (a bare file name's parent) means the working directory.
         let given = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        let io = |source| ContractError::Io { file: given.to_path_buf(), source };
+        let io = |cause| ContractError::Io { file: given.to_path_buf(), cause };
         let dir = std::fs::canonicalize(given).map_err(io)?;
         if !std::fs::metadata(&dir).map_err(io)?.is_dir() {
             return Err(io(std::io::Error::new(

@@ -15,7 +15,7 @@ use crate::{ContractError, graphql, jsonschema, openapi};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tollgate_core::config::CONFIG_FILE;
+use tollgate_core::config::{CONFIG_FILE, ConfigError, ConfigFile};
 use tollgate_core::time_source::{self, SourceDateEpochError};
 use tollgate_core::{Finding, GateInput, GateReport, GateRules, Location, Rule, Severity};
 
@@ -95,6 +95,23 @@ impl Default for ContractsConfig {
             specs: Vec::new(),
             exceptions: Vec::new(),
         }
+    }
+}
+
+impl ContractsConfig {
+    /// Checks what parsing cannot: every `levels` key and every exception's `rule` is a rule
+    /// of this gate ([`rules`]). Errors point at the key in `file`, the configuration this
+    /// section was read from.
+    pub fn validate(&self, file: &ConfigFile) -> Result<(), ConfigError> {
+        let levels = self
+            .levels
+            .keys()
+            .map(|id| (id.as_str(), vec![GATE.to_owned(), "levels".to_owned(), id.clone()]));
+        let exceptions = self.exceptions.iter().enumerate().map(|(i, e)| {
+            let key = vec![GATE.to_owned(), "exceptions".to_owned(), i.to_string(), "rule".into()];
+            (e.rule.as_str(), key)
+        });
+        tollgate_core::rule::check_rule_ids(&rules(), file, levels.chain(exceptions))
     }
 }
 
@@ -194,12 +211,12 @@ pub enum GateError {
     #[error(transparent)]
     Spec(#[from] ContractError),
     /// A spec at the baseline ref is malformed.
-    #[error("at {reference}: {source}")]
+    #[error("at {reference}: {cause}")]
     AtRef {
         /// The baseline ref.
         reference: String,
         /// What is wrong with the spec there (boxed: it is the largest variant).
-        source: Box<ContractError>,
+        cause: Box<ContractError>,
     },
     /// The baseline ref or the repository cannot be read.
     #[error(transparent)]
@@ -467,8 +484,8 @@ fn compare_all(
         let git = Source::Git(&tree, &prefix);
         let base = match git.read(&name) {
             Ok(base_text) => Some(
-                Loaded::parse(spec.kind, &name, &base_text, &git, ref_root).map_err(|source| {
-                    GateError::AtRef { reference: reference.to_owned(), source: Box::new(source) }
+                Loaded::parse(spec.kind, &name, &base_text, &git, ref_root).map_err(|cause| {
+                    GateError::AtRef { reference: reference.to_owned(), cause: Box::new(cause) }
                 })?,
             ),
             Err(_) => None,

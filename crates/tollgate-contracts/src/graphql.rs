@@ -25,7 +25,7 @@ use model::{Deprecation, FieldDef, InputDef, Kind, TypeDef, TypeRef};
 /// Reads and parses an SDL file; the file is named in errors and locations as given.
 pub fn load(path: &Path) -> Result<Schema, ContractError> {
     let text = crate::confine::read_limited(path)
-        .map_err(|source| ContractError::Io { file: path.to_path_buf(), source })?;
+        .map_err(|cause| ContractError::Io { file: path.to_path_buf(), cause })?;
     parse(&path.to_string_lossy().replace('\\', "/"), &text)
 }
 

@@ -119,7 +119,7 @@ impl Document {
 /// Reads and parses a schema file.
 pub fn load(path: &Path) -> Result<Document, ContractError> {
     let text = crate::confine::read_limited(path)
-        .map_err(|source| ContractError::Io { file: path.to_path_buf(), source })?;
+        .map_err(|cause| ContractError::Io { file: path.to_path_buf(), cause })?;
     parse(&path.to_string_lossy().replace('\\', "/"), &text)
 }
 

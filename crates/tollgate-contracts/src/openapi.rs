@@ -60,7 +60,7 @@ pub fn load_within(path: &Path, root: &Path) -> Result<Spec, ContractError> {
     let root = RefRoot::new(root)?;
     let name = path.to_string_lossy().replace('\\', "/");
     let text = confine::read_limited(path)
-        .map_err(|source| ContractError::Io { file: path.to_path_buf(), source })?;
+        .map_err(|cause| ContractError::Io { file: path.to_path_buf(), cause })?;
     load_str(&name, &text, |other| root.read(Path::new(other)))
 }
 

@@ -283,10 +283,10 @@ fn mismatches_of(result: &MismatchResult) -> Vec<Mismatch> {
 /// The `*.json` files directly under `dir`, sorted.
 fn pact_files(dir: &Path) -> Result<Vec<PathBuf>, ContractError> {
     let entries =
-        std::fs::read_dir(dir).map_err(|source| ContractError::Io { file: dir.into(), source })?;
+        std::fs::read_dir(dir).map_err(|cause| ContractError::Io { file: dir.into(), cause })?;
     let mut files = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|source| ContractError::Io { file: dir.into(), source })?.path();
+        let path = entry.map_err(|cause| ContractError::Io { file: dir.into(), cause })?.path();
         if path.is_file() && path.extension().is_some_and(|e| e == "json") {
             files.push(path);
         }
@@ -310,7 +310,7 @@ pub fn verify_pacts(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|source| ContractError::Io { file: pact_dir.into(), source })?;
+        .map_err(|cause| ContractError::Io { file: pact_dir.into(), cause })?;
     pact_matching::matchingrules::configure_core_catalogue();
     let options = VerificationOptions::<NullRequestFilterExecutor> {
         coloured_output: false,
@@ -329,7 +329,7 @@ pub fn verify_pacts(
     let mut inputs = Vec::new();
     for file in pact_files(pact_dir)? {
         let text = std::fs::read(&file)
-            .map_err(|source| ContractError::Io { file: file.clone(), source })?;
+            .map_err(|cause| ContractError::Io { file: file.clone(), cause })?;
         let pact = pact_models::pact::read_pact(&file)
             .map_err(|e| pact_error(&file, format!("not a pact file: {e:#}")))?;
         let pact_provider = pact.provider().name;
@@ -427,7 +427,7 @@ pub fn record_results(
 ) -> Result<Vec<PathBuf>, ContractError> {
     let dir = results_dir.join(safe(&report.provider)).join(safe(provider_version));
     std::fs::create_dir_all(&dir)
-        .map_err(|source| ContractError::Io { file: dir.clone(), source })?;
+        .map_err(|cause| ContractError::Io { file: dir.clone(), cause })?;
     let mut written = Vec::new();
     for consumer in &report.consumers {
         let record = RecordedResult {
@@ -447,7 +447,7 @@ pub fn record_results(
         let mut text = serde_json::to_string_pretty(&record).unwrap_or_default();
         text.push('\n');
         std::fs::write(&path, text)
-            .map_err(|source| ContractError::Io { file: path.clone(), source })?;
+            .map_err(|cause| ContractError::Io { file: path.clone(), cause })?;
         written.push(path);
     }
     Ok(written)
@@ -464,7 +464,7 @@ fn read_records(dir: &Path) -> Result<Vec<(RecordedResult, std::time::SystemTime
                 continue;
             }
             let text = std::fs::read_to_string(&path)
-                .map_err(|source| ContractError::Io { file: path.clone(), source })?;
+                .map_err(|cause| ContractError::Io { file: path.clone(), cause })?;
             let record: RecordedResult = serde_json::from_str(&text)
                 .map_err(|e| pact_error(&path, format!("not a recorded result: {e}")))?;
             let mtime = file.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);

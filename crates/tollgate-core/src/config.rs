@@ -17,12 +17,12 @@ pub const CONFIG_FILE: &str = "tollgate.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file exists but could not be read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {cause}")]
     Read {
         /// The configuration file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a `source()`).
+        cause: std::io::Error,
     },
     /// The file is not valid TOML or does not match the schema.
     #[error("{path}:{line}:{column}: {message}")]
@@ -40,12 +40,99 @@ pub enum ConfigError {
 
 /// Loads `<root>/tollgate.toml` as `T` over its defaults; a missing file means all defaults.
 pub fn load<T: DeserializeOwned + Default>(root: &Path) -> Result<T, ConfigError> {
-    let path = root.join(CONFIG_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&path, &text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
-        Err(source) => Err(ConfigError::Read { path, source }),
+    ConfigFile::read(root)?.parse()
+}
+
+/// A configuration file as read: its path (what errors name) and its text (what errors point
+/// into). Checks that parsing cannot make (a rule id that no rule has, a stage list that
+/// cannot run) use it to report `file:line:column` of the offending key, like parse errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// The file, as errors name it.
+    pub path: PathBuf,
+    /// Its text; empty when the file does not exist.
+    pub text: String,
+}
+
+impl ConfigFile {
+    /// Reads `<root>/tollgate.toml`; a missing file reads as an empty one (all defaults).
+    pub fn read(root: &Path) -> Result<ConfigFile, ConfigError> {
+        let path = root.join(CONFIG_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(ConfigFile { path, text }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(ConfigFile { path, text: String::new() })
+            }
+            Err(cause) => Err(ConfigError::Read { path, cause }),
+        }
     }
+
+    /// The text as `T` ([`parse`]).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        parse(&self.path, &self.text)
+    }
+
+    /// An [`ConfigError::Invalid`] about the value at `key` (table keys and array indices, as
+    /// in `["evidence", "catalogs", "1"]`), at the line and column of the deepest part of `key`
+    /// the file spells out: the key itself, an array element, or else its table. A key the
+    /// file does not hold (a default) is reported at line 1, column 1.
+    pub fn invalid_at(&self, key: &[&str], message: impl Into<String>) -> ConfigError {
+        let (line, column) = self.position(key);
+        ConfigError::Invalid { path: self.path.clone(), line, column, message: message.into() }
+    }
+
+    /// 1-based line and column of `key` in the text (see [`ConfigFile::invalid_at`]).
+    pub fn position(&self, key: &[&str]) -> (usize, usize) {
+        let offset = toml::de::DeTable::parse(&self.text)
+            .ok()
+            .and_then(|root| key_offset(root.get_ref(), key))
+            .unwrap_or(0);
+        line_column(&self.text, offset)
+    }
+}
+
+/// Byte offset of the deepest part of `key` found under `table` (`None`: not even the first).
+fn key_offset(table: &toml::de::DeTable<'_>, key: &[&str]) -> Option<usize> {
+    let (first, rest) = key.split_first()?;
+    let (name, value) = table.iter().find(|(name, _)| name.get_ref().as_ref() == *first)?;
+    let mut offset = name.span().start;
+    let mut value = value;
+    for part in rest {
+        let next = match value.get_ref() {
+            toml::de::DeValue::Table(t) => t
+                .iter()
+                .find(|(name, _)| name.get_ref().as_ref() == *part)
+                .map(|(name, v)| (name.span().start, v)),
+            toml::de::DeValue::Array(items) => part
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get(i))
+                .map(|item| (item.span().start, item)),
+            _ => None,
+        };
+        match next {
+            Some((start, v)) => {
+                offset = start;
+                value = v;
+            }
+            None => break,
+        }
+    }
+    Some(offset)
+}
+
+/// A dotted key as [`ConfigFile::invalid_at`] takes it: `evidence.controls.sbom[1]` ->
+/// `["evidence", "controls", "sbom", "1"]`.
+pub fn key_parts(dotted: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    for segment in dotted.split('.') {
+        let mut pieces = segment.split('[');
+        if let Some(name) = pieces.next().filter(|n| !n.is_empty()) {
+            parts.push(name.to_owned());
+        }
+        parts.extend(pieces.map(|index| index.trim_end_matches(']').to_owned()));
+    }
+    parts
 }
 
 /// Parses configuration text as `T`; `path` is only used to name the file in errors, which
@@ -174,10 +261,44 @@ mod tests {
     }
 
     #[test]
+    fn invalid_at_points_at_the_deepest_part_of_the_key_the_file_spells_out() {
+        let file = ConfigFile {
+            path: "tollgate.toml".into(),
+            text: "[release]\nstages = [\"sbom\",\n  \"attest\"]\n\n[contracts.levels]\n\"openapi/x\" = \"info\"\n"
+                .into(),
+        };
+        assert_eq!(file.position(&["release", "stages"]), (2, 1));
+        assert_eq!(file.position(&["release", "stages", "1"]), (3, 3));
+        assert_eq!(file.position(&["contracts", "levels", "openapi/x"]), (6, 1));
+        // Not in the file: its table, else the start.
+        assert_eq!(file.position(&["release", "out_dir"]), (1, 2));
+        assert_eq!(file.position(&["sbom", "exclude"]), (1, 1));
+        let err = file.invalid_at(&["release", "stages", "9"], "no such stage").to_string();
+        assert_eq!(err, "tollgate.toml:2:1: no such stage");
+    }
+
+    #[test]
+    fn dotted_keys_split_into_parts() {
+        assert_eq!(key_parts("evidence.controls.sbom[1]"), ["evidence", "controls", "sbom", "1"]);
+        assert_eq!(key_parts("evidence.catalogs[0]"), ["evidence", "catalogs", "0"]);
+        assert_eq!(key_parts("release"), ["release"]);
+    }
+
+    #[test]
+    fn a_missing_file_reads_as_empty_and_parses_as_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ConfigFile::read(dir.path()).unwrap();
+        assert_eq!((file.path, file.text.as_str()), (dir.path().join(CONFIG_FILE), ""));
+    }
+
+    #[test]
     fn unreadable_file_is_a_read_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join(CONFIG_FILE)).unwrap();
         let err = load::<File>(dir.path()).unwrap_err();
         assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+        // The OS error is in the message once and is not repeated as a source.
+        assert_eq!(err.to_string().matches("(os error").count(), 1, "{err}");
+        assert!(std::error::Error::source(&err).is_none());
     }
 }

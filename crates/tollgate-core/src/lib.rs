@@ -16,7 +16,7 @@ pub mod store_url;
 pub mod time_source;
 
 pub use artifact::{Artifact, Digest, DigestAlgorithm};
-pub use config::ConfigError;
+pub use config::{ConfigError, ConfigFile};
 pub use finding::{Finding, Location, Severity};
 pub use render::ReportFormat;
 pub use report::{GateInput, GateReport, Verdict};

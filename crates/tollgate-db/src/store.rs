@@ -35,7 +35,7 @@ pub enum StoreError {
         reason: String,
     },
     /// An operation on the store failed.
-    #[error("store {url}: {op} {key}: {source}")]
+    #[error("store {url}: {op} {key}: {cause}")]
     Op {
         /// The store URL.
         url: String,
@@ -44,17 +44,15 @@ pub enum StoreError {
         /// The key.
         key: String,
         /// The underlying error.
-        #[source]
-        source: Box<object_store::Error>,
+        cause: Box<object_store::Error>,
     },
     /// Local I/O (the runtime, a directory) failed.
-    #[error("store {url}: {source}")]
+    #[error("store {url}: {cause}")]
     Io {
         /// The store URL.
         url: String,
         /// The underlying error.
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -90,7 +88,7 @@ impl Store {
         credentials: Option<&S3Credentials>,
     ) -> Result<Store, StoreError> {
         let bad = |reason: String| StoreError::BadUrl { url: url.into(), reason };
-        let io_err = |source| StoreError::Io { url: url.into(), source };
+        let io_err = |cause| StoreError::Io { url: url.into(), cause };
         let target = StoreUrl::parse(url).map_err(|e| bad(e.reason))?;
         let rt =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io_err)?;
@@ -158,7 +156,7 @@ impl Store {
         key: &str,
     ) -> impl FnOnce(object_store::Error) -> StoreError {
         let (url, key) = (self.url.clone(), key.to_string());
-        move |source| StoreError::Op { url, op, key, source: Box::new(source) }
+        move |cause| StoreError::Op { url, op, key, cause: Box::new(cause) }
     }
 
     /// Writes a small object in one request.

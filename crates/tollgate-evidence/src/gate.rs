@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tollgate_attest::keys::SigningKey;
 use tollgate_core::{
-    Digest, DigestAlgorithm, Finding, GateInput, GateReport, GateRules, Location, Rule, Severity,
+    ConfigError, ConfigFile, Digest, DigestAlgorithm, Finding, GateInput, GateReport, GateRules,
+    Location, Rule, Severity,
 };
 
 /// The gate's name in reports.
@@ -130,6 +131,33 @@ impl Default for EvidenceConfig {
     }
 }
 
+impl EvidenceConfig {
+    /// Checks what parsing cannot, as building a bundle would: the catalog, evidence kind and
+    /// control ids ([`crate::controls::Mapping::from_config`]) and that `[evidence.github]
+    /// repo` is `OWNER/NAME`. Errors point at the key in `file`, the configuration this section
+    /// was read from.
+    pub fn validate(&self, file: &ConfigFile) -> Result<(), ConfigError> {
+        match crate::Mapping::from_config(self, &file.path) {
+            Err(EvidenceError::Config { key, message, .. }) => {
+                let parts = tollgate_core::config::key_parts(&key);
+                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+                return Err(file.invalid_at(&parts, format!("{key}: {message}")));
+            }
+            Err(other) => return Err(file.invalid_at(&[GATE], other.to_string())),
+            Ok(_) => {}
+        }
+        if let Some(repo) = &self.github.repo
+            && let Err(e) = repo.parse::<RepoSlug>()
+        {
+            return Err(file.invalid_at(
+                &[GATE, "github", "repo"],
+                format!("evidence.github.repo {repo:?}: {e}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `[evidence.git]` settings (`tollgate evidence git`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -186,14 +214,14 @@ pub enum StageError {
     #[error(transparent)]
     GitHub(Box<GitHubError>),
     /// `[evidence.github] repo` is not `OWNER/NAME`.
-    #[error("{file}: evidence.github.repo {repo:?}: {source}")]
+    #[error("{file}: evidence.github.repo {repo:?}: {cause}")]
     BadRepo {
         /// The configuration file.
         file: String,
         /// The value.
         repo: String,
         /// Why it is not a repository slug.
-        source: Box<GitHubError>,
+        cause: Box<GitHubError>,
     },
     /// Change evidence was configured, but there is no git range to collect it for.
     #[error(
@@ -201,12 +229,12 @@ pub enum StageError {
     )]
     NoRange,
     /// A file in the run directory could not be written.
-    #[error("{path}: cannot write: {source}")]
+    #[error("{path}: cannot write: {cause}")]
     Write {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -334,10 +362,10 @@ fn collect_changes(
     config: &EvidenceConfig,
     findings: &mut Vec<Finding>,
 ) -> Result<(), StageError> {
-    let slug: RepoSlug = repo.parse().map_err(|source| StageError::BadRepo {
+    let slug: RepoSlug = repo.parse().map_err(|cause| StageError::BadRepo {
         file: tollgate_core::config::CONFIG_FILE.to_owned(),
         repo: repo.to_owned(),
-        source: Box::new(source),
+        cause: Box::new(cause),
     })?;
     let range = range.ok_or(StageError::NoRange)?;
     let github = config.github.connect().map_err(|e| StageError::GitHub(Box::new(e)))?;
@@ -386,5 +414,5 @@ fn coverage_findings(summary: &Summary, bundle: &str) -> Vec<Finding> {
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), StageError> {
     tollgate_core::fs::write_atomic(path, bytes)
-        .map_err(|source| StageError::Write { path: path.to_owned(), source })
+        .map_err(|cause| StageError::Write { path: path.to_owned(), cause })
 }

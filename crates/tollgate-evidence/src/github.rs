@@ -155,12 +155,12 @@ pub enum GitHubError {
         reason: String,
     },
     /// A local file could not be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: std::path::PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 

@@ -183,15 +183,15 @@ pub enum PublishError {
     #[error("{0}")]
     BadOptions(String),
     /// The bundle file cannot be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A store operation failed (unreachable endpoint, no such bucket, permissions, …).
-    #[error("store {url}: {op} {key}: {source}")]
+    #[error("store {url}: {op} {key}: {cause}")]
     Store {
         /// The store URL.
         url: String,
@@ -200,8 +200,7 @@ pub enum PublishError {
         /// The key.
         key: String,
         /// The cause.
-        #[source]
-        source: Box<object_store::Error>,
+        cause: Box<object_store::Error>,
     },
     /// Another bundle is published under the key; it was left unchanged.
     #[error(
@@ -384,7 +383,7 @@ fn lock_settings(
 }
 
 fn hash_file(path: &Path) -> Result<(u64, String), PublishError> {
-    let io = |source| PublishError::Io { path: path.to_owned(), source };
+    let io = |cause| PublishError::Io { path: path.to_owned(), cause };
     let mut file = File::open(path).map_err(io)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -494,7 +493,7 @@ impl Destination {
         key: &ObjPath,
     ) -> impl FnOnce(object_store::Error) -> PublishError {
         let (url, key) = (self.url.clone(), key.to_string());
-        move |source| PublishError::Store { url, op, key, source: Box::new(source) }
+        move |cause| PublishError::Store { url, op, key, cause: Box::new(cause) }
     }
 
     /// Whether `key` exists.
@@ -540,7 +539,7 @@ impl Destination {
     fn create(&self, key: &ObjPath, file: &Path, size: u64) -> Result<bool, PublishError> {
         if size <= SINGLE_PUT_LIMIT {
             let bytes = std::fs::read(file)
-                .map_err(|source| PublishError::Io { path: file.to_owned(), source })?;
+                .map_err(|cause| PublishError::Io { path: file.to_owned(), cause })?;
             return self.put_create(key, bytes);
         }
         let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
@@ -564,7 +563,7 @@ impl Destination {
 
     /// Streams the file to `key` in parts; aborted on error.
     fn upload_parts(&self, key: &ObjPath, file: &Path) -> Result<(), PublishError> {
-        let io = |source| PublishError::Io { path: file.to_owned(), source };
+        let io = |cause| PublishError::Io { path: file.to_owned(), cause };
         let mut reader = File::open(file).map_err(io)?;
         let upload =
             self.rt.block_on(self.store.put_multipart(key)).map_err(self.err("put", key))?;
@@ -630,7 +629,7 @@ impl Destination {
             return Ok(());
         };
         let path = fs.path_to_filesystem(key).map_err(self.err("chmod", key))?;
-        let io = |source| PublishError::Io { path: path.clone(), source };
+        let io = |cause| PublishError::Io { path: path.clone(), cause };
         let mut permissions = std::fs::metadata(&path).map_err(io)?.permissions();
         #[cfg(unix)]
         {

@@ -198,7 +198,7 @@ fn read_release(run_dir: &Path, path: &Path, text: &str) -> Result<Release, Repo
         }
         let report_path = run_dir.join(report);
         let text = std::fs::read_to_string(&report_path)
-            .map_err(|e| ReportError::Io { path: report_path.clone(), source: e })?;
+            .map_err(|e| ReportError::Io { path: report_path.clone(), cause: e })?;
         let report_doc: GateReport =
             serde_json::from_str(&text).map_err(|e| ReportError::json(&report_path, &e))?;
         gates.push(ReportGate { path: report.to_owned(), report: report_doc });

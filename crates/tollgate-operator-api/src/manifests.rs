@@ -74,12 +74,12 @@ pub enum ManifestError {
     )]
     InvalidNamespace(String),
     /// Writing or reading a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -504,12 +504,12 @@ pub fn write(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
 /// atomically (temp file + rename); returns the paths written.
 pub fn write_with(dir: &Path, options: &Options) -> Result<Vec<PathBuf>, ManifestError> {
     std::fs::create_dir_all(dir)
-        .map_err(|source| ManifestError::Io { path: dir.to_owned(), source })?;
+        .map_err(|cause| ManifestError::Io { path: dir.to_owned(), cause })?;
     let mut written = Vec::new();
     for manifest in render_with(options)? {
         let path = dir.join(manifest.file_name);
         tollgate_core::fs::write_atomic(&path, manifest.contents.as_bytes())
-            .map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+            .map_err(|cause| ManifestError::Io { path: path.clone(), cause })?;
         written.push(path);
     }
     Ok(written)
@@ -524,7 +524,7 @@ pub fn stale(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
             Ok(text) if text == manifest.contents => {}
             Ok(_) => out.push(path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(path),
-            Err(source) => return Err(ManifestError::Io { path, source }),
+            Err(cause) => return Err(ManifestError::Io { path, cause }),
         }
     }
     Ok(out)

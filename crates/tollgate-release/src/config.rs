@@ -2,14 +2,17 @@
 //!
 //! Each section type belongs to the crate whose gate reads it; this type only gathers them,
 //! in the order `tollgate config show` prints them. A misspelt key is rejected by the section
-//! that owns it, with `tollgate.toml:line:column`.
+//! that owns it, with `tollgate.toml:line:column`; what parsing cannot check (an unknown rule
+//! id in `[contracts] levels`, a stage list that cannot run, an unknown control id) is checked
+//! by [`Config::validate`], with the same `file:line:column`. [`Config::load`] does both, so
+//! every command — `tollgate config show` included — accepts and rejects the same files.
 
 use crate::stage::Stage;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tollgate_attest::gate::AttestConfig;
 use tollgate_contracts::gate::ContractsConfig;
-use tollgate_core::ConfigError;
+use tollgate_core::{ConfigError, ConfigFile};
 use tollgate_evidence::gate::EvidenceConfig;
 use tollgate_sbom::gate::SbomConfig;
 
@@ -45,15 +48,43 @@ impl Default for ReleaseConfig {
     }
 }
 
+impl ReleaseConfig {
+    /// Checks what parsing cannot: the stage list can run ([`Stage::plan`]). Errors point at
+    /// the key in `file`.
+    pub fn validate(&self, file: &ConfigFile) -> Result<(), ConfigError> {
+        Stage::plan(&self.stages)
+            .map(drop)
+            .map_err(|e| file.invalid_at(&["release", "stages"], format!("release.stages: {e}")))
+    }
+}
+
 impl Config {
-    /// Loads `<root>/tollgate.toml` over the defaults; a missing file means all defaults.
+    /// Loads `<root>/tollgate.toml` over the defaults and validates it; a missing file means
+    /// all defaults. The one way commands read their configuration.
     pub fn load(root: &Path) -> Result<Config, ConfigError> {
-        tollgate_core::config::load(root)
+        Config::from_file(&ConfigFile::read(root)?)
     }
 
-    /// Parses configuration text; `path` only names the file in errors.
+    /// Parses and validates configuration text; `path` only names the file in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        tollgate_core::config::parse(path, text)
+        Config::from_file(&ConfigFile { path: path.to_owned(), text: text.to_owned() })
+    }
+
+    /// Parses and validates a read configuration file.
+    pub fn from_file(file: &ConfigFile) -> Result<Config, ConfigError> {
+        let config: Config = file.parse()?;
+        config.validate(file)?;
+        Ok(config)
+    }
+
+    /// Every check parsing cannot make, section by section, each by the crate that owns the
+    /// section; the first failure, at its `file:line:column`. `file` is the text this
+    /// configuration was parsed from (errors point into it).
+    pub fn validate(&self, file: &ConfigFile) -> Result<(), ConfigError> {
+        self.release.validate(file)?;
+        self.sbom.validate(file)?;
+        self.contracts.validate(file)?;
+        self.evidence.validate(file)
     }
 
     /// The effective configuration as TOML, every key present (`tollgate config show`).
@@ -117,7 +148,7 @@ ephemeral_key = "error"
 
 [contracts]
 fail_on = "warning"
-levels = { "openapi/x" = "info" }
+levels = { "openapi/paths-path-removed" = "info" }
 
 [[contracts.specs]]
 kind = "openapi"
@@ -130,7 +161,7 @@ compatibility = "full"
 version = "2.0.0"
 
 [[contracts.exceptions]]
-rule = "openapi/x"
+rule = "openapi/paths-path-removed"
 owner = "team-x"
 reason = "r"
 expires = "2026-12-31"
@@ -147,7 +178,7 @@ sbom = ["ssdf:PS.3.2"]
         assert_eq!(cfg.attest.key, Some(PathBuf::from("keys/release.key")));
         assert_eq!(cfg.attest.ephemeral_key, Severity::Error);
         assert_eq!(cfg.contracts.fail_on, Severity::Warning);
-        assert_eq!(cfg.contracts.levels["openapi/x"], Severity::Info);
+        assert_eq!(cfg.contracts.levels["openapi/paths-path-removed"], Severity::Info);
         assert_eq!(cfg.contracts.specs[0].compatibility, CompatibilityMode::Backward);
         assert_eq!(cfg.contracts.specs[1].kind, SpecKind::Jsonschema);
         assert_eq!(cfg.contracts.specs[1].compatibility, CompatibilityMode::Full);
@@ -155,6 +186,37 @@ sbom = ["ssdf:PS.3.2"]
         assert_eq!(cfg.evidence.catalogs, ["ssdf"]);
         assert_eq!(cfg.evidence.controls["sbom"], ["ssdf:PS.3.2"]);
         assert_eq!(Config::parse(Path::new("t"), &cfg.to_toml()).unwrap(), cfg);
+    }
+
+    #[test]
+    fn checks_beyond_parsing_name_the_file_line_and_column() {
+        for (text, at, says) in [
+            (
+                "[contracts]\nlevels = { \"openapi/paths-path-remved\" = \"info\" }\n",
+                "2:12",
+                "did you mean \"openapi/paths-path-removed\"",
+            ),
+            ("[contracts.levels]\n\"lint/x\" = \"info\"\n", "2:1", "unknown rule id \"lint/x\""),
+            (
+                "[[contracts.exceptions]]\nrule = \"openapi/nope\"\nowner = \"o\"\nreason = \"r\"\nexpires = \"2030-01-01\"\n",
+                "2:1",
+                "unknown rule id \"openapi/nope\"",
+            ),
+            ("\n[release]\nstages = [\"attest\"]\n", "3:1", "needs the output of stage `sbom`"),
+            ("[release]\nstages = []\n", "2:1", "no stages to run"),
+            ("[evidence]\ncatalogs = [\"ssdf\", \"pci\"]\n", "2:21", "unknown catalog \"pci\""),
+            (
+                "[evidence.controls]\nsbom = [\"ssdf:PS.3.2\", \"nope\"]\n",
+                "2:24",
+                "evidence.controls.sbom[1]",
+            ),
+            ("[evidence.github]\nrepo = \"no-slash\"\n", "2:1", "evidence.github.repo"),
+            ("[sbom]\nexclude = [\"a/**\", \"b/[\"]\n", "2:20", "not a glob"),
+        ] {
+            let err = Config::parse(Path::new("tollgate.toml"), text).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("tollgate.toml:{at}: ")), "{text:?}: {err}");
+            assert!(err.contains(says), "{text:?}: {err}");
+        }
     }
 
     /// `tollgate config show` of the defaults, pinned: a new key is a reviewed change.

@@ -84,29 +84,29 @@ pub enum ReleaseError {
     #[error(transparent)]
     Key(tollgate_attest::AttestError),
     /// A stage failed on its input.
-    #[error("release stage `{stage}`: {source}")]
+    #[error("release stage `{stage}`: {cause}")]
     Stage {
         /// The stage.
         stage: Stage,
         /// What went wrong.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The run directory or a report could not be written.
-    #[error("{path}: {message}: {source}")]
+    #[error("{path}: {message}: {cause}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// What was being done (`cannot write`, …).
         message: &'static str,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
 impl ReleaseError {
     fn io(path: &Path, message: &'static str) -> impl FnOnce(std::io::Error) -> ReleaseError {
         let path = path.to_owned();
-        move |source| ReleaseError::Io { path, message, source }
+        move |cause| ReleaseError::Io { path, message, cause }
     }
 }
 
@@ -190,9 +190,9 @@ impl Pipeline<'_> {
             let clock = Instant::now();
             let mut report = match self.run_stage(stage) {
                 Ok(report) => report,
-                Err(source) => {
+                Err(cause) => {
                     observer.failed(stage);
-                    return Err(ReleaseError::Stage { stage, source });
+                    return Err(ReleaseError::Stage { stage, cause });
                 }
             };
             let elapsed = clock.elapsed();

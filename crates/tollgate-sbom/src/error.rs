@@ -48,12 +48,12 @@ impl fmt::Display for Place {
 #[derive(Debug, thiserror::Error)]
 pub enum SbomError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A lockfile, manifest or SBOM is malformed or truncated.
     #[error("{place}: {message}")]
@@ -107,8 +107,8 @@ impl SbomError {
     }
 
     /// `Io` for a path.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> SbomError {
-        SbomError::Io { path: path.into(), source }
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> SbomError {
+        SbomError::Io { path: path.into(), cause }
     }
 
     /// A JSON parse error at its line and column.

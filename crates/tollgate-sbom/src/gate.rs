@@ -10,7 +10,9 @@ use crate::read::{self, SbomDocument};
 use crate::{Inventory, SbomError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tollgate_core::{Finding, GateInput, GateReport, GateRules, Rule, Severity};
+use tollgate_core::{
+    ConfigError, ConfigFile, Finding, GateInput, GateReport, GateRules, Rule, Severity,
+};
 
 /// The gate's name in reports of the release stage.
 pub const GATE: &str = "sbom";
@@ -66,6 +68,23 @@ impl Default for SbomConfig {
             baseline_dir: PathBuf::from("sbom"),
             diff: SbomDiffConfig::default(),
         }
+    }
+}
+
+impl SbomConfig {
+    /// Checks what parsing cannot: every `exclude` entry is a glob. Errors point at the entry
+    /// in `file`, the configuration this section was read from.
+    pub fn validate(&self, file: &ConfigFile) -> Result<(), ConfigError> {
+        for (i, pattern) in self.exclude.iter().enumerate() {
+            if let Err(e) = globset::Glob::new(pattern) {
+                let index = i.to_string();
+                return Err(file.invalid_at(
+                    &[GATE, "exclude", &index],
+                    format!("sbom.exclude[{i}]: {pattern:?} is not a glob: {}", e.kind()),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

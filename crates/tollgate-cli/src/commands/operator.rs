@@ -29,10 +29,9 @@ mod tests {
     fn writes_what_the_operator_renders() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("deploy");
-        let verdict = run(OperatorCommand::Manifests(OperatorManifestsArgs {
-            output_dir: out.clone(),
-        }))
-        .unwrap();
+        let verdict =
+            run(OperatorCommand::Manifests(OperatorManifestsArgs { output_dir: out.clone() }))
+                .unwrap();
         assert_eq!(verdict, Verdict::Pass);
         for manifest in tollgate_operator_api::manifests::render().unwrap() {
             let written = std::fs::read_to_string(out.join(manifest.file_name)).unwrap();
@@ -45,10 +44,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("not-a-dir");
         std::fs::write(&file, "x").unwrap();
-        let error = run(OperatorCommand::Manifests(OperatorManifestsArgs {
-            output_dir: file.clone(),
-        }))
-        .unwrap_err();
+        let error =
+            run(OperatorCommand::Manifests(OperatorManifestsArgs { output_dir: file.clone() }))
+                .unwrap_err();
         assert!(format!("{error:#}").contains("not-a-dir"), "{error:#}");
     }
 }

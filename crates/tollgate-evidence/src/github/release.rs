@@ -77,7 +77,7 @@ pub fn attach(
     tag: &str,
     file: &Path,
 ) -> Result<Attached, GitHubError> {
-    let io = |source| GitHubError::Io { path: file.to_path_buf(), source };
+    let io = |cause| GitHubError::Io { path: file.to_path_buf(), cause };
     let name = file
         .file_name()
         .and_then(|n| n.to_str())

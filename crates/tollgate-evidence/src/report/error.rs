@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file is not valid JSON, or not the expected document (a `GateReport`).
     #[error("{}: line {line}, column {column}: {message}", path.display())]
@@ -46,8 +46,8 @@ impl ReportError {
         !matches!(self, ReportError::Template(_))
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ReportError::Io { path: path.into(), source }
+    pub(crate) fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
+        ReportError::Io { path: path.into(), cause }
     }
 
     pub(crate) fn json(path: &Path, e: &serde_json::Error) -> Self {

@@ -214,7 +214,7 @@ impl LocalManifests {
     fn discover(root: &Path, workspace_dir: &Path) -> Result<LocalManifests, SbomError> {
         let root_path = workspace_dir.join("Cargo.toml");
         let root_file = SourceFile::read(root, &root_path).map_err(|e| match e {
-            SbomError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            SbomError::Io { path, cause } if cause.kind() == std::io::ErrorKind::NotFound => {
                 SbomError::OutOfSync {
                     place: Place::file(workspace_dir.join("Cargo.lock")),
                     manifest: path,
