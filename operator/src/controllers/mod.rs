@@ -42,10 +42,18 @@ pub const OPERATOR_NAME: &str = "tollgate-operator";
 pub enum Error {
     /// The API server refused a write or a read.
     #[error("kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
+    Kube(kube::Error),
     /// A namespaced object without a namespace (the API would not allow it): `Kind name`.
     #[error("{0} has no namespace")]
     NoNamespace(String),
+}
+
+/// By hand rather than `#[from]`: the message already carries the API error, so it is not also
+/// returned as the source (printing the chain would show it twice).
+impl From<kube::Error> for Error {
+    fn from(error: kube::Error) -> Self {
+        Error::Kube(error)
+    }
 }
 
 impl Error {

@@ -88,7 +88,7 @@ fn respond(request: &Request<Incoming>, metrics: &Metrics, health: &Health) -> R
 /// Binds the HTTP port (separately from [`serve_http`], so bind errors surface before the
 /// operator starts and tests can bind port 0).
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, RuntimeError> {
-    TcpListener::bind(addr).await.map_err(|source| RuntimeError::Bind { addr, source })
+    TcpListener::bind(addr).await.map_err(|cause| RuntimeError::Bind { addr, cause })
 }
 
 /// Serves `/metrics` (OpenMetrics text), `/healthz` (200 while the process runs) and `/readyz`

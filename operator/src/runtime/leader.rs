@@ -76,10 +76,10 @@ impl LeaderElection {
             .with_create_mode(LeaseCreateMode::AutoCreate)
             .build()
             .await
-            .map_err(|source| RuntimeError::LeaderElection {
+            .map_err(|cause| RuntimeError::LeaderElection {
                 namespace: config.namespace.clone(),
                 name: config.name.clone(),
-                source,
+                cause,
             })?;
         let (state, task) = manager.watch().await;
         Ok(Self { config, state, task })
@@ -121,7 +121,7 @@ impl LeaderElection {
         RuntimeError::LeaderElection {
             namespace: self.config.namespace.clone(),
             name: self.config.name.clone(),
-            source: LeaseManagerError::InconsistentState("the leader election task ended".into()),
+            cause: LeaseManagerError::InconsistentState("the leader election task ended".into()),
         }
     }
 
@@ -132,15 +132,15 @@ impl LeaderElection {
         let ended = task.await;
         match ended {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(source)) => Err(RuntimeError::LeaderElection {
+            Ok(Err(cause)) => Err(RuntimeError::LeaderElection {
                 namespace: config.namespace,
                 name: config.name,
-                source,
+                cause,
             }),
             Err(join) => Err(RuntimeError::LeaderElection {
                 namespace: config.namespace,
                 name: config.name,
-                source: LeaseManagerError::InconsistentState(format!(
+                cause: LeaseManagerError::InconsistentState(format!(
                     "the election task panicked: {join}"
                 )),
             }),

@@ -57,22 +57,22 @@ pub use telemetry::{
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// The HTTP port could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, not also the source).
+        cause: std::io::Error,
     },
     /// Leader election could not start or failed.
-    #[error("leader election on Lease {namespace}/{name}: {source}")]
+    #[error("leader election on Lease {namespace}/{name}: {cause}")]
     LeaderElection {
         /// The Lease's namespace.
         namespace: String,
         /// The Lease's name.
         name: String,
-        /// Why.
-        source: LeaseManagerError,
+        /// Why (in the message, not also the source).
+        cause: LeaseManagerError,
     },
     /// This replica was leading and lost the Lease; it must restart as a standby.
     #[error(
