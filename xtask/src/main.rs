@@ -399,19 +399,25 @@ fn ci(root: &Path) -> TaskResult {
 /// The cargo-fuzz release `fuzz` installs into `target/tools` when `cargo fuzz` is missing.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
-/// `cargo xtask fuzz [--time SECS] [TARGET...]`: builds the targets in `fuzz/` once (stable
+/// `cargo xtask fuzz [--time SECS] [--seed N] [TARGET...]`: builds the targets in `fuzz/` once (stable
 /// toolchain, no sanitizer: the code is safe Rust, so panics, hangs and memory blow-ups are the
 /// findings), then runs each for SECS seconds (default 60) from the committed corpus in
 /// `fuzz/corpus/TARGET`. New inputs go to `target/fuzz/corpus/TARGET`, crashes to
 /// `target/fuzz/artifacts/TARGET`; any crash, hang (10 s) or RSS over 2 GiB fails the task.
+/// The seed is fixed (1) unless `--seed` says otherwise (0: a random one), so that a CI run
+/// explores the same inputs each time and a crash there reproduces.
 fn fuzz(root: &Path, extra: &[OsString]) -> TaskResult {
     let mut seconds = 60u64;
+    let mut seed = 1u64;
     let mut wanted = Vec::new();
     let mut args = extra.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = args.next() {
         if arg == "--time" {
             let value = args.next().unwrap_or_default();
             seconds = value.parse().map_err(|_| format!("--time {value:?}: not whole seconds"))?;
+        } else if arg == "--seed" {
+            let value = args.next().unwrap_or_default();
+            seed = value.parse().map_err(|_| format!("--seed {value:?}: not a whole number"))?;
         } else {
             wanted.push(arg);
         }
@@ -443,6 +449,7 @@ fn fuzz(root: &Path, extra: &[OsString]) -> TaskResult {
         cmd.arg(target).arg(&corpus).arg(root.join("fuzz/corpus").join(target)).args([
             "--".into(),
             format!("-max_total_time={seconds}"),
+            format!("-seed={seed}"),
             "-timeout=10".into(),
             "-rss_limit_mb=2048".into(),
             "-print_final_stats=1".into(),

@@ -135,6 +135,24 @@ fn truncated_lockfile_names_file_and_line() {
     assert!(err.contains("Cargo.lock:30:"), "{err}");
 }
 
+/// Found by the `lockfile` fuzz target: cargo-lock panicked slicing a checksum with a
+/// multi-byte character. Written directly and as a TOML escape, both are input errors.
+#[test]
+fn a_checksum_with_a_multibyte_character_is_an_input_error_not_a_panic() {
+    for bad in ["\u{2da}", "\\u02DA"] {
+        let dir = copy_fixture();
+        let lock = dir.path().join("Cargo.lock");
+        let text = std::fs::read_to_string(&lock).unwrap();
+        let at = text.find("checksum = \"").unwrap() + "checksum = \"".len() + 29;
+        // Two hex digits become one two-byte character: still 64 bytes, as in the crash.
+        let text = format!("{}{bad}{}", &text[..at], &text[at + 2..]);
+        std::fs::write(&lock, text).unwrap();
+        let err = catalog(dir.path(), &lock, None).unwrap_err();
+        assert!(matches!(err, SbomError::Malformed { .. }), "{err}");
+        assert!(err.to_string().contains("is not hexadecimal"), "{err}");
+    }
+}
+
 #[test]
 fn unknown_lockfile_version_is_refused() {
     let dir = copy_fixture();
