@@ -270,3 +270,72 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A backup killed with SIGKILL in the middle of its upload leaves the local store's staging
+/// file (`<id>.dump#<n>`, hidden from the store's listing). `db list` shows it as staging;
+/// `db retention --apply` keeps it while it may still be written and removes it once it has not
+/// been written for the grace period — and never counts it towards the floor.
+#[test]
+fn killed_backup_leaves_a_staging_file_that_retention_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    let store = store_dir.to_str().unwrap();
+    let src = seeded("e2e_bk_kill");
+    // A pg_dump that writes more than one upload part, then hangs until killed.
+    let bin = fake_bindir(
+        dir.path(),
+        "if [ \"$1\" = --version ]; then exec pg_dump --version; fi\n\
+         head -c 12000000 /dev/zero\nexec sleep 120",
+    );
+    let mut cmd = tollgate(dir.path());
+    cmd.args(["db", "backup", "--database-url", src.url(), "--store", store])
+        .env("TOLLGATE_PG_BINDIR", &bin)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let staged = loop {
+        let found = walk(&store_dir).into_iter().find(|p| {
+            p.file_name().unwrap().to_str().unwrap().contains(".dump#")
+                && p.metadata().is_ok_and(|m| m.len() > 0)
+        });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "no staging file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    child.kill().unwrap(); // SIGKILL: no destructor, no abort of the upload
+    child.wait().unwrap();
+    let _ = Command::new("pkill").args(["-f", &bin.join("pg_dump").display().to_string()]).status();
+    assert!(staged.exists());
+
+    let out = db(dir.path(), &["list", "--store", store, "--json"]);
+    let listed = json(&out);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed:#}");
+    assert_eq!(listed[0]["status"], "staging");
+    assert_eq!(listed[0]["database"], src.name.as_str());
+    let key = listed[0]["key"].as_str().unwrap();
+    assert!(staged.ends_with(key), "{key} vs {}", staged.display());
+
+    let retention = ["retention", "--store", store, "--keep-last", "1", "--apply"];
+    let report = ["--report-format", "json"];
+    let out = db(dir.path(), &[&retention[..], &report[..]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let f = findings(&out);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "db-retention/keep");
+    assert!(f[0].1.contains("may still be running"), "{f:?}");
+    assert!(staged.exists(), "removed within the grace period");
+
+    let out = db(dir.path(), &[&retention[..], &["--staging-grace", "0s"], &report[..]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let f = findings(&out);
+    assert_eq!(f[0].0, "db-retention/deleted", "{f:?}");
+    assert!(f[0].1.contains("staging file of an interrupted upload"), "{f:?}");
+    assert!(!staged.exists(), "the staging file is still there");
+    assert!(walk(&store_dir).is_empty(), "{:?}", walk(&store_dir));
+
+    let out = db(dir.path(), &[&retention[..], &["--staging-grace", "soon"]].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

@@ -570,9 +570,14 @@ pub struct DbRetentionArgs {
     /// Keep the newest backup of each of the last N years.
     #[arg(long, value_name = "N")]
     pub keep_yearly: Option<u32>,
-    /// Never keep fewer than N backups per database.
+    /// Never keep fewer than N restorable backups per database (complete, and not failed
+    /// verification; default 1).
     #[arg(long, value_name = "N")]
     pub floor: Option<u32>,
+    /// Delete staging files of interrupted uploads not written for this long (e.g. 6h, 2d;
+    /// default 24h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub staging_grace: Option<std::time::Duration>,
     /// Delete what the policy selects (default: dry run, only list it).
     #[arg(long)]
     pub apply: bool,

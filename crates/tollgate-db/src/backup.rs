@@ -95,6 +95,10 @@ pub enum BackupStatus {
     /// Something is there but not a complete backup (a temporary upload, an object without
     /// metadata, an unreadable metadata document). Never deleted on a guess.
     Incomplete,
+    /// The staging file of an upload that stopped ([`crate::store::StagedUpload`]). Kept while
+    /// it may still be written; `retention --apply` removes it once it is older than the grace
+    /// period.
+    Staging,
 }
 
 /// The latest result of one verification tier.
@@ -237,6 +241,9 @@ pub struct BackupInfo {
     /// Not stored: whether this entry is a complete backup.
     #[serde(skip)]
     pub status: BackupStatus,
+    /// Not stored: for a [`BackupStatus::Staging`] entry, when its file was last written.
+    #[serde(skip)]
+    pub last_written: Option<OffsetDateTime>,
 }
 
 impl BackupInfo {
@@ -272,6 +279,7 @@ impl BackupInfo {
             recipients: Vec::new(),
             verified: None,
             status: BackupStatus::Incomplete,
+            last_written: None,
         }
     }
 
@@ -500,6 +508,7 @@ pub fn backup(store: &Store, opts: &BackupOptions) -> Result<BackupInfo, BackupE
         recipients: opts.recipients.iter().map(|r| r.trim().to_string()).collect(),
         verified: None,
         status: BackupStatus::Complete,
+        last_written: None,
     };
     if let Err(e) = write_metadata(store, &info) {
         let _ = store.delete(&final_key);
@@ -604,7 +613,8 @@ fn stream_dump(
 
 /// Every backup in the store, newest first. Complete backups come from metadata documents;
 /// temporary uploads, dumps without metadata and unreadable metadata are listed as
-/// [`BackupStatus::Incomplete`].
+/// [`BackupStatus::Incomplete`]; the staging files of interrupted uploads to a local store as
+/// [`BackupStatus::Staging`].
 pub fn list(store: &Store) -> Result<Vec<BackupInfo>, BackupError> {
     let objects = store.list("")?;
     let mut out = Vec::new();
@@ -650,6 +660,15 @@ pub fn list(store: &Store) -> Result<Vec<BackupInfo>, BackupError> {
         };
         out.push(BackupInfo::incomplete(db, id, key, *size));
     }
+    for staged in store.staged_uploads("")? {
+        let Some((db, file)) = staged.target.rsplit_once('/') else { continue };
+        let id = file.strip_prefix(".tmp-").unwrap_or(file);
+        let id = id.strip_suffix(".dump.age").or_else(|| id.strip_suffix(".dump")).unwrap_or(id);
+        let mut info = BackupInfo::incomplete(db, id, &staged.key, staged.size);
+        info.status = BackupStatus::Staging;
+        info.last_written = Some(staged.modified);
+        out.push(info);
+    }
     out.sort_by(|a, b| {
         b.started_at()
             .cmp(&a.started_at())
@@ -667,8 +686,12 @@ pub fn find(store: &Store, id: &str) -> Result<BackupInfo, BackupError> {
         .ok_or_else(|| BackupError::NotFound(id.to_string()))
 }
 
-/// Deletes a backup: the object first, the metadata document last.
+/// Deletes a backup: the object first, the metadata document last. A
+/// [`BackupStatus::Staging`] entry is its staging file alone.
 pub fn delete(store: &Store, info: &BackupInfo) -> Result<(), BackupError> {
+    if info.status == BackupStatus::Staging {
+        return Ok(store.delete_staged(&info.key)?);
+    }
     store.delete(&info.key)?;
     if info.status == BackupStatus::Complete {
         store.delete(&info.metadata_key())?;

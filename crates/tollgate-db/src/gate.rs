@@ -316,7 +316,8 @@ pub fn backup_report(
 }
 
 /// `db retention`: the GFS selection over the store's complete backups at `now`; with
-/// `apply`, the backups it selects are deleted (only complete ones). Returns the
+/// `apply`, the backups it selects are deleted (only complete ones, and staging files of
+/// interrupted uploads past the grace period). Returns the
 /// `db-retention` report; a failed deletion is an error finding.
 pub fn retention(
     store: &Store,
@@ -339,8 +340,9 @@ pub fn retention(
         };
         if !d.keep && apply {
             let Some(info) = info else { continue };
-            // Never on a guess: only complete backups the selection names.
-            if info.status != BackupStatus::Complete {
+            // Never on a guess: only complete backups and stale staging files the selection
+            // names.
+            if info.status == BackupStatus::Incomplete {
                 continue;
             }
             if let Err(e) = backup::delete(store, info) {

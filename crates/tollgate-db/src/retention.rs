@@ -7,17 +7,29 @@
 //!
 //! - the newest verified backup of a database (the newest whose latest verification passed,
 //!   [`is_verified`]) is always kept;
-//! - a database never goes below `floor` kept backups;
+//! - a database never goes below `floor` kept restorable backups: complete ones whose latest
+//!   verification did not fail (incomplete entries and backups known to be broken do not count);
 //! - a backup that is incomplete, or whose time is unknown or in the future, is kept: nothing is
 //!   deleted on a guess.
+//!
+//! The staging file of an interrupted upload ([`BackupStatus::Staging`]) is not a backup: it is
+//! deleted once it has not been written for `staging_grace_secs` (a running upload keeps it
+//! fresh), and kept before that.
 
 use crate::backup::{BackupInfo, BackupStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
+/// The default grace period of staging files: a day without a write.
+pub const DEFAULT_STAGING_GRACE_SECS: u64 = 24 * 3600;
+
+fn default_staging_grace() -> u64 {
+    DEFAULT_STAGING_GRACE_SECS
+}
+
 /// How many backups to keep, per database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetentionPolicy {
     /// Keep the N newest backups.
     pub keep_last: usize,
@@ -31,8 +43,27 @@ pub struct RetentionPolicy {
     pub keep_monthly: usize,
     /// The same per year.
     pub keep_yearly: usize,
-    /// Never keep fewer than this many backups of a database.
+    /// Never keep fewer than this many restorable backups of a database.
     pub floor: usize,
+    /// Staging files of interrupted uploads not written for this many seconds are deleted.
+    #[serde(default = "default_staging_grace")]
+    pub staging_grace_secs: u64,
+}
+
+impl Default for RetentionPolicy {
+    /// No keep rule, no floor, and the default staging grace period.
+    fn default() -> Self {
+        RetentionPolicy {
+            keep_last: 0,
+            keep_hourly: 0,
+            keep_daily: 0,
+            keep_weekly: 0,
+            keep_monthly: 0,
+            keep_yearly: 0,
+            floor: 0,
+            staging_grace_secs: DEFAULT_STAGING_GRACE_SECS,
+        }
+    }
 }
 
 /// The decision about one backup.
@@ -90,6 +121,12 @@ pub fn is_verified(b: &BackupInfo) -> bool {
     b.verified.as_ref().is_some_and(|v| v.passed())
 }
 
+/// Whether a verification of the backup ran and its latest result is a failure: a backup that
+/// is known not to restore does not count towards the floor.
+pub fn is_known_broken(b: &BackupInfo) -> bool {
+    b.verified.as_ref().is_some_and(|v| !v.passed())
+}
+
 /// Decides which backups to keep and which to delete. Decisions are grouped by database
 /// (sorted by name), newest first within a database; the result is a function of the inputs only.
 pub fn select_for_deletion(
@@ -106,9 +143,29 @@ pub fn select_for_deletion(
         // Newest first; ties broken by id so the order never depends on the input order.
         list.sort_by(|a, b| b.started_at().cmp(&a.started_at()).then_with(|| b.id.cmp(&a.id)));
         let mut reasons: Vec<Vec<String>> = vec![Vec::new(); list.len()];
+        let mut stale_staging = BTreeSet::new(); // indices of staging files past the grace period
         // Guards first: backups never deleted on a guess.
         let mut candidates = Vec::new(); // indices of complete backups with a known time
         for (i, b) in list.iter().enumerate() {
+            if b.status == BackupStatus::Staging {
+                let grace =
+                    time::Duration::seconds(policy.staging_grace_secs.min(i64::MAX as u64) as i64);
+                match b.last_written {
+                    Some(t) if now - t >= grace => {
+                        stale_staging.insert(i);
+                    }
+                    Some(t) => reasons[i].push(format!(
+                        "staging file of an upload that may still be running (last written {}): \
+                         kept for the grace period",
+                        rfc3339(t)
+                    )),
+                    None => reasons[i].push(
+                        "staging file whose last write is unknown: kept, not deleted on a guess"
+                            .into(),
+                    ),
+                }
+                continue;
+            }
             match (b.status, b.started_at()) {
                 (BackupStatus::Complete, Some(t)) if t <= now => candidates.push((i, t)),
                 (BackupStatus::Complete, Some(_)) => {
@@ -117,7 +174,7 @@ pub fn select_for_deletion(
                 (BackupStatus::Complete, None) => {
                     reasons[i].push("start time unknown: kept, not deleted on a guess".into())
                 }
-                (BackupStatus::Incomplete, _) => {
+                (BackupStatus::Incomplete | BackupStatus::Staging, _) => {
                     reasons[i].push("incomplete or unknown: kept, not deleted on a guess".into())
                 }
             }
@@ -148,20 +205,40 @@ pub fn select_for_deletion(
         if let Some((i, _)) = candidates.iter().find(|(i, _)| is_verified(list[*i])) {
             reasons[*i].push("newest verified backup".into());
         }
-        let mut kept = reasons.iter().filter(|r| !r.is_empty()).count();
+        // The floor counts restorable backups only, newest first.
+        let restorable = |i: usize| !is_known_broken(list[i]);
+        let mut kept =
+            candidates.iter().filter(|(i, _)| !reasons[*i].is_empty() && restorable(*i)).count();
         for (i, _) in &candidates {
             if kept >= policy.floor {
                 break;
             }
-            if reasons[*i].is_empty() {
+            if reasons[*i].is_empty() && restorable(*i) {
                 reasons[*i].push(format!("floor {}", policy.floor));
                 kept += 1;
+            }
+        }
+        if kept < policy.floor {
+            // Fewer restorable backups than the floor: delete none of the rest either.
+            for (i, _) in &candidates {
+                if reasons[*i].is_empty() {
+                    reasons[*i].push(format!(
+                        "floor {}: only {kept} restorable backups, nothing else deleted",
+                        policy.floor
+                    ));
+                }
             }
         }
         for (i, b) in list.iter().enumerate() {
             let keep = !reasons[i].is_empty();
             let why = if keep {
                 std::mem::take(&mut reasons[i])
+            } else if stale_staging.contains(&i) {
+                vec![format!(
+                    "staging file of an interrupted upload, not written since {} (grace {}s)",
+                    b.last_written.map(rfc3339).unwrap_or_default(),
+                    policy.staging_grace_secs
+                )]
             } else {
                 vec!["matches no keep rule".to_string()]
             };
@@ -169,6 +246,10 @@ pub fn select_for_deletion(
         }
     }
     out
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -246,6 +327,61 @@ mod tests {
         assert!(keep[&backups[4].id].0, "future kept");
     }
 
+    #[test]
+    fn floor_counts_only_restorable_backups() {
+        let t = |d: u8| datetime!(2026-11-01 00:00 UTC) + time::Duration::days(d.into());
+        let backups = vec![
+            info("app", t(20), 1, false, false), // incomplete: does not count
+            with_checks("app", t(19), 2, &[("restore", false)], true), // broken: does not count
+            info("app", t(18), 3, false, true),
+            info("app", t(17), 4, false, true),
+            info("app", t(16), 5, false, true),
+        ];
+        let policy = RetentionPolicy { floor: 2, ..Default::default() };
+        let d = select_for_deletion(&backups, &policy, NOW);
+        let kept: Vec<_> = d.iter().filter(|d| d.keep).map(|d| d.id.as_str()).collect();
+        assert_eq!(kept, [&backups[0].id, &backups[2].id, &backups[3].id], "{d:#?}");
+        assert_eq!(d[2].reasons, ["floor 2"]);
+        // With fewer restorable backups than the floor, no complete backup goes.
+        let policy = RetentionPolicy { floor: 4, ..Default::default() };
+        let d = select_for_deletion(&backups, &policy, NOW);
+        assert!(d.iter().all(|d| d.keep), "{d:#?}");
+        assert!(d[1].reasons[0].contains("only 3 restorable backups"), "{:?}", d[1].reasons);
+    }
+
+    #[test]
+    fn staging_files_go_after_the_grace_period() {
+        let staging = |n: usize, last_written: Option<OffsetDateTime>| {
+            let mut b = info("app", datetime!(2026-11-20 00:00 UTC), n, false, false);
+            b.status = BackupStatus::Staging;
+            b.key = format!("{}#7", b.key);
+            b.last_written = last_written;
+            b
+        };
+        let backups = vec![
+            staging(1, Some(NOW - time::Duration::hours(25))),
+            staging(2, Some(NOW - time::Duration::hours(23))),
+            staging(3, None),
+            info("app", datetime!(2026-11-19 00:00 UTC), 4, false, true),
+        ];
+        let policy = RetentionPolicy { keep_last: 1, ..Default::default() };
+        let d = select_for_deletion(&backups, &policy, NOW);
+        let by_id: BTreeMap<_, _> = d.iter().map(|d| (d.id.as_str(), d)).collect();
+        let stale = by_id[backups[0].id.as_str()];
+        assert!(!stale.keep);
+        assert_eq!(
+            stale.reasons,
+            ["staging file of an interrupted upload, not written since 2026-11-24T11:00:00Z \
+                 (grace 86400s)"]
+        );
+        assert!(by_id[backups[1].id.as_str()].keep, "still within the grace period");
+        assert!(by_id[backups[2].id.as_str()].keep, "unknown age: not deleted on a guess");
+        assert!(by_id[backups[3].id.as_str()].keep);
+        let short = RetentionPolicy { staging_grace_secs: 3600, ..policy };
+        let d = select_for_deletion(&backups, &short, NOW);
+        assert_eq!(d.iter().filter(|d| !d.keep).count(), 2, "{d:#?}");
+    }
+
     /// Verification histories: none, passed, failed, restore failed then checksum passed.
     const HISTORIES: [&[(&str, bool)]; 4] = [
         &[],
@@ -305,6 +441,7 @@ mod tests {
                 keep_monthly: m,
                 keep_yearly: y,
                 floor: f,
+                ..Default::default()
             },
         )
     }
@@ -331,10 +468,20 @@ mod tests {
         fn keeps_at_least_floor_and_incomplete(backups in arb_backups(), policy in arb_policy()) {
             let d = select_for_deletion(&backups, &policy, NOW);
             prop_assert_eq!(d.len(), backups.len());
+            let kept = |b: &BackupInfo| d.iter().any(|d| d.id == b.id && d.keep);
             for db in ["a", "b", "c"] {
-                let n = backups.iter().filter(|b| b.database == db).count();
-                let kept = d.iter().filter(|d| d.database == db && d.keep).count();
-                prop_assert!(kept >= policy.floor.min(n));
+                let complete: Vec<_> = backups.iter()
+                    .filter(|b| b.database == db && b.status == BackupStatus::Complete)
+                    .collect();
+                let restorable: Vec<_> =
+                    complete.iter().filter(|b| !is_known_broken(b)).collect();
+                let kept_restorable = restorable.iter().filter(|b| kept(b)).count();
+                // The floor counts restorable backups only…
+                prop_assert!(kept_restorable >= policy.floor.min(restorable.len()));
+                // …and when there are too few of them, no complete backup is deleted.
+                if restorable.len() < policy.floor {
+                    prop_assert!(complete.iter().all(|b| kept(b)));
+                }
             }
             for b in backups.iter().filter(|b| b.status == BackupStatus::Incomplete) {
                 prop_assert!(d.iter().any(|d| d.id == b.id && d.keep));

@@ -62,6 +62,33 @@ pub struct Store {
     inner: Arc<dyn ObjectStore>,
     prefix: String,
     url: String,
+    /// The directory of a local store (where interrupted uploads leave staging files).
+    local_root: Option<std::path::PathBuf>,
+}
+
+/// What an interrupted multipart upload left in a local store: the staging file
+/// `<key>#<n>` that `object_store` writes before renaming it to `<key>`. The store's listing
+/// never shows these files; a process killed mid-upload leaves them behind.
+///
+/// On S3 an interrupted upload leaves an incomplete multipart upload instead, which is not an
+/// object and cannot be listed through `object_store`: the bucket's
+/// `AbortIncompleteMultipartUpload` lifecycle rule removes those (see docs/operator.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedUpload {
+    /// The staging file's key relative to the store (`<db>/<id>.dump#3`).
+    pub key: String,
+    /// The key the upload was writing (`<db>/<id>.dump`).
+    pub target: String,
+    /// Bytes written before the upload stopped.
+    pub size: u64,
+    /// When the file was last written (a running upload keeps this recent).
+    pub modified: time::OffsetDateTime,
+}
+
+/// `<key>#<digits>`: the name `object_store`'s local multipart uploads stage under.
+fn staged_target(name: &str) -> Option<&str> {
+    let (target, n) = name.rsplit_once('#')?;
+    (!target.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(target)
 }
 
 impl std::fmt::Debug for Store {
@@ -92,6 +119,7 @@ impl Store {
         let target = StoreUrl::parse(url).map_err(|e| bad(e.reason))?;
         let rt =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io_err)?;
+        let mut local_root = None;
         let (inner, prefix): (Arc<dyn ObjectStore>, String) = match target {
             StoreUrl::S3(s3) => {
                 let mut b = match credentials {
@@ -122,10 +150,11 @@ impl Store {
             StoreUrl::Local(path) => {
                 std::fs::create_dir_all(&path).map_err(io_err)?;
                 let fs = LocalFileSystem::new_with_prefix(&path).map_err(|e| bad(e.to_string()))?;
+                local_root = Some(path);
                 (Arc::new(fs), String::new())
             }
         };
-        Ok(Store { rt, inner, prefix, url: url.to_string() })
+        Ok(Store { rt, inner, prefix, url: url.to_string(), local_root })
     }
 
     /// The URL this store was opened from.
@@ -227,6 +256,66 @@ impl Store {
         let mut out = out.map_err(self.op_err("list", dir))?;
         out.sort();
         Ok(out)
+    }
+
+    /// The staging files of interrupted uploads under `dir` (see [`StagedUpload`]), sorted by
+    /// key; always empty for S3.
+    pub fn staged_uploads(&self, dir: &str) -> Result<Vec<StagedUpload>, StoreError> {
+        let Some(root) = &self.local_root else { return Ok(Vec::new()) };
+        let io_err = |cause| StoreError::Io { url: self.url.clone(), cause };
+        let mut out = Vec::new();
+        let mut pending = vec![root.join(dir)];
+        while let Some(d) = pending.pop() {
+            let entries = match std::fs::read_dir(&d) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(io_err)?;
+                let kind = entry.file_type().map_err(io_err)?;
+                if kind.is_dir() {
+                    pending.push(entry.path());
+                    continue;
+                }
+                let path = entry.path();
+                let Some(rel) = path.strip_prefix(root).ok().and_then(|r| r.to_str()) else {
+                    continue;
+                };
+                let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
+                let Some(target) = staged_target(&rel) else { continue };
+                if !kind.is_file() {
+                    continue;
+                }
+                let meta = entry.metadata().map_err(io_err)?;
+                let modified = meta.modified().map_err(io_err)?;
+                out.push(StagedUpload {
+                    target: target.to_string(),
+                    key: rel.clone(),
+                    size: meta.len(),
+                    modified: time::OffsetDateTime::from(modified),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Removes one staging file [`staged_uploads`](Self::staged_uploads) listed. Refuses any
+    /// key that is not a staging file's (`<key>#<digits>`), so no backup can go this way.
+    pub fn delete_staged(&self, key: &str) -> Result<(), StoreError> {
+        let io_err = |cause| StoreError::Io { url: self.url.clone(), cause };
+        let Some(root) = &self.local_root else {
+            return Err(io_err(io::Error::other("an S3 store has no staging files")));
+        };
+        if staged_target(key).is_none() || key.split('/').any(|p| p.is_empty() || p == "..") {
+            return Err(io_err(io::Error::other(format!("{key:?} is not a staging file"))));
+        }
+        match std::fs::remove_file(root.join(key)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(e)),
+        }
     }
 
     /// Starts a multipart upload to `key`. Write to the returned writer, then

@@ -162,6 +162,7 @@ pub fn retention_policy(spec: &RetentionSpec) -> RetentionPolicy {
         keep_monthly: n(spec.keep_monthly),
         keep_yearly: n(spec.keep_yearly),
         floor: n(spec.floor.unwrap_or(1).max(1)),
+        ..RetentionPolicy::default()
     }
 }
 

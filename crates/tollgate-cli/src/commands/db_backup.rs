@@ -64,6 +64,7 @@ pub fn list(args: &DbListArgs) -> anyhow::Result<Verdict> {
                 match b.status {
                     BackupStatus::Complete => "complete",
                     BackupStatus::Incomplete => "incomplete",
+                    BackupStatus::Staging => "staging",
                 },
                 b.size,
                 b.schema_version.as_deref().unwrap_or("-"),
@@ -96,6 +97,9 @@ pub fn retention(args: &DbRetentionArgs) -> anyhow::Result<Verdict> {
         keep_monthly: n(args.keep_monthly),
         keep_yearly: n(args.keep_yearly),
         floor: args.floor.map_or(1, |f| f as usize),
+        staging_grace_secs: args
+            .staging_grace
+            .map_or(tollgate_db::retention::DEFAULT_STAGING_GRACE_SECS, |d| d.as_secs()),
     };
     if [
         args.keep_last,
