@@ -1,5 +1,5 @@
 //! What every reconciler receives: the API client, metrics, the executor, a clock, the work
-//! limits and the error backoff.
+//! limits, the error backoff and the namespaces it watches.
 
 use std::sync::Arc;
 
@@ -40,11 +40,98 @@ pub struct Context {
     pub limits: Arc<WorkLimits>,
     /// Per-object delays before a failed reconcile is retried.
     pub backoff: Arc<ErrorBackoff>,
+    /// Where this context's controllers watch.
+    pub scope: Scope,
+}
+
+/// The namespaces a set of controllers watches: the whole cluster, or (`--watch-namespace`)
+/// one namespace of the operator's watched list, with only Roles in each of them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Every namespace (a ClusterRole).
+    #[default]
+    Cluster,
+    /// One namespace; `watched` is every namespace the operator watches (sorted), the only
+    /// ones it may read (an EnvironmentParity's environments, for instance).
+    Namespace {
+        /// The namespace these controllers watch.
+        namespace: String,
+        /// Every watched namespace, this one included.
+        watched: Arc<[String]>,
+    },
+}
+
+impl Scope {
+    /// The scopes of an operator watching `namespaces` (the whole cluster when empty): one per
+    /// namespace, sorted and deduplicated.
+    pub fn for_namespaces(namespaces: &[String]) -> Vec<Scope> {
+        let mut watched = namespaces.to_vec();
+        watched.sort();
+        watched.dedup();
+        if watched.is_empty() {
+            return vec![Scope::Cluster];
+        }
+        let shared: Arc<[String]> = watched.clone().into();
+        watched
+            .into_iter()
+            .map(|namespace| Scope::Namespace { namespace, watched: shared.clone() })
+            .collect()
+    }
+
+    /// The API of kind `K` this scope watches: all namespaces, or the one namespace.
+    pub fn api<K>(&self, client: &kube::Client) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match self {
+            Scope::Cluster => kube::Api::all(client.clone()),
+            Scope::Namespace { namespace, .. } => kube::Api::namespaced(client.clone(), namespace),
+        }
+    }
+
+    /// Whether objects of `namespace` may be read (always, cluster-wide).
+    pub fn may_read(&self, namespace: &str) -> bool {
+        match self {
+            Scope::Cluster => true,
+            Scope::Namespace { watched, .. } => watched.iter().any(|w| w == namespace),
+        }
+    }
+
+    /// Every watched namespace; `None` for the whole cluster.
+    pub fn watched(&self) -> Option<&[String]> {
+        match self {
+            Scope::Cluster => None,
+            Scope::Namespace { watched, .. } => Some(watched),
+        }
+    }
+
+    /// A short name for logs: `cluster` or the namespace.
+    pub fn label(&self) -> &str {
+        match self {
+            Scope::Cluster => "cluster",
+            Scope::Namespace { namespace, .. } => namespace,
+        }
+    }
 }
 
 impl Context {
-    /// A context with the default work limits ([`crate::executor::limits::Limits::default`])
-    /// and error backoff (5 s doubling to 5 min).
+    /// The API of kind `K` in this context's [`Scope`].
+    pub fn api<K>(&self) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        self.scope.api(&self.client)
+    }
+
+    /// This context for controllers watching `scope`.
+    pub fn scoped(&self, scope: Scope) -> Context {
+        Context { scope, ..self.clone() }
+    }
+
+    /// A cluster-wide context with the default work limits
+    /// ([`crate::executor::limits::Limits::default`]) and error backoff (5 s doubling to 5 min).
     pub fn new(
         client: kube::Client,
         metrics: Arc<Metrics>,
@@ -59,6 +146,7 @@ impl Context {
             clock,
             limits,
             backoff: Arc::new(ErrorBackoff::default()),
+            scope: Scope::Cluster,
         }
     }
 }

@@ -25,6 +25,7 @@ use std::fmt;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 /// GFS retention rules as tollgate-db applies them, carried by [`Work::Retention`].
+pub use tollgate_db::migrate::MigrationVersion;
 pub use tollgate_db::retention::RetentionPolicy;
 /// How thoroughly to verify a backup (part of the Backup CRDs, shared with the work items).
 pub use tollgate_operator_api::crd::backup::VerifyTier;
@@ -273,7 +274,7 @@ pub const MAX_TEXT: usize = 240;
 #[serde(rename_all = "camelCase")]
 pub struct PendingSummary {
     /// Version.
-    pub version: u64,
+    pub version: MigrationVersion,
     /// Name.
     pub name: String,
     /// Destructive statements (`kind: statement`, truncated).
@@ -289,7 +290,7 @@ pub struct PlanSummary {
     pub hash: String,
     /// Highest applied version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub highest_applied: Option<u64>,
+    pub highest_applied: Option<MigrationVersion>,
     /// How many migrations are applied.
     pub applied_total: usize,
     /// The first [`MAX_LISTED`] pending migrations.
@@ -309,7 +310,7 @@ pub struct PlanSummary {
 #[serde(rename_all = "camelCase")]
 pub struct AppliedSummary {
     /// Version.
-    pub version: u64,
+    pub version: MigrationVersion,
     /// Name.
     pub name: String,
     /// How long it took.

@@ -96,6 +96,11 @@ enum Command {
         /// POSTed to URL/v1/traces); off when unset.
         #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
         otlp_endpoint: Option<String>,
+        /// Watch only this namespace (repeatable; default: the whole cluster). Nothing is then
+        /// listed or watched cluster-wide: Roles in these namespaces suffice (install with
+        /// `manifests --watch-namespace`).
+        #[arg(long = "watch-namespace", value_name = "NS")]
+        watch_namespace: Vec<String>,
     },
     /// Run one work item (the Job executor's worker).
     Work {
@@ -114,6 +119,9 @@ enum Command {
         /// Directory to write into.
         #[arg(long)]
         output_dir: PathBuf,
+        /// A namespaced install watching only these namespaces (repeatable).
+        #[arg(long = "watch-namespace", value_name = "NS")]
+        watch_namespace: Vec<String>,
     },
 }
 
@@ -139,18 +147,22 @@ fn main() -> ExitCode {
             let code = run_work_command(&json, &termination_log);
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
-        Command::Manifests { output_dir } => match manifests::write(&output_dir) {
-            Ok(paths) => {
-                for path in paths {
-                    eprintln!("wrote {}", path.display());
+        Command::Manifests { output_dir, watch_namespace } => {
+            match manifests::Options::namespaced(&watch_namespace)
+                .and_then(|options| manifests::write_with(&output_dir, &options))
+            {
+                Ok(paths) => {
+                    for path in paths {
+                        eprintln!("wrote {}", path.display());
+                    }
+                    ExitCode::SUCCESS
                 }
-                ExitCode::SUCCESS
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        }
         Command::Run {
             http_addr,
             log_format,
@@ -165,7 +177,15 @@ fn main() -> ExitCode {
             max_concurrent_restores,
             max_concurrent_migrations,
             otlp_endpoint,
+            watch_namespace,
         } => {
+            let watch_namespaces = match manifests::Options::namespaced(&watch_namespace) {
+                Ok(options) => options.watch_namespaces,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let rt = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
                 Err(e) => {
@@ -197,6 +217,7 @@ fn main() -> ExitCode {
                     restore_verify: max_concurrent_restores,
                     migrations: max_concurrent_migrations,
                 },
+                watch_namespaces,
             };
             let code = match rt.block_on(run(options)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -227,6 +248,7 @@ struct RunOptions {
     job_image: Option<String>,
     job_stall_timeout: std::time::Duration,
     limits: Limits,
+    watch_namespaces: Vec<String>,
 }
 
 async fn run(o: RunOptions) -> anyhow::Result<()> {
@@ -267,7 +289,13 @@ async fn run(o: RunOptions) -> anyhow::Result<()> {
             tracing::error!(error = %e, "no signal handler; stopping");
         }
     };
-    runtime::run(ctx, RunConfig { http_addr, leader_election }, listener, shutdown).await?;
+    tracing::info!(
+        namespaces = ?o.watch_namespaces,
+        "watching {}",
+        if o.watch_namespaces.is_empty() { "the whole cluster" } else { "only these namespaces" }
+    );
+    let config = RunConfig { http_addr, leader_election, watch_namespaces: o.watch_namespaces };
+    runtime::run(ctx, config, listener, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

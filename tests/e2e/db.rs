@@ -44,9 +44,10 @@ fn rules(output: &Output) -> Vec<String> {
     r
 }
 
+/// The history of integer-versioned migrations, in version order.
 fn history(db: &ScratchDb) -> Vec<(i64, String, String)> {
     let mut c = db.connect();
-    c.query("SELECT version, name, checksum FROM tollgate_schema_history ORDER BY version", &[])
+    c.query("SELECT version::bigint, name, checksum FROM tollgate_schema_history ORDER BY 1", &[])
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -91,7 +92,7 @@ fn applies_reruns_and_reports_status() {
     assert_eq!(n, 1);
     let (by, ms): (String, i64) = c
         .query_one(
-            "SELECT applied_by, duration_ms FROM tollgate_schema_history WHERE version = 1",
+            "SELECT applied_by, duration_ms FROM tollgate_schema_history WHERE version = '1'",
             &[],
         )
         .map(|r| (r.get(0), r.get(1)))
@@ -466,4 +467,114 @@ fn configmap_and_git_sources() {
     let out = run(&mut cmd);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at deadbeefdeadbeef"), "{}", text(&out));
+}
+
+/// The recorded versions as text, in the order the rows were applied.
+fn recorded_versions(db: &ScratchDb) -> Vec<String> {
+    let mut c = db.connect();
+    c.query("SELECT version::text FROM tollgate_schema_history ORDER BY applied_at, version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Flyway's dotted versions (`V1_5__`, `V1.10__`) apply in Flyway's order (numeric per part),
+/// `1.0` and `1` are one version, and a dotted version below the highest applied is
+/// out-of-order drift.
+#[test]
+fn flyway_dotted_versions_apply_in_flyway_order() {
+    let database = scratch_database("e2e_flyway");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "V1__a.sql", "CREATE TABLE a (x int);\n");
+    write(dir.path(), "V1.10__c.sql", "CREATE TABLE c (x int);\n");
+    write(dir.path(), "V1_9__b.sql", "CREATE TABLE b (x int);\n");
+    write(dir.path(), "V2__d.sql", "CREATE TABLE d (x int);\n");
+    let out = db(&["migrate"], &database, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let applied: Vec<_> = findings(&out).into_iter().map(|f| f.2).collect();
+    assert_eq!(applied.len(), 4, "{applied:?}");
+    for (message, v) in applied.iter().zip(["V1__", "V1.9__", "V1.10__", "V2__"]) {
+        assert!(message.contains(v), "{message} should name {v}");
+    }
+    let mut versions = recorded_versions(&database);
+    versions.sort_by_key(|v| {
+        tollgate_db::migrate::MigrationVersion::parse(v).expect("a recorded version")
+    });
+    assert_eq!(versions, ["1", "1.9", "1.10", "2"]);
+
+    // A dotted version below the highest applied: drift, nothing applied.
+    write(dir.path(), "V1_9_5__late.sql", "CREATE TABLE late (x int);\n");
+    let out = db(&["migrate"], &database, dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let f = findings(&out);
+    assert!(
+        f.iter().any(|f| f.0 == "db/drift-out-of-order" && f.2.contains("V1.9.5 is pending")),
+        "{f:?}"
+    );
+    assert!(!exists(&database, "late"));
+    std::fs::remove_file(dir.path().join("V1_9_5__late.sql")).unwrap();
+
+    // `1.0` is version 1: a duplicate of V1 in the source is an input error.
+    write(dir.path(), "V1.0__again.sql", "SELECT 1;\n");
+    let out = db(&["plan"], &database, dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is also used by"), "{}", text(&out));
+}
+
+/// A history table from before dotted versions (`version bigint`) keeps its type while only
+/// integer versions are applied, and is widened to text — every row kept — for the first dotted
+/// one.
+#[test]
+fn a_bigint_history_table_is_widened_for_the_first_dotted_version() {
+    let database = scratch_database("e2e_flyway_widen");
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = "CREATE TABLE a (x int);\n";
+    write(dir.path(), "V1__a.sql", v1);
+    let mut c = database.connect();
+    c.batch_execute(&format!(
+        "CREATE TABLE a (x int);
+         CREATE TABLE tollgate_schema_history (
+             version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now(), duration_ms bigint NOT NULL,
+             applied_by text NOT NULL);
+         INSERT INTO tollgate_schema_history (version, name, checksum, duration_ms, applied_by)
+             VALUES (1, 'a', '{}', 3, 'old@host');",
+        sha256(v1)
+    ))
+    .unwrap();
+    let column_type = |c: &mut postgres::Client| -> String {
+        c.query_one(
+            "SELECT data_type FROM information_schema.columns \
+             WHERE table_name = 'tollgate_schema_history' AND column_name = 'version'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    write(dir.path(), "V2__b.sql", "CREATE TABLE b (x int);\n");
+    let out = db(&["migrate"], &database, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(column_type(&mut c), "bigint", "integer versions keep the old column");
+
+    write(dir.path(), "V2_1__c.sql", "CREATE TABLE c (x int);\n");
+    let out = db(&["migrate"], &database, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(column_type(&mut c), "text");
+    let rows: Vec<(String, String, String)> = c
+        .query(
+            "SELECT version, name, applied_by FROM tollgate_schema_history ORDER BY applied_at",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str(), rows[0].2.as_str()),
+        ("1", "a", "old@host")
+    );
+    assert_eq!(rows[2].0, "2.1");
+    assert!(exists(&database, "c"));
 }

@@ -72,13 +72,17 @@ pub enum OperatorCommand {
     Manifests(OperatorManifestsArgs),
 }
 
-/// `tollgate operator manifests --output-dir DIR`.
+/// `tollgate operator manifests --output-dir DIR [--watch-namespace NS]...`.
 #[derive(Debug, Args)]
 pub struct OperatorManifestsArgs {
     /// Directory to write crds.yaml, rbac.yaml, deployment.yaml, service.yaml and
     /// networkpolicy.yaml into (created if missing).
     #[arg(long, value_name = "DIR")]
     pub output_dir: PathBuf,
+    /// A namespaced install watching only these namespaces (repeatable): a Role and
+    /// RoleBinding in each instead of the ClusterRole.
+    #[arg(long = "watch-namespace", value_name = "NS")]
+    pub watch_namespace: Vec<String>,
 }
 
 /// `tollgate evidence …`.

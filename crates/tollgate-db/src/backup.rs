@@ -414,14 +414,20 @@ fn pg_dump_version() -> Result<String, BackupError> {
         })
 }
 
-/// Highest applied version in `tollgate_schema_history`, `None` when the table is missing.
+/// Highest applied version in `tollgate_schema_history` in migration order (`1.10` above
+/// `1.9`; the column is `text` once dotted versions were applied), `None` when the table is
+/// missing or empty.
 pub(crate) fn schema_version(url: &ConnInfo) -> Result<Option<String>, BackupError> {
     let exists = psql(url, "SELECT to_regclass('tollgate_schema_history') IS NOT NULL")?;
     if exists.trim() != "t" {
         return Ok(None);
     }
-    let v = psql(url, "SELECT max(version)::text FROM tollgate_schema_history")?;
-    Ok(Some(v.trim().to_string()).filter(|v| !v.is_empty()))
+    let versions = psql(url, "SELECT version::text FROM tollgate_schema_history")?;
+    Ok(versions
+        .lines()
+        .filter_map(|v| crate::migrate::MigrationVersion::parse(v.trim()).ok())
+        .max()
+        .map(|v| v.to_string()))
 }
 
 fn now() -> OffsetDateTime {

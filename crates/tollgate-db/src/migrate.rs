@@ -12,6 +12,7 @@
 
 pub mod source;
 pub mod sql;
+pub mod version;
 
 use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use tollgate_core::{Finding, Location, Severity};
 
 pub use source::{from_configmap_yaml, from_dir, from_git};
+pub use version::MigrationVersion;
 
 /// The history table.
 pub const HISTORY_TABLE: &str = "tollgate_schema_history";
@@ -33,7 +35,7 @@ fn lock_key() -> i64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
     /// Version (from `V<version>__`).
-    pub version: u64,
+    pub version: MigrationVersion,
     /// Name (after `__`).
     pub name: String,
     /// The SQL.
@@ -56,7 +58,7 @@ impl Migration {
             .flat_map(|s| {
                 let statement = s.text.split_whitespace().collect::<Vec<_>>().join(" ");
                 sql::destructive_kinds(&s.text).into_iter().map(move |kind| Destructive {
-                    version: self.version,
+                    version: self.version.clone(),
                     origin: self.origin.clone(),
                     line: s.line,
                     kind,
@@ -71,7 +73,7 @@ impl Migration {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Destructive {
     /// Its migration's version.
-    pub version: u64,
+    pub version: MigrationVersion,
     /// Its migration's origin.
     pub origin: String,
     /// 1-based line in the file.
@@ -86,7 +88,7 @@ pub struct Destructive {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AppliedMigration {
     /// Version.
-    pub version: u64,
+    pub version: MigrationVersion,
     /// Name.
     pub name: String,
     /// SHA-256 recorded when applied.
@@ -106,7 +108,7 @@ pub enum Drift {
     /// An applied migration's file was edited after it was applied.
     ChecksumChanged {
         /// Version.
-        version: u64,
+        version: MigrationVersion,
         /// Origin of the file.
         origin: String,
         /// Recorded checksum.
@@ -117,18 +119,18 @@ pub enum Drift {
     /// An applied migration is missing from the source.
     Missing {
         /// Version.
-        version: u64,
+        version: MigrationVersion,
         /// Recorded name.
         name: String,
     },
     /// A pending migration's version is lower than the highest applied one.
     OutOfOrder {
         /// Version.
-        version: u64,
+        version: MigrationVersion,
         /// Origin of the file.
         origin: String,
         /// The highest applied version.
-        highest_applied: u64,
+        highest_applied: MigrationVersion,
     },
 }
 
@@ -152,7 +154,7 @@ impl Drift {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Pending {
     /// Version.
-    pub version: u64,
+    pub version: MigrationVersion,
     /// Name.
     pub name: String,
     /// Origin.
@@ -182,12 +184,14 @@ impl Plan {
     /// Computes the plan from the source and the recorded history.
     pub fn new(migrations: &[Migration], applied: Vec<AppliedMigration>) -> Plan {
         let mut drift = Vec::new();
-        let highest = applied.iter().map(|a| a.version).max();
+        let highest = applied.iter().map(|a| &a.version).max().cloned();
         for a in &applied {
             match migrations.iter().find(|m| m.version == a.version) {
-                None => drift.push(Drift::Missing { version: a.version, name: a.name.clone() }),
+                None => {
+                    drift.push(Drift::Missing { version: a.version.clone(), name: a.name.clone() })
+                }
                 Some(m) if m.checksum != a.checksum => drift.push(Drift::ChecksumChanged {
-                    version: a.version,
+                    version: a.version.clone(),
                     origin: m.origin.clone(),
                     applied: a.checksum.clone(),
                     source: m.checksum.clone(),
@@ -195,11 +199,11 @@ impl Plan {
                 Some(_) => {}
             }
         }
-        let pending: Vec<Pending> = migrations
+        let mut pending: Vec<Pending> = migrations
             .iter()
             .filter(|m| !applied.iter().any(|a| a.version == m.version))
             .map(|m| Pending {
-                version: m.version,
+                version: m.version.clone(),
                 name: m.name.clone(),
                 origin: m.origin.clone(),
                 checksum: m.checksum.clone(),
@@ -207,12 +211,13 @@ impl Plan {
                 destructive: m.destructive(),
             })
             .collect();
+        pending.sort_by(|a, b| a.version.cmp(&b.version));
         if let Some(highest) = highest {
             for p in pending.iter().filter(|p| p.version < highest) {
                 drift.push(Drift::OutOfOrder {
-                    version: p.version,
+                    version: p.version.clone(),
                     origin: p.origin.clone(),
-                    highest_applied: highest,
+                    highest_applied: highest.clone(),
                 });
             }
         }
@@ -315,7 +320,7 @@ impl Default for Options {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AppliedNow {
     /// Version.
-    pub version: u64,
+    pub version: MigrationVersion,
     /// Name.
     pub name: String,
     /// How long it took.
@@ -379,7 +384,7 @@ pub enum MigrateError {
     #[error("{location}: V{version} failed{rolled_back}: {message}")]
     Apply {
         /// Version.
-        version: u64,
+        version: MigrationVersion,
         /// `origin:line:column` (or the origin alone).
         location: String,
         /// The database's message.
@@ -447,24 +452,59 @@ fn read_history(client: &mut Client) -> Result<Vec<AppliedMigration>, MigrateErr
     let rows = client
         .query(
             &format!(
-                "SELECT version, name, checksum, \
+                "SELECT version::text, name, checksum, \
                  to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                 duration_ms, applied_by FROM {HISTORY_TABLE} ORDER BY version"
+                 duration_ms, applied_by FROM {HISTORY_TABLE}"
             ),
             &[],
         )
         .map_err(db_err)?;
-    Ok(rows
+    let mut history = rows
         .iter()
-        .map(|r| AppliedMigration {
-            version: r.get::<_, i64>(0) as u64,
-            name: r.get(1),
-            checksum: r.get(2),
-            applied_at: r.get(3),
-            duration_ms: r.get::<_, i64>(4) as u64,
-            applied_by: r.get(5),
+        .map(|r| {
+            let version: String = r.get(0);
+            Ok(AppliedMigration {
+                version: MigrationVersion::parse(&version).map_err(|e| {
+                    MigrateError::Source(format!(
+                        "{HISTORY_TABLE}: a recorded version is not one: {e}"
+                    ))
+                })?,
+                name: r.get(1),
+                checksum: r.get(2),
+                applied_at: r.get(3),
+                duration_ms: r.get::<_, i64>(4) as u64,
+                applied_by: r.get(5),
+            })
         })
-        .collect())
+        .collect::<Result<Vec<_>, MigrateError>>()?;
+    history.sort_by(|a, b| a.version.cmp(&b.version));
+    Ok(history)
+}
+
+/// The type of the history table's `version` column: `bigint` in tables created before dotted
+/// versions, `text` since. A `bigint` column is widened to `text` (every integer keeps its
+/// value) only when a dotted version is about to be recorded.
+fn version_column(client: &mut Client, pending: &[Pending]) -> Result<String, MigrateError> {
+    let column: String = client
+        .query_one(
+            &format!(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+                 WHERE attrelid = '{HISTORY_TABLE}'::regclass AND attname = 'version'"
+            ),
+            &[],
+        )
+        .map_err(db_err)?
+        .get(0);
+    if column == "bigint" && pending.iter().any(|p| p.version.as_integer().is_none()) {
+        tracing::info!("widening {HISTORY_TABLE}.version from bigint to text for dotted versions");
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE {HISTORY_TABLE} ALTER COLUMN version TYPE text USING version::text"
+            ))
+            .map_err(db_err)?;
+        return Ok("text".into());
+    }
+    Ok(column)
 }
 
 /// The plan against the database at `url`; reads only.
@@ -521,7 +561,7 @@ fn migrate_locked(
     client
         .batch_execute(&format!(
             "CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
-                version bigint PRIMARY KEY,
+                version text PRIMARY KEY,
                 name text NOT NULL,
                 checksum text NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now(),
@@ -534,6 +574,7 @@ fn migrate_locked(
     if !plan.drift.is_empty() {
         return Err(MigrateError::Drift(Box::new(plan)));
     }
+    let column = version_column(client, &plan.pending)?;
     let destructive: Vec<String> = plan
         .destructive()
         .map(|d| format!("  - {}:{}: {}: {}", d.origin, d.line, d.kind, d.statement))
@@ -567,11 +608,12 @@ fn migrate_locked(
     for pending in &plan.pending {
         let Some(m) = migrations.iter().find(|m| m.version == pending.version) else { continue };
         let started = Instant::now();
-        tracing::info!(version = m.version, name = %m.name, "applying");
+        tracing::info!(version = %m.version, name = %m.name, "applying");
         let record = format!(
             "INSERT INTO {HISTORY_TABLE} (version, name, checksum, duration_ms, applied_by) \
-             VALUES ($1, $2, $3, $4, $5)"
+             VALUES ($1::text::{column}, $2, $3, $4, $5)"
         );
+        let version = m.version.to_string();
         if m.no_transaction {
             // Statement by statement: a multi-statement query is an implicit transaction, which
             // CREATE INDEX CONCURRENTLY refuses.
@@ -587,18 +629,18 @@ fn migrate_locked(
             }
             let ms = started.elapsed().as_millis() as i64;
             client
-                .execute(&record, &[&(m.version as i64), &m.name, &m.checksum, &ms, &applied_by])
+                .execute(&record, &[&version, &m.name, &m.checksum, &ms, &applied_by])
                 .map_err(db_err)?;
         } else {
             let mut tx = client.transaction().map_err(db_err)?;
             tx.batch_execute(&m.sql).map_err(|e| apply_error(m, &e, 0, " and was rolled back"))?;
             let ms = started.elapsed().as_millis() as i64;
-            tx.execute(&record, &[&(m.version as i64), &m.name, &m.checksum, &ms, &applied_by])
+            tx.execute(&record, &[&version, &m.name, &m.checksum, &ms, &applied_by])
                 .map_err(db_err)?;
             tx.commit().map_err(|e| apply_error(m, &e, 0, " at commit and was rolled back"))?;
         }
         applied.push(AppliedNow {
-            version: m.version,
+            version: m.version.clone(),
             name: m.name.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
         });
@@ -624,7 +666,12 @@ fn apply_error(
         }
         None => m.origin.clone(),
     };
-    MigrateError::Apply { version: m.version, location, message: error_text(e), rolled_back }
+    MigrateError::Apply {
+        version: m.version.clone(),
+        location,
+        message: error_text(e),
+        rolled_back,
+    }
 }
 
 #[cfg(test)]
@@ -633,7 +680,7 @@ mod tests {
 
     fn m(version: u64, sql: &str) -> Migration {
         Migration {
-            version,
+            version: version.into(),
             name: format!("m{version}"),
             sql: sql.into(),
             checksum: source::checksum(sql),
@@ -645,7 +692,7 @@ mod tests {
 
     fn applied(version: u64, checksum: &str) -> AppliedMigration {
         AppliedMigration {
-            version,
+            version: version.into(),
             name: format!("m{version}"),
             checksum: checksum.into(),
             applied_at: String::new(),
@@ -676,11 +723,41 @@ mod tests {
             vec![applied(1, "old"), applied(3, &source::checksum("SELECT 'x'"))],
         );
         assert_eq!(plan.drift.len(), 3, "{:?}", plan.drift);
-        assert!(matches!(plan.drift[0], Drift::ChecksumChanged { version: 1, .. }));
-        assert!(matches!(plan.drift[1], Drift::Missing { version: 3, .. }));
-        assert!(matches!(plan.drift[2], Drift::OutOfOrder { version: 2, highest_applied: 3, .. }));
+        let v = |n: u64| MigrationVersion::from(n);
+        assert!(
+            matches!(&plan.drift[0], Drift::ChecksumChanged { version, .. } if *version == v(1))
+        );
+        assert!(matches!(&plan.drift[1], Drift::Missing { version, .. } if *version == v(3)));
+        assert!(matches!(
+            &plan.drift[2],
+            Drift::OutOfOrder { version, highest_applied, .. }
+                if *version == v(2) && *highest_applied == v(3)
+        ));
         let findings = plan.findings(false);
         assert_eq!(findings.iter().filter(|f| f.severity == Severity::Error).count(), 3);
+    }
+
+    #[test]
+    fn dotted_versions_order_like_flyway() {
+        let dotted = |v: &str, sql: &str| Migration {
+            version: MigrationVersion::parse(v).unwrap(),
+            ..m(1, sql)
+        };
+        // Applied 1.10; 1.9 arriving later is out of order, 1.10.1 and 2 are pending in order.
+        let plan = Plan::new(
+            &[dotted("2", "D"), dotted("1.10.1", "C"), dotted("1_9", "B"), dotted("1.10", "A")],
+            vec![AppliedMigration {
+                version: MigrationVersion::parse("1.10").unwrap(),
+                ..applied(1, &source::checksum("A"))
+            }],
+        );
+        let pending: Vec<_> = plan.pending.iter().map(|p| p.version.to_string()).collect();
+        assert_eq!(pending, ["1.9", "1.10.1", "2"]);
+        assert_eq!(plan.drift.len(), 1, "{:?}", plan.drift);
+        assert_eq!(
+            plan.drift[0].message(),
+            "V1__m1.sql: V1.9 is pending but V1.10 is already applied (out of order)"
+        );
     }
 
     #[test]

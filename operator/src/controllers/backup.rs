@@ -744,7 +744,7 @@ pub fn error_policy(obj: Arc<Backup>, error: &Error, ctx: Arc<Context>) -> Actio
 
 /// Runs the Backup controller until `shutdown` resolves.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let api: Api<Backup> = Api::all(ctx.client.clone());
+    let api: Api<Backup> = ctx.api();
     Controller::new(api, watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(

@@ -647,9 +647,9 @@ pub fn error_policy(obj: Arc<BackupPolicy>, error: &Error, ctx: Arc<Context>) ->
 
 /// Runs the BackupPolicy controller (watching its Backups and drills too) until `shutdown`.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let policies: Api<BackupPolicy> = Api::all(ctx.client.clone());
-    let backups: Api<Backup> = Api::all(ctx.client.clone());
-    let restores: Api<Restore> = Api::all(ctx.client.clone());
+    let policies: Api<BackupPolicy> = ctx.api();
+    let backups: Api<Backup> = ctx.api();
+    let restores: Api<Restore> = ctx.api();
     Controller::new(policies, watcher::Config::default())
         .owns(backups, watcher::Config::default())
         .owns(restores, watcher::Config::default())

@@ -198,8 +198,9 @@ pub fn backup_name(migration: &str, hash: &str) -> String {
 /// Fills the plan fields of a status from a plan summary.
 pub fn record_plan(status: &mut SchemaMigrationStatus, plan: &PlanSummary) {
     status.plan_hash = (plan.pending_total > 0).then(|| plan.hash.clone());
-    status.applied_version = plan.highest_applied;
-    status.pending_versions = plan.pending.iter().take(MAX_LISTED).map(|p| p.version).collect();
+    status.applied_version = plan.highest_applied.as_ref().map(ToString::to_string);
+    status.pending_versions =
+        plan.pending.iter().take(MAX_LISTED).map(|p| p.version.to_string()).collect();
     status.pending_total = u32::try_from(plan.pending_total).unwrap_or(u32::MAX);
     status.destructive_statements = plan
         .pending
@@ -319,9 +320,10 @@ pub fn status_after_migrate(
 ) -> SchemaMigrationStatus {
     match result {
         Ok(Outcome::Migrated { plan, applied, .. }) => {
-            let last = applied.iter().map(|a| a.version).max();
-            s.applied_version = last.max(plan.highest_applied);
-            s.last_applied_versions = applied.iter().map(|a| a.version).take(MAX_LISTED).collect();
+            let last = applied.iter().map(|a| &a.version).max();
+            s.applied_version = last.max(plan.highest_applied.as_ref()).map(ToString::to_string);
+            s.last_applied_versions =
+                applied.iter().map(|a| a.version.to_string()).take(MAX_LISTED).collect();
             if !applied.is_empty() {
                 s.last_applied_time = Some(Time(now));
             }
@@ -332,7 +334,7 @@ pub fn status_after_migrate(
             let message = format!(
                 "applied {} migration(s); at version {}",
                 plan.pending_total,
-                s.applied_version.map_or("none".to_owned(), |v| v.to_string())
+                s.applied_version.as_deref().unwrap_or("none")
             );
             conditions::set(
                 &mut s.conditions,
@@ -666,24 +668,21 @@ pub fn migrations_using(
 ///   database can change without an event), `RETRY` after a transient failure, one second after a
 ///   migration was applied, `BACKUP_POLL` while a pre-migration backup runs.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let client = ctx.client.clone();
-    let controller = Controller::new(
-        Api::<SchemaMigration>::all(client.clone()),
-        watcher::Config::default().any_semantic(),
-    );
+    let controller =
+        Controller::new(ctx.api::<SchemaMigration>(), watcher::Config::default().any_semantic());
     // Taken before the watch is added: the mapper reads the cache the controller fills.
     let migrations = controller.store();
     // `watcher` over `Api<PartialObjectMeta<_>>` is kube's metadata-only watch: list and watch
     // go out with `Accept: application/json;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`
     // (what the deprecated `kube::runtime::metadata_watcher` does).
     let config_maps = watcher(
-        Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
+        ctx.api::<PartialObjectMeta<ConfigMap>>(),
         watcher::Config::default().any_semantic(),
     )
     .touched_objects();
     controller
         .watches(
-            Api::<Backup>::all(client),
+            ctx.api::<Backup>(),
             watcher::Config::default().labels(MIGRATION_LABEL).any_semantic(),
             |b: Backup| {
                 let ns = b.namespace()?;
@@ -746,11 +745,11 @@ mod tests {
     fn plan(pending: u64, destructive: usize) -> PlanSummary {
         PlanSummary {
             hash: HASH.into(),
-            highest_applied: Some(2),
+            highest_applied: Some(2.into()),
             applied_total: 2,
             pending: (3..3 + pending)
                 .map(|v| PendingSummary {
-                    version: v,
+                    version: v.into(),
                     name: format!("m{v}"),
                     destructive: if (v - 3) < destructive as u64 {
                         vec!["DROP TABLE: DROP TABLE old".into()]
@@ -966,9 +965,9 @@ mod tests {
         let d = decide(&spec(), &p, &PreBackup::NotConfigured);
         let s = status_for_decision(None, &spec(), Some(7), &p, &d, t(10));
         assert_eq!(s.plan_hash.as_deref(), Some(HASH));
-        assert_eq!(s.pending_versions, [3, 4, 5]);
+        assert_eq!(s.pending_versions, ["3", "4", "5"]);
         assert_eq!(s.pending_total, 3);
-        assert_eq!(s.applied_version, Some(2));
+        assert_eq!(s.applied_version.as_deref(), Some("2"));
         assert_eq!(s.destructive_statements, ["V3: DROP TABLE: DROP TABLE old"]);
         assert_eq!(s.observed_generation, Some(7));
         assert!(conditions::is_true(&s.conditions, conditions::DESTRUCTIVE_CHANGE_DETECTED));
@@ -992,14 +991,14 @@ mod tests {
         let ok = Ok(Outcome::Migrated {
             plan: p.clone(),
             applied: vec![
-                AppliedSummary { version: 3, name: "m3".into(), duration_ms: 5 },
-                AppliedSummary { version: 4, name: "m4".into(), duration_ms: 6 },
+                AppliedSummary { version: 3.into(), name: "m3".into(), duration_ms: 5 },
+                AppliedSummary { version: 4.into(), name: "m4".into(), duration_ms: 6 },
             ],
             lock_wait_ms: 0,
         });
         let s = status_after_migrate(before.clone(), Some(1), &ok, t(20));
-        assert_eq!(s.applied_version, Some(4));
-        assert_eq!(s.last_applied_versions, [3, 4]);
+        assert_eq!(s.applied_version.as_deref(), Some("4"));
+        assert_eq!(s.last_applied_versions, ["3", "4"]);
         assert_eq!(s.last_applied_time, Some(Time(t(20))));
         assert_eq!(s.pending_total, 0);
         assert!(conditions::is_true(&s.conditions, conditions::READY));
@@ -1009,7 +1008,7 @@ mod tests {
         let s = status_after_migrate(before.clone(), Some(1), &drift, t(20));
         let stalled = conditions::get(&s.conditions, conditions::STALLED).unwrap();
         assert_eq!((stalled.status.as_str(), stalled.reason.as_str()), ("True", "MigrationDrift"));
-        assert_eq!(s.applied_version, Some(2), "nothing recorded as applied");
+        assert_eq!(s.applied_version.as_deref(), Some("2"), "nothing recorded as applied");
 
         let lock = Err(ExecError::failed(FailureReason::LockTimeout, "held"));
         let s = status_after_migrate(before, Some(1), &lock, t(20));

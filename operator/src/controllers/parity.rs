@@ -22,7 +22,7 @@
 //!
 //! No finalizer: the controller owns no external state (the caches are shared and in memory).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -73,7 +73,7 @@ impl Drop for Tasks {
     }
 }
 
-/// Watch-backed caches of one cluster (every namespace).
+/// Watch-backed caches of one cluster (every namespace, or one watched namespace).
 #[derive(Clone)]
 pub struct ClusterCaches {
     /// Deployments (managed fields and last-applied annotations stripped).
@@ -175,32 +175,47 @@ impl Waker {
 }
 
 impl ClusterCaches {
-    /// Starts watching the cluster behind `client` (needs a tokio runtime). Every watch event
-    /// pushes a [`Change`] of `cluster` to `feed` after the caches took it in. The watches stop
-    /// when the last clone is dropped.
-    pub fn watch(client: Client, cluster: Cluster, feed: Arc<ChangeFeed>) -> ClusterCaches {
+    /// Starts watching the cluster behind `client` (needs a tokio runtime): every namespace, or
+    /// only `namespace`. Every watch event pushes a [`Change`] of `cluster` to `feed` after the
+    /// caches took it in. The watches stop when the last clone is dropped.
+    pub fn watch(
+        client: Client,
+        cluster: Cluster,
+        namespace: Option<&str>,
+        feed: Arc<ChangeFeed>,
+    ) -> ClusterCaches {
+        fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+        where
+            K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+            K::DynamicType: Default,
+        {
+            match namespace {
+                None => Api::all(client.clone()),
+                Some(ns) => Api::namespaced(client.clone(), ns),
+            }
+        }
         let memo = Arc::new(Mutex::new(SnapshotMemo::new()));
         let wake = Waker { cluster, feed };
         let (deployments, a) = spawn_watch(
-            Api::<Deployment>::all(client.clone()),
+            api::<Deployment>(&client, namespace),
             memo.clone(),
             wake.clone(),
             slim_deployment_in_place,
         );
         let (config_maps, b) = spawn_watch(
-            Api::<ConfigMap>::all(client.clone()),
+            api::<ConfigMap>(&client, namespace),
             memo.clone(),
             wake.clone(),
             digest_config_map_in_place,
         );
         let (secrets, c) = spawn_watch(
-            Api::<Secret>::all(client.clone()),
+            api::<Secret>(&client, namespace),
             memo.clone(),
             wake.clone(),
             digest_secret_in_place,
         );
         let (migrations, d) = spawn_watch(
-            Api::<SchemaMigration>::all(client),
+            api::<SchemaMigration>(&client, namespace),
             memo.clone(),
             wake,
             |m: &mut SchemaMigration| strip_for_cache(&mut m.metadata),
@@ -409,7 +424,8 @@ impl RemoteClusters {
         .map_err(|e| format!("{place}: unusable kubeconfig: {e}"))?;
         let remote =
             Client::try_from(config).map_err(|e| format!("{place}: cannot build a client: {e}"))?;
-        let caches = ClusterCaches::watch(remote, Cluster::Remote(key.clone()), self.feed.clone());
+        let caches =
+            ClusterCaches::watch(remote, Cluster::Remote(key.clone()), None, self.feed.clone());
         self.lock().insert(key, (version, caches.clone()));
         Ok(caches)
     }
@@ -433,12 +449,38 @@ impl RemoteClusters {
     }
 }
 
+/// The caches of this cluster: every namespace, or (`--watch-namespace`) each watched
+/// namespace on its own — the operator may read nothing else.
+#[derive(Clone)]
+pub enum LocalCaches {
+    /// The whole cluster.
+    Cluster(ClusterCaches),
+    /// One cache set per watched namespace.
+    Namespaces(BTreeMap<String, ClusterCaches>),
+}
+
+impl LocalCaches {
+    /// The caches holding `namespace`; an error naming the watched namespaces when it is not
+    /// one of them (the environment is reported unreadable, never compared as empty).
+    pub fn of(&self, namespace: &str) -> Result<ClusterCaches, String> {
+        match self {
+            LocalCaches::Cluster(c) => Ok(c.clone()),
+            LocalCaches::Namespaces(map) => map.get(namespace).cloned().ok_or_else(|| {
+                format!(
+                    "namespace {namespace} is not watched by this operator (--watch-namespace: {})",
+                    map.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            }),
+        }
+    }
+}
+
 /// What the controller needs besides the shared [`Context`].
 pub struct ParityContext {
     /// Client, metrics, executor, clock.
     pub ctx: Arc<Context>,
     /// Caches of this cluster.
-    pub local: ClusterCaches,
+    pub local: LocalCaches,
     /// Caches of other clusters.
     pub remotes: RemoteClusters,
     /// Every EnvironmentParity (the controller's own store): which kubeconfig Secrets are
@@ -714,7 +756,7 @@ pub async fn reconcile(
     let mut envs = Vec::with_capacity(obj.spec.environments.len());
     for (i, env) in obj.spec.environments.iter().enumerate() {
         let caches = match &env.kubeconfig_secret_ref {
-            None => Ok(pctx.local.clone()),
+            None => pctx.local.of(&env.namespace),
             Some(r) => pctx.remotes.caches(&ctx.client, &namespace, r).await,
         };
         envs.push(match caches {
@@ -812,15 +854,27 @@ fn next_probe_in(
         .min()
 }
 
-/// Retry policy: count the error, back off.
+/// Retry policy: count the error and retry after the parity's exponential backoff (5 s doubling to
+/// 5 min, jittered; [`crate::backoff`]), reset by its next successful reconcile.
 pub fn error_policy(
-    _obj: Arc<EnvironmentParity>,
+    obj: Arc<EnvironmentParity>,
     error: &Error,
     pctx: Arc<ParityContext>,
 ) -> Action {
-    pctx.ctx.metrics.reconcile_error(CONTROLLER, error.metric_label());
-    tracing::warn!(error = %error, "parity reconcile failed");
-    Action::requeue(Duration::from_secs(15))
+    crate::controllers::backoff_on_error(CONTROLLER, obj.as_ref(), error, &pctx.ctx)
+}
+
+/// [`reconcile`], resetting the parity's error backoff when it succeeds.
+async fn reconcile_with_backoff(
+    obj: Arc<EnvironmentParity>,
+    pctx: Arc<ParityContext>,
+) -> Result<Action, Error> {
+    let key = crate::backoff::object_key(CONTROLLER, obj.namespace().as_deref(), &obj.name_any());
+    let result = reconcile(obj, pctx.clone()).await;
+    if result.is_ok() {
+        pctx.ctx.backoff.succeeded(&key);
+    }
+    result
 }
 
 /// Runs the controller (and the caches of this cluster) until `shutdown` resolves.
@@ -830,7 +884,28 @@ pub fn error_policy(
 /// the parities they concern ([`cache_changes::affected`]).
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let feed = Arc::new(ChangeFeed::default());
-    let local = ClusterCaches::watch(ctx.client.clone(), Cluster::Local, feed.clone());
+    let local = match ctx.scope.watched() {
+        None => LocalCaches::Cluster(ClusterCaches::watch(
+            ctx.client.clone(),
+            Cluster::Local,
+            None,
+            feed.clone(),
+        )),
+        Some(watched) => LocalCaches::Namespaces(
+            watched
+                .iter()
+                .map(|ns| {
+                    let caches = ClusterCaches::watch(
+                        ctx.client.clone(),
+                        Cluster::Local,
+                        Some(ns),
+                        feed.clone(),
+                    );
+                    (ns.clone(), caches)
+                })
+                .collect(),
+        ),
+    };
     let (parities, writer) = reflector::store();
     let pctx = Arc::new(ParityContext {
         ctx: ctx.clone(),
@@ -843,18 +918,15 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // applied objects): a deleted parity's drift series and the clusters only it read go at
     // once, not at its next requeue.
     let gc = pctx.clone();
-    let own = watcher(
-        Api::<EnvironmentParity>::all(ctx.client.clone()),
-        watcher::Config::default().any_semantic(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .inspect(move |event| {
-        if let Ok(watcher::Event::Delete(p)) = event {
-            gc.forget(p.namespace().as_deref().unwrap_or_default(), &p.name_any());
-        }
-    })
-    .applied_objects();
+    let own = watcher(ctx.api::<EnvironmentParity>(), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .inspect(move |event| {
+            if let Ok(watcher::Event::Delete(p)) = event {
+                gc.forget(p.namespace().as_deref().unwrap_or_default(), &p.name_any());
+            }
+        })
+        .applied_objects();
     let wake_ups = futures::stream::unfold(feed, |feed| async move {
         let batch = feed.next_batch().await;
         Some((batch, feed))
@@ -867,7 +939,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     Controller::for_stream(own, parities)
         .reconcile_on(wake_ups)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, pctx)
+        .run(reconcile_with_backoff, error_policy, pctx)
         .for_each(|result| {
             if let Err(kube::runtime::controller::Error::ObjectNotFound(r)) = &result {
                 // Gone without a Delete event (deleted while the watch was down).

@@ -412,7 +412,7 @@ pub fn error_policy(obj: Arc<Restore>, error: &Error, ctx: Arc<Context>) -> Acti
 
 /// Runs the Restore controller until `shutdown` resolves.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let api: Api<Restore> = Api::all(ctx.client.clone());
+    let api: Api<Restore> = ctx.api();
     Controller::new(api, watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(

@@ -94,7 +94,7 @@ fn dispatch(work: &Work) -> Result<Outcome, ExecError> {
                     .iter()
                     .take(MAX_LISTED)
                     .map(|a| AppliedSummary {
-                        version: a.version,
+                        version: a.version.clone(),
                         name: truncate(&a.name, MAX_TEXT),
                         duration_ms: a.duration_ms,
                     })
@@ -316,14 +316,14 @@ fn record_of(info: &BackupInfo) -> BackupRecord {
 pub fn summarize_plan(plan: &Plan) -> PlanSummary {
     PlanSummary {
         hash: plan.hash.clone(),
-        highest_applied: plan.applied.iter().map(|a| a.version).max(),
+        highest_applied: plan.applied.iter().map(|a| &a.version).max().cloned(),
         applied_total: plan.applied.len(),
         pending: plan
             .pending
             .iter()
             .take(MAX_LISTED)
             .map(|p| PendingSummary {
-                version: p.version,
+                version: p.version.clone(),
                 name: truncate(&p.name, 80),
                 destructive: p
                     .destructive
@@ -657,11 +657,11 @@ mod tests {
 
         let plan = PlanSummary {
             hash: "h".repeat(64),
-            highest_applied: Some(3),
+            highest_applied: Some(3.into()),
             applied_total: 3,
             pending: (0..10)
                 .map(|v| PendingSummary {
-                    version: v,
+                    version: v.into(),
                     name: "n".repeat(80),
                     destructive: vec!["d".repeat(120), "e".repeat(120)],
                 })

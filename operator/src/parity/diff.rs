@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::pointer::{IgnoreRule, pointer};
 use super::snapshot::{Snapshot, Value};
 use crate::crd::parity::{Dimension, Drift, DriftKind, EnvironmentParitySpec, MAX_LISTED_DRIFTS};
+use tollgate_db::migrate::MigrationVersion;
 
 /// The comparison settings of a spec, parsed.
 #[derive(Debug, Clone, Default)]
@@ -249,11 +250,13 @@ fn within_schema_lag(d: &Drift, from: &Snapshot, to: &Snapshot, allowed: u64) ->
             .get(&Dimension::SchemaVersion)
             .and_then(|o| o.get(name))
             .and_then(|k| k.get(""))
-            .and_then(|v| v.compare.parse::<u64>().ok())
+            .and_then(|v| MigrationVersion::parse(&v.compare).ok())
     };
     match (version(from), version(to)) {
-        // The later environment is behind (never ahead), by at most `allowed` versions.
-        (Some(f), Some(t)) => t < f && f - t <= allowed,
+        // The later environment is behind (never ahead), by at most `allowed` versions. The
+        // distance of Flyway dotted versions (`1.5` to `1.10`) is not a count of migrations:
+        // those lags are drift unless the `duration` lag covers them.
+        (Some(f), Some(t)) => t < f && f.integer_distance(&t).is_some_and(|n| n <= allowed),
         _ => false,
     }
 }
@@ -460,6 +463,11 @@ mod tests {
         assert_eq!(ahead.counted(), 1, "a later environment ahead is always drift");
         let unknown = run("5", "none");
         assert_eq!(unknown.counted(), 1);
+        // Flyway dotted versions order numerically per part, but their distance is no count.
+        let dotted = run("1.10", "1.9");
+        assert_eq!(dotted.counted(), 1, "dotted versions behind are drift");
+        let dotted_ahead = run("1.9", "1.10");
+        assert_eq!(dotted_ahead.counted(), 1);
     }
 
     #[test]

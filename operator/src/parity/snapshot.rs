@@ -307,8 +307,8 @@ pub(super) fn migration_keys(m: &SchemaMigration) -> BTreeMap<String, Value> {
     let version = m
         .status
         .as_ref()
-        .and_then(|s| s.applied_version)
-        .map_or_else(|| "none".to_owned(), |v| v.to_string());
+        .and_then(|s| s.applied_version.clone())
+        .unwrap_or_else(|| "none".to_owned());
     BTreeMap::from([(String::new(), Value::plain(version))])
 }
 

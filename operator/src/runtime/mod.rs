@@ -44,7 +44,7 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::context::Context;
+use crate::context::{Context, Scope};
 use crate::crd;
 
 pub use http::{Health, bind, serve_http};
@@ -96,62 +96,83 @@ pub struct RunConfig {
     pub http_addr: SocketAddr,
     /// Leader election; `None` runs the controllers at once (a single replica, or tests).
     pub leader_election: Option<LeaseConfig>,
+    /// The namespaces watched (`--watch-namespace`); empty: the whole cluster. With
+    /// namespaces, each runs its own set of controllers and nothing is listed or watched
+    /// cluster-wide, so Roles in those namespaces suffice.
+    pub watch_namespaces: Vec<String>,
 }
 
-/// Lists one object of kind `K` in all namespaces: proves the CRD is installed and the
-/// operator may list it.
-async fn probe_kind<K>(client: &Client) -> Result<(), String>
+/// Lists one object of kind `K` in `scope`: proves the CRD is installed and the operator may
+/// list it there.
+async fn probe_kind<K>(client: &Client, scope: &Scope) -> Result<(), String>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
 {
-    Api::<K>::all(client.clone())
+    scope
+        .api::<K>(client)
         .list(&ListParams::default().limit(1))
         .await
         .map(|_| ())
-        .map_err(|e| format!("{}: {e}", K::plural(&())))
+        .map_err(|e| format!("{} in {}: {e}", K::plural(&()), scope.label()))
 }
 
-/// Lists one object of every tollgate.dev kind in all namespaces (proves the CRDs are installed
-/// and the operator may list them); `Err` names the first kind that failed.
-pub async fn probe_api(client: &Client) -> Result<(), String> {
-    probe_kind::<crd::parity::EnvironmentParity>(client).await?;
-    probe_kind::<crd::migration::SchemaMigration>(client).await?;
-    probe_kind::<crd::backup::BackupPolicy>(client).await?;
-    probe_kind::<crd::backup::Backup>(client).await?;
-    probe_kind::<crd::backup::Restore>(client).await
+/// Lists one object of every tollgate.dev kind in every scope (proves the CRDs are installed
+/// and the operator may list them where it watches); `Err` names the first kind that failed.
+pub async fn probe_api(client: &Client, scopes: &[Scope]) -> Result<(), String> {
+    for scope in scopes {
+        probe_kind::<crd::parity::EnvironmentParity>(client, scope).await?;
+        probe_kind::<crd::migration::SchemaMigration>(client, scope).await?;
+        probe_kind::<crd::backup::BackupPolicy>(client, scope).await?;
+        probe_kind::<crd::backup::Backup>(client, scope).await?;
+        probe_kind::<crd::backup::Restore>(client, scope).await?;
+    }
+    Ok(())
 }
 
 /// One controller's main future, named for logs.
 pub struct ControllerTask {
     /// The controller's name.
     pub name: &'static str,
+    /// Where it watches ([`Scope::label`]).
+    pub scope: String,
     /// Runs the controller until it is dropped.
     pub future: BoxFuture<'static, ()>,
 }
 
-/// The controllers this binary runs, wired to `ctx`; each stops gracefully (finishing the
-/// reconciles in flight) once `stop` turns true. A controller module joins the operator by
-/// adding its `run(ctx, shutdown)` here.
-pub fn controllers(ctx: &Context, stop: &watch::Receiver<bool>) -> Vec<ControllerTask> {
+/// The controllers this binary runs, wired to `ctx`: one set per scope (the whole cluster, or
+/// each watched namespace); each stops gracefully (finishing the reconciles in flight) once
+/// `stop` turns true. A controller module joins the operator by adding its `run(ctx, shutdown)`
+/// here.
+pub fn controllers(
+    ctx: &Context,
+    scopes: &[Scope],
+    stop: &watch::Receiver<bool>,
+) -> Vec<ControllerTask> {
     use crate::controllers::{backup, backup_policy, migration, parity, restore};
-    let ctx = Arc::new(ctx.clone());
     let shutdown = || {
         let mut stop = stop.clone();
         async move { stopped(&mut stop).await }
     };
-    vec![
-        ControllerTask { name: "backup", future: Box::pin(backup::run(ctx.clone(), shutdown())) },
-        ControllerTask {
-            name: "backup-policy",
-            future: Box::pin(backup_policy::run(ctx.clone(), shutdown())),
-        },
-        ControllerTask {
-            name: "migration",
-            future: Box::pin(migration::run(ctx.clone(), shutdown())),
-        },
-        ControllerTask { name: "parity", future: Box::pin(parity::run(ctx.clone(), shutdown())) },
-        ControllerTask { name: "restore", future: Box::pin(restore::run(ctx, shutdown())) },
-    ]
+    let mut tasks = Vec::new();
+    for scope in scopes {
+        let ctx = Arc::new(ctx.scoped(scope.clone()));
+        let task = |name, future: BoxFuture<'static, ()>| ControllerTask {
+            name,
+            scope: scope.label().to_owned(),
+            future,
+        };
+        tasks.extend([
+            task("backup", Box::pin(backup::run(ctx.clone(), shutdown()))),
+            task("backup-policy", Box::pin(backup_policy::run(ctx.clone(), shutdown()))),
+            task("migration", Box::pin(migration::run(ctx.clone(), shutdown()))),
+            task("parity", Box::pin(parity::run(ctx.clone(), shutdown()))),
+            task("restore", Box::pin(restore::run(ctx, shutdown()))),
+        ]);
+    }
+    tasks
 }
 
 /// How long stopping controllers may take to finish their reconciles in flight before they are
@@ -164,13 +185,13 @@ pub const STOP_GRACE: Duration = Duration::from_secs(20);
 /// logged (it is a bug: controllers run until stopped) and the others keep running; leadership
 /// is kept until `stop`, so a standby does not start a second copy meanwhile.
 async fn run_controllers(tasks: Vec<ControllerTask>, mut stop: watch::Receiver<bool>) {
-    let names: Vec<&str> = tasks.iter().map(|t| t.name).collect();
+    let names: Vec<String> = tasks.iter().map(|t| format!("{}@{}", t.name, t.scope)).collect();
     tracing::info!(controllers = ?names, "starting controllers");
     let all = futures::future::join_all(tasks.into_iter().map(|t| {
-        let name = t.name;
+        let (name, scope) = (t.name, t.scope);
         async move {
             t.future.await;
-            tracing::info!(controller = name, "controller stopped");
+            tracing::info!(controller = name, %scope, "controller stopped");
         }
     }));
     tokio::pin!(all);
@@ -213,10 +234,10 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// Waits until the API answers lists of every tollgate.dev kind (backing off up to 30 s
 /// between tries), or until `stop` fires.
-async fn wait_for_api(client: &Client, stop: &mut watch::Receiver<bool>) -> bool {
+async fn wait_for_api(client: &Client, scopes: &[Scope], stop: &mut watch::Receiver<bool>) -> bool {
     let mut delay = Duration::from_millis(250);
     loop {
-        match probe_api(client).await {
+        match probe_api(client, scopes).await {
             Ok(()) => return true,
             Err(why) => tracing::warn!(%why, "API probe failed; retrying"),
         }
@@ -264,13 +285,14 @@ async fn lead_and_run(
     health: &Health,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), RuntimeError> {
-    if !wait_for_api(&ctx.client, &mut stop).await {
+    let scopes = Scope::for_namespaces(&config.watch_namespaces);
+    if !wait_for_api(&ctx.client, &scopes, &mut stop).await {
         return Ok(());
     }
     health.set_api_ready();
     let Some(lease) = &config.leader_election else {
         health.set_leader(true);
-        run_controllers(controllers(ctx, &stop), stop.clone()).await;
+        run_controllers(controllers(ctx, &scopes, &stop), stop.clone()).await;
         return Ok(());
     };
 
@@ -288,7 +310,7 @@ async fn lead_and_run(
     tracing::info!(lease = %lease.name, identity = %lease.identity, "leading");
 
     let lost = tokio::select! {
-        () = run_controllers(controllers(ctx, &stop), stop.clone()) => false,
+        () = run_controllers(controllers(ctx, &scopes, &stop), stop.clone()) => false,
         _ = election.lost() => true,
         why = lease_deadline(&ctx.client, lease) => {
             tracing::error!(lease = %lease.name, %why, "stepping down");

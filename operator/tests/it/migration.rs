@@ -144,7 +144,7 @@ fn history(db: &tollgate_db::testing::ScratchDb) -> Vec<i64> {
 
 fn history_now(db: &tollgate_db::testing::ScratchDb) -> Vec<i64> {
     db.connect()
-        .query("SELECT version FROM tollgate_schema_history ORDER BY version", &[])
+        .query("SELECT version::bigint FROM tollgate_schema_history ORDER BY 1", &[])
         .expect("the history table")
         .iter()
         .map(|r| r.get(0))
@@ -191,8 +191,8 @@ async fn apply_approve_drift(db: &tollgate_db::testing::ScratchDb) {
     // Safe migrations apply without approval.
     let m = wait_for(&server, conditions::READY, "True", "UpToDate").await;
     let status = m.status.unwrap();
-    assert_eq!(status.applied_version, Some(2));
-    assert_eq!(status.last_applied_versions, [1, 2]);
+    assert_eq!(status.applied_version.as_deref(), Some("2"));
+    assert_eq!(status.last_applied_versions, ["1", "2"]);
     assert_eq!(status.pending_total, 0);
     assert_eq!(history(db), [1, 2]);
     let reasons = server.event_reasons_for("ops", "app");
@@ -207,7 +207,7 @@ async fn apply_approve_drift(db: &tollgate_db::testing::ScratchDb) {
     let m = wait_for(&server, conditions::STALLED, "True", "ApprovalRequired").await;
     let status = m.status.clone().unwrap();
     let hash = status.plan_hash.clone().expect("the plan hash to approve");
-    assert_eq!(status.pending_versions, [3]);
+    assert_eq!(status.pending_versions, ["3"]);
     assert!(
         status.destructive_statements[0].starts_with("V3: "),
         "{:?}",
@@ -233,7 +233,7 @@ async fn apply_approve_drift(db: &tollgate_db::testing::ScratchDb) {
     m.spec.approved_plan_hash = Some(hash);
     server.upsert(&m);
     let m = wait_for(&server, conditions::READY, "True", "UpToDate").await;
-    assert_eq!(m.status.unwrap().applied_version, Some(3));
+    assert_eq!(m.status.unwrap().applied_version.as_deref(), Some("3"));
     assert!(!table_exists(db, "items"));
     assert_eq!(history(db), [1, 2, 3]);
 
@@ -395,7 +395,7 @@ async fn config_map_wakes(db: &tollgate_db::testing::ScratchDb) {
         let _ = stopped.await;
     }));
     let m = wait_for(&server, conditions::READY, "True", "UpToDate").await;
-    assert_eq!(m.status.unwrap().applied_version, Some(2));
+    assert_eq!(m.status.unwrap().applied_version.as_deref(), Some("2"));
     // The ConfigMap watcher opens its watch only after its initial list went through the
     // mapper: from then on, the wake-ups that list caused are scheduled and counted below.
     eventually("the ConfigMap watch", || {
@@ -422,10 +422,10 @@ async fn config_map_wakes(db: &tollgate_db::testing::ScratchDb) {
     server.upsert(&sql(&[v1, v2, v3]));
     let status = eventually("V3 applied after the ConfigMap change", || {
         let status = server.get::<SchemaMigration>("ops", "app")?.status?;
-        (status.applied_version == Some(3)).then_some(status)
+        (status.applied_version.as_deref() == Some("3")).then_some(status)
     })
     .await;
-    assert_eq!(status.last_applied_versions, [3]);
+    assert_eq!(status.last_applied_versions, ["3"]);
     assert!(reconciles_started(&server) > idle);
     assert_eq!(history(db), [1, 2, 3]);
     assert!(table_exists(db, "more"));
@@ -492,7 +492,7 @@ async fn stale_copy(db: &tollgate_db::testing::ScratchDb) {
     assert_eq!(action, Action::requeue(Duration::from_secs(1)));
     let fresh: SchemaMigration = server.get("ops", "app").unwrap();
     let recorded = fresh.status.clone().unwrap();
-    assert_eq!(recorded.last_applied_versions, [1, 2]);
+    assert_eq!(recorded.last_applied_versions, ["1", "2"]);
     let applied_at = recorded.last_applied_time.clone().expect("lastAppliedTime");
     assert_eq!(
         conditions::get(&recorded.conditions, conditions::READY).unwrap().reason,
@@ -505,7 +505,7 @@ async fn stale_copy(db: &tollgate_db::testing::ScratchDb) {
     let status = stale.status.as_mut().unwrap();
     status.last_applied_versions.clear();
     status.last_applied_time = None;
-    status.pending_versions = vec![1, 2];
+    status.pending_versions = vec!["1".into(), "2".into()];
     status.pending_total = 2;
     stale.metadata.resource_version = Some("1".into());
     let writes = |server: &FakeApiServer| {
@@ -521,9 +521,9 @@ async fn stale_copy(db: &tollgate_db::testing::ScratchDb) {
     let after = server.get::<SchemaMigration>("ops", "app").unwrap().status.unwrap();
     let ready = conditions::get(&after.conditions, conditions::READY).unwrap();
     assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "UpToDate"));
-    assert_eq!(after.last_applied_versions, [1, 2], "lastAppliedVersions survived");
+    assert_eq!(after.last_applied_versions, ["1", "2"], "lastAppliedVersions survived");
     assert_eq!(after.last_applied_time, Some(applied_at));
-    assert_eq!((after.applied_version, after.pending_total), (Some(2), 0));
+    assert_eq!((after.applied_version.as_deref(), after.pending_total), (Some("2"), 0));
 
     // Deleted since the event that queued it: nothing is written, nothing fails.
     Api::<SchemaMigration>::namespaced(client, "ops")
@@ -583,7 +583,7 @@ async fn queued_migration(db: &tollgate_db::testing::ScratchDb) {
 
     drop(held);
     let m = wait_for(&server, conditions::READY, "True", "UpToDate").await;
-    assert_eq!(m.status.unwrap().applied_version, Some(1));
+    assert_eq!(m.status.unwrap().applied_version.as_deref(), Some("1"));
     assert!(table_exists(db, "items"));
     let _ = stop.send(());
     controller.await.unwrap();

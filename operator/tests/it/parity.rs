@@ -441,3 +441,75 @@ async fn an_unhealthy_environment_keeps_the_parity_out_of_sync_until_it_recovers
     let _ = stop.send(());
     controller.await.expect("the controller stops");
 }
+
+/// An EnvironmentParity whose status writes fail (the fake answers 500 three times) is retried
+/// after growing delays (base, 2×, 4×; jitter off here) like every other kind, not every 15 s,
+/// and the successful write resets its count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_status_writes_back_off_per_parity_and_reset_on_success() {
+    use tollgate_operator::backoff::{BackoffPolicy, ErrorBackoff, object_key};
+    let (server, client) = FakeApiServer::start().await;
+    server.upsert(&deployment("dev", "dev.example/app@sha256:aaa"));
+    server.upsert(&deployment("prod", "prod.example/app@sha256:aaa"));
+    let path = "/apis/tollgate.dev/v1alpha1/namespaces/ops/environmentparities/shop/status";
+    server.fail_requests("PATCH", path, 3);
+    let base = Duration::from_millis(300);
+    let mut ctx = Context::new(
+        client,
+        Arc::new(Metrics::new()),
+        Arc::new(InProcessExecutor),
+        Arc::new(SystemClock),
+    );
+    ctx.backoff = Arc::new(ErrorBackoff::new(BackoffPolicy {
+        base,
+        max: Duration::from_secs(60),
+        jitter: 0.0,
+    }));
+    let ctx = Arc::new(ctx);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(parity::run(ctx.clone(), async move {
+        let _ = stopped.await;
+    }));
+    // The parity arrives once the caches are watching, so that no cache event wakes it up
+    // between its retries: only the backoff does.
+    eventually("the caches watching", || {
+        let watching = |kind: &str| {
+            server
+                .requests()
+                .iter()
+                .any(|r| r.query.contains("watch=true") && r.path.ends_with(kind))
+        };
+        ["/deployments", "/configmaps", "/secrets", "/schemamigrations"]
+            .iter()
+            .all(|k| watching(k))
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.upsert(&parity_object(None));
+    eventually("InSync=True after three failed writes", || {
+        let p: EnvironmentParity = server.get("ops", "shop")?;
+        (condition(&p, conditions::IN_SYNC)?.0 == "True").then_some(())
+    })
+    .await;
+    let writes: Vec<std::time::Instant> = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path == path)
+        .map(|r| r.at)
+        .collect();
+    assert!(writes.len() >= 4, "{} writes", writes.len());
+    let gaps: Vec<Duration> = writes.windows(2).take(3).map(|w| w[1] - w[0]).collect();
+    for (i, gap) in gaps.iter().enumerate() {
+        let nominal = base * (1 << i);
+        assert!(
+            *gap >= nominal.mul_f64(0.9) && *gap < nominal + Duration::from_secs(2),
+            "retry {} after {gap:?}, expected about {nominal:?} (all gaps {gaps:?})",
+            i + 1
+        );
+    }
+    let key = object_key(parity::CONTROLLER, Some("ops"), "shop");
+    assert_eq!(ctx.backoff.failures(&key), 0, "the success reset the count");
+    let _ = stop.send(());
+    controller.await.unwrap();
+}

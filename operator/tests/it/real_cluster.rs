@@ -340,7 +340,7 @@ async fn operator_reports_config_map_drift() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let operator = tokio::spawn(runtime::run(
         ctx,
-        RunConfig { http_addr: addr, leader_election: None },
+        RunConfig { http_addr: addr, leader_election: None, watch_namespaces: vec![] },
         listener,
         async {
             let _ = stopped.await;

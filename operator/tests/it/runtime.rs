@@ -99,7 +99,11 @@ async fn run_serves_health_and_metrics_leads_and_releases_the_lease_on_shutdown(
     let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let config = RunConfig { http_addr: addr, leader_election: Some(lease_config("replica-x")) };
+    let config = RunConfig {
+        http_addr: addr,
+        leader_election: Some(lease_config("replica-x")),
+        watch_namespaces: vec![],
+    };
     let operator = tokio::spawn(runtime::run(ctx, config, listener, async {
         let _ = stop_rx.await;
     }));
@@ -395,7 +399,11 @@ async fn leading_operator(
     );
     let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = RunConfig { http_addr: addr, leader_election: Some(lease_config(identity)) };
+    let config = RunConfig {
+        http_addr: addr,
+        leader_election: Some(lease_config(identity)),
+        watch_namespaces: vec![],
+    };
     let operator = tokio::spawn(runtime::run(ctx, config, listener, std::future::pending()));
     within(&format!("{identity} to lead"), async {
         while !http_get(addr, "/readyz").await.1.contains("ok (leader)") {
@@ -485,4 +493,90 @@ pub(crate) fn seed_drifting_parity(server: &FakeApiServer) {
     }))
     .unwrap();
     server.upsert(&parity);
+}
+
+/// A namespaced operator (`--watch-namespace team-a`) against the fake API server: it
+/// reconciles team-a's objects, leaves team-b's alone, sends no request outside team-a (no
+/// cluster-wide list or watch, so the Roles of a namespaced install suffice), and reports an
+/// EnvironmentParity environment in an unwatched namespace as unreadable instead of comparing
+/// it as empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespaced_operator_stays_in_its_namespaces() {
+    use tollgate_operator::crd::backup::{Backup, BackupSpec};
+    use tollgate_operator::crd::parity::{Environment, EnvironmentParitySpec};
+    let (server, client) = FakeApiServer::start().await;
+    let backup = |ns: &str| {
+        let mut b = Backup::new(
+            "manual",
+            BackupSpec { policy_ref: "missing".into(), scheduled_time: None },
+        );
+        b.metadata.namespace = Some(ns.into());
+        b
+    };
+    server.upsert(&backup("team-a"));
+    server.upsert(&backup("team-b"));
+    let env = |name: &str| Environment {
+        name: name.into(),
+        namespace: name.into(),
+        kubeconfig_secret_ref: None,
+        selector: None,
+        health: None,
+    };
+    let mut parity = EnvironmentParity::new(
+        "teams",
+        EnvironmentParitySpec {
+            environments: vec![env("team-a"), env("team-b")],
+            dimensions: vec![],
+            ignore: vec![],
+            allowed_lag: None,
+            interval_seconds: Some(600),
+        },
+    );
+    parity.metadata.namespace = Some("team-a".into());
+    server.upsert(&parity);
+
+    let ctx = Context::new(
+        client,
+        Arc::new(Metrics::new()),
+        Arc::new(InProcessExecutor),
+        Arc::new(SystemClock),
+    );
+    let listener = runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let config = RunConfig {
+        http_addr: addr,
+        leader_election: None,
+        watch_namespaces: vec!["team-a".into()],
+    };
+    let operator = tokio::spawn(runtime::run(ctx, config, listener, async {
+        let _ = stop_rx.await;
+    }));
+
+    let status = support::eventually("team-a's Backup to be judged", || {
+        server.get::<Backup>("team-a", "manual")?.status
+    })
+    .await;
+    assert!(status.conditions.iter().any(|c| c.reason == "PolicyNotFound"), "{status:?}");
+    let unreadable = support::eventually("the unwatched environment reported", || {
+        let p: EnvironmentParity = server.get("team-a", "teams")?;
+        p.status?.environments.into_iter().find(|e| e.name == "team-b")?.error
+    })
+    .await;
+    assert!(unreadable.contains("namespace team-b is not watched"), "{unreadable}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(server.get::<Backup>("team-b", "manual").unwrap().status.is_none(), "team-b untouched");
+
+    let outside: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            !r.path.contains("/namespaces/team-a/") && !r.path.ends_with("/namespaces/team-a")
+        })
+        .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+        .collect();
+    assert!(outside.is_empty(), "requests outside team-a: {outside:#?}");
+
+    let _ = stop_tx.send(());
+    within("the operator to stop", operator).await.unwrap().unwrap();
 }

@@ -91,6 +91,94 @@ fn two_claims_of_one_backup_run_it_once() {
     });
 }
 
+/// Runs work in-process and records the kind of each item it was handed.
+struct CountingExecutor {
+    runs: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl Executor for CountingExecutor {
+    fn run(&self, work: Work) -> futures::future::BoxFuture<'static, Result<Outcome, ExecError>> {
+        let kind = match &work {
+            Work::Verify { .. } => "verify",
+            Work::Restore { .. } => "restore",
+            Work::Backup { .. } => "backup",
+            _ => "other",
+        };
+        self.runs.lock().unwrap().push(kind);
+        InProcessExecutor.run(work)
+    }
+}
+
+/// Two reconcilers read the same Pending Restore (a drill of a real backup) and both try to
+/// claim it; the fake server holds both claims until both were sent. Exactly one claim is
+/// applied, so the verification runs once and the Restore records one result.
+#[test]
+fn two_claims_of_one_restore_run_it_once() {
+    use tollgate_operator::controllers::restore as restore_ctl;
+    use tollgate_operator::crd::backup::{
+        BackupStatus, Restore, RestoreMode, RestorePhase, RestoreSpec, VerifyTier,
+    };
+    let db = tollgate_db::testing::scratch_database("op_restore_race");
+    seed(&db);
+    let store = tempfile::tempdir().expect("a store directory");
+    let url = format!("file://{}", store.path().display());
+    let info = tollgate_db::backup::backup(
+        &tollgate_db::store::Store::open(&url).expect("the store"),
+        &tollgate_db::backup::BackupOptions { database_url: db.url().into(), recipients: vec![] },
+    )
+    .expect("a real backup");
+    runtime().block_on(async {
+        let (server, client) = FakeApiServer::start().await;
+        server.upsert(&secret("app-db", &[("url", db.url())]));
+        server.upsert(&policy("drills", &url, serde_json::json!({ "schedule": "0 3 1 1 *" })));
+        let mut backup = manual_backup("nightly", "drills");
+        backup.status = Some(BackupStatus {
+            phase: BackupPhase::Succeeded,
+            backup_id: Some(info.id.clone()),
+            ..Default::default()
+        });
+        server.upsert(&backup);
+        let restore = Restore {
+            metadata: meta("drill"),
+            spec: RestoreSpec {
+                backup_ref: "nightly".into(),
+                mode: RestoreMode::Verify,
+                target_database_secret_ref: None,
+                replace: false,
+                tier: Some(VerifyTier::Checksum),
+            },
+            status: None,
+        };
+        server.upsert(&restore);
+        let runs = Arc::new(Mutex::new(Vec::new()));
+        let clock = Arc::new(TestClock(Mutex::new(Timestamp::now())));
+        let replica = |client: kube::Client| {
+            Arc::new(Context::new(
+                client,
+                Arc::new(Metrics::new()),
+                Arc::new(CountingExecutor { runs: runs.clone() }),
+                clock.clone(),
+            ))
+        };
+        let (first, second) = (replica(client), replica(server.client()));
+        let status_path =
+            format!("/apis/tollgate.dev/v1alpha1/namespaces/{NS}/restores/drill/status");
+        server.hold_requests("PATCH", &status_path, 2);
+        let cached = Arc::new(server.get::<Restore>(NS, "drill").expect("the Restore"));
+        let (a, b) = tokio::join!(
+            restore_ctl::reconcile(cached.clone(), first),
+            restore_ctl::reconcile(cached, second)
+        );
+        a.expect("the first reconcile");
+        b.expect("the second reconcile");
+        assert_eq!(*runs.lock().unwrap(), ["verify"], "exactly one claim ran the drill");
+        let s = server.get::<Restore>(NS, "drill").unwrap().status.unwrap();
+        assert_eq!(s.phase, RestorePhase::Succeeded, "{:?}", s.message);
+        assert_eq!(s.passed, Some(true));
+        assert_eq!(s.backup_id.as_deref(), Some(info.id.as_str()));
+    });
+}
+
 /// With one backup slot taken, a claimed Backup waits in the queue: Running (its lease held),
 /// `Reconciling` with reason `Queued` and its position, counted by the queue gauges. When the
 /// slot frees, it runs and succeeds.

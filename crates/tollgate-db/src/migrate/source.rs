@@ -1,7 +1,7 @@
 //! Where migrations come from: a directory, a ConfigMap-shaped YAML document, or a git
 //! repository at a pinned commit (read from git objects through git2, no checkout).
 
-use super::{MigrateError, Migration};
+use super::{MigrateError, Migration, MigrationVersion};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,11 +11,13 @@ pub const NO_TRANSACTION_MARKER: &str = "-- tollgate:no-transaction";
 
 /// `V<version>__<name>.sql` / `U<version>__<name>.sql`: (is_up, version, name), or `None` when
 /// the file is not a migration at all (not `.sql`); an error when it is `.sql` but misnamed.
-pub fn parse_file_name(file: &str) -> Result<Option<(bool, u64, String)>, String> {
+/// Versions are Flyway's ([`MigrationVersion`]): `V2__x.sql`, `V1_5__x.sql`, `V1.5__x.sql`.
+pub fn parse_file_name(file: &str) -> Result<Option<(bool, MigrationVersion, String)>, String> {
     let Some(stem) = file.strip_suffix(".sql") else { return Ok(None) };
     let bad = || {
         format!(
-            "{file}: migration files are named V<version>__<name>.sql or U<version>__<name>.sql"
+            "{file}: migration files are named V<version>__<name>.sql or U<version>__<name>.sql \
+             (a version is digits separated by '.' or '_', e.g. V3__add_users.sql, V1_5__x.sql)"
         )
     };
     let up = match stem.chars().next() {
@@ -24,13 +26,13 @@ pub fn parse_file_name(file: &str) -> Result<Option<(bool, u64, String)>, String
         _ => return Err(bad()),
     };
     let (version, name) = stem[1..].split_once("__").ok_or_else(bad)?;
-    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) || name.is_empty() {
+    if version.is_empty()
+        || !version.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'_')
+        || name.is_empty()
+    {
         return Err(bad());
     }
-    let version: u64 = version.parse().map_err(|_| bad())?;
-    if version == 0 || version > i64::MAX as u64 {
-        return Err(format!("{file}: the version must be between 1 and {}", i64::MAX));
-    }
+    let version = MigrationVersion::parse(version).map_err(|e| format!("{file}: {e}"))?;
     Ok(Some((up, version, name.to_owned())))
 }
 
@@ -43,8 +45,8 @@ pub fn checksum(sql: &str) -> String {
 pub fn from_files(
     files: impl IntoIterator<Item = (String, String, String)>,
 ) -> Result<Vec<Migration>, MigrateError> {
-    let mut ups: BTreeMap<u64, Migration> = BTreeMap::new();
-    let mut downs: BTreeMap<u64, (String, String)> = BTreeMap::new();
+    let mut ups: BTreeMap<MigrationVersion, Migration> = BTreeMap::new();
+    let mut downs: BTreeMap<MigrationVersion, (String, String)> = BTreeMap::new();
     for (file, origin, sql) in files {
         let Some((up, version, name)) =
             parse_file_name(&file).map_err(|m| MigrateError::Source(format!("{origin}: {m}")))?
@@ -54,7 +56,7 @@ pub fn from_files(
         if up {
             let no_transaction = sql.lines().any(|l| l.trim() == NO_TRANSACTION_MARKER);
             let migration = Migration {
-                version,
+                version: version.clone(),
                 name,
                 checksum: checksum(&sql),
                 sql,
@@ -62,13 +64,13 @@ pub fn from_files(
                 origin: origin.clone(),
                 down: None,
             };
-            if let Some(other) = ups.insert(version, migration) {
+            if let Some(other) = ups.insert(version.clone(), migration) {
                 return Err(MigrateError::Source(format!(
-                    "{origin}: version {version} is also used by {}",
-                    other.origin
+                    "{origin}: version {version} is also used by {} (V{})",
+                    other.origin, other.version
                 )));
             }
-        } else if downs.insert(version, (origin.clone(), sql)).is_some() {
+        } else if downs.insert(version.clone(), (origin.clone(), sql)).is_some() {
             return Err(MigrateError::Source(format!(
                 "{origin}: a second down migration for V{version}"
             )));
@@ -173,12 +175,24 @@ mod tests {
 
     #[test]
     fn file_names() {
-        assert_eq!(parse_file_name("V1__init.sql"), Ok(Some((true, 1, "init".into()))));
-        assert_eq!(parse_file_name("U12__add_x.sql"), Ok(Some((false, 12, "add_x".into()))));
+        let v = |s: &str| MigrationVersion::parse(s).unwrap();
+        assert_eq!(parse_file_name("V1__init.sql"), Ok(Some((true, v("1"), "init".into()))));
+        assert_eq!(parse_file_name("U12__add_x.sql"), Ok(Some((false, v("12"), "add_x".into()))));
+        assert_eq!(parse_file_name("V1_5__x.sql"), Ok(Some((true, v("1.5"), "x".into()))));
+        assert_eq!(parse_file_name("V1.5.2__a.b.sql"), Ok(Some((true, v("1.5.2"), "a.b".into()))));
         assert_eq!(parse_file_name("README.md"), Ok(None));
-        for bad in
-            ["V__x.sql", "V1_x.sql", "X1__x.sql", "V1a__x.sql", "V1__.sql", "V0__x.sql", "init.sql"]
-        {
+        for bad in [
+            "V__x.sql",
+            "V1_x.sql",
+            "X1__x.sql",
+            "V1a__x.sql",
+            "V1__.sql",
+            "V0__x.sql",
+            "V0_0__x.sql",
+            "V1..2__x.sql",
+            "V1.__x.sql",
+            "init.sql",
+        ] {
             assert!(parse_file_name(bad).is_err(), "{bad}");
         }
     }
@@ -192,12 +206,28 @@ mod tests {
             f("U1__a.sql", "DROP TABLE t;"),
         ])
         .unwrap();
-        assert_eq!(m.iter().map(|m| m.version).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(m.iter().map(|m| m.version.to_string()).collect::<Vec<_>>(), ["1", "2"]);
         assert_eq!(m[0].down.as_deref(), Some("DROP TABLE t;"));
         assert!(!m[0].no_transaction && m[1].no_transaction);
         assert_eq!(m[0].checksum, checksum("CREATE TABLE t (x int);"));
         let e = from_files([f("V1__a.sql", ""), f("V1__b.sql", "")]).unwrap_err();
         assert!(e.to_string().contains("version 1 is also used by"), "{e}");
+        // Flyway's equality: 1.0 is 1, 1_5 is 1.5.
+        let e = from_files([f("V1__a.sql", ""), f("V1.0__b.sql", "")]).unwrap_err();
+        assert!(e.to_string().contains("is also used by"), "{e}");
+        let e = from_files([f("V1_5__a.sql", ""), f("V1.5__b.sql", "")]).unwrap_err();
+        assert!(e.to_string().contains("is also used by"), "{e}");
+        let m = from_files([
+            f("V1.10__c.sql", ""),
+            f("V2__d.sql", ""),
+            f("V1_9__b.sql", ""),
+            f("V1__a.sql", ""),
+            f("U1.10__c.sql", "-- down"),
+        ])
+        .unwrap();
+        let order: Vec<_> = m.iter().map(|m| m.version.to_string()).collect();
+        assert_eq!(order, ["1", "1.9", "1.10", "2"]);
+        assert_eq!(m[2].down.as_deref(), Some("-- down"));
         let e = from_files([f("U3__x.sql", "")]).unwrap_err();
         assert!(e.to_string().contains("no V3__"), "{e}");
     }

@@ -33,7 +33,7 @@ pub const MAX_LISTED: usize = 10;
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Applied", type_ = "integer", json_path = ".status.appliedVersion"),
+    printcolumn(name = "Applied", type_ = "string", json_path = ".status.appliedVersion"),
     printcolumn(name = "Pending", type_ = "integer", json_path = ".status.pendingTotal"),
     printcolumn(
         name = "Reason",
@@ -137,12 +137,20 @@ pub struct SchemaMigrationStatus {
     /// Hash of the pending plan (what `approvedPlanHash` takes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_hash: Option<String>,
-    /// Highest applied version (the schema version EnvironmentParity compares).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub applied_version: Option<u64>,
+    /// Highest applied version (the schema version EnvironmentParity compares): `7`, or a
+    /// Flyway dotted version such as `1.5`. Written as a number before dotted versions; both
+    /// forms are read.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "version_text::optional"
+    )]
+    #[schemars(length(max = 64))]
+    pub applied_version: Option<String>,
     /// The first pending versions, in order (at most 10).
-    #[serde(default)]
-    pub pending_versions: Vec<u64>,
+    #[serde(default, deserialize_with = "version_text::list")]
+    #[schemars(length(max = 10), inner(length(max = 64)))]
+    pub pending_versions: Vec<String>,
     /// How many migrations are pending.
     #[serde(default)]
     pub pending_total: u32,
@@ -156,8 +164,9 @@ pub struct SchemaMigrationStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_migration_backup: Option<String>,
     /// Versions applied by the last run (at most 10).
-    #[serde(default)]
-    pub last_applied_versions: Vec<u64>,
+    #[serde(default, deserialize_with = "version_text::list")]
+    #[schemars(length(max = 10), inner(length(max = 64)))]
+    pub last_applied_versions: Vec<String>,
     /// When the last run applied anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied_time: Option<Time>,
@@ -172,6 +181,35 @@ impl SchemaMigration {
     /// `statementTimeoutSeconds` or its default.
     pub fn statement_timeout_seconds(&self) -> u64 {
         self.spec.statement_timeout_seconds.unwrap_or(DEFAULT_STATEMENT_TIMEOUT_SECONDS)
+    }
+}
+
+/// Versions in status: strings now, numbers in objects written before dotted versions.
+mod version_text {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Version {
+        Number(u64),
+        Text(String),
+    }
+
+    impl From<Version> for String {
+        fn from(v: Version) -> String {
+            match v {
+                Version::Number(n) => n.to_string(),
+                Version::Text(s) => s,
+            }
+        }
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<Version>::deserialize(d)?.map(String::from))
+    }
+
+    pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Ok(Vec::<Version>::deserialize(d)?.into_iter().map(String::from).collect())
     }
 }
 
@@ -193,6 +231,32 @@ mod tests {
         ] {
             assert!(crd.contains(needle), "missing {needle} in {crd}");
         }
+    }
+
+    #[test]
+    fn status_versions_read_as_numbers_and_as_text() {
+        let old: SchemaMigrationStatus = serde_json::from_value(serde_json::json!({
+            "appliedVersion": 7, "pendingVersions": [8, 9], "lastAppliedVersions": [6, 7]
+        }))
+        .unwrap();
+        assert_eq!(old.applied_version.as_deref(), Some("7"));
+        assert_eq!(old.pending_versions, ["8", "9"]);
+        assert_eq!(old.last_applied_versions, ["6", "7"]);
+        let new: SchemaMigrationStatus = serde_json::from_value(serde_json::json!({
+            "appliedVersion": "1.5", "pendingVersions": ["1.10"]
+        }))
+        .unwrap();
+        assert_eq!(new.applied_version.as_deref(), Some("1.5"));
+        assert_eq!(new.pending_versions, ["1.10"]);
+        assert!(new.last_applied_versions.is_empty());
+        let json = serde_json::to_value(&new).unwrap();
+        assert_eq!(json["appliedVersion"], "1.5");
+        assert!(
+            serde_json::from_value::<SchemaMigrationStatus>(
+                serde_json::json!({"appliedVersion": true})
+            )
+            .is_err()
+        );
     }
 
     #[test]

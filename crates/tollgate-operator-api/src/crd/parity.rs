@@ -245,7 +245,9 @@ impl Dimension {
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AllowedLag {
-    /// How many schema versions a later environment may be behind (never ahead).
+    /// How many schema versions a later environment may be behind (never ahead), for integer
+    /// migration versions (`V7__…`); a later environment behind on Flyway dotted versions
+    /// (`V1_5__…`) is drift unless `duration` covers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub schema_versions: Option<u64>,
