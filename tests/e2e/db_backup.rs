@@ -328,7 +328,8 @@ fn killed_backup_leaves_a_staging_file_that_retention_removes() {
     assert!(f[0].1.contains("may still be running"), "{f:?}");
     assert!(staged.exists(), "removed within the grace period");
 
-    let out = db(dir.path(), &[&retention[..], &["--staging-grace", "0s"], &report[..]].concat());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = db(dir.path(), &[&retention[..], &["--staging-grace", "1s"], &report[..]].concat());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let f = findings(&out);
     assert_eq!(f[0].0, "db-retention/deleted", "{f:?}");

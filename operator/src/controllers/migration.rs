@@ -259,6 +259,7 @@ pub fn status_for_decision(
         Decision::UpToDate => {
             let at = plan
                 .highest_applied
+                .as_ref()
                 .map_or("no migrations".to_owned(), |v| format!("at version {v}"));
             conditions::set_summary(c, Summary::Ready, "UpToDate", &at, generation, now);
         }

@@ -659,7 +659,7 @@ mod tests {
             hash: "h".repeat(64),
             highest_applied: Some(3.into()),
             applied_total: 3,
-            pending: (0..10)
+            pending: (1..=10)
                 .map(|v| PendingSummary {
                     version: v.into(),
                     name: "n".repeat(80),

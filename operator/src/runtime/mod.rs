@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use kube::api::{Api, ListParams};
+use kube::api::ListParams;
 use kube::{Client, Resource};
 use kube_lease_manager::LeaseManagerError;
 use serde::de::DeserializeOwned;
