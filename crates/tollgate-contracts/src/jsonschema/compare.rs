@@ -1,6 +1,7 @@
 //! Walks base and revision side by side and lists each difference with its direction.
 
 use super::{Direction, escape, resolve};
+use crate::keywords;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::LazyLock;
@@ -21,8 +22,13 @@ pub(crate) struct Difference {
 
 /// Every difference from `base` to `revision`.
 pub(crate) fn differences(base: &Value, revision: &Value) -> Vec<Difference> {
-    let mut walker =
-        Walker { base_root: base, revision_root: revision, out: Vec::new(), seen: HashSet::new() };
+    let mut walker = Walker {
+        base_root: base,
+        revision_root: revision,
+        out: Vec::new(),
+        seen: HashSet::new(),
+        negated: false,
+    };
     walker.compare(Side::new(base, String::new()), Side::new(revision, String::new()), "$");
     walker.out
 }
@@ -61,7 +67,9 @@ struct Walker<'a> {
     revision_root: &'a Value,
     out: Vec<Difference>,
     /// Resolved pointer pairs already compared: recursive schemas terminate.
-    seen: HashSet<(String, String)>,
+    seen: HashSet<(String, String, bool)>,
+    /// Inside an odd number of `not`s: narrowing the sub-schema widens the whole.
+    negated: bool,
 }
 
 /// The instance types a schema allows; `None` when unconstrained.
@@ -130,6 +138,13 @@ impl<'a> Walker<'a> {
         in_base: bool,
         message: String,
     ) {
+        let direction = direction.map(|d| match (self.negated, d) {
+            (true, Direction::Narrowed) => Direction::Widened,
+            (true, Direction::Widened) => Direction::Narrowed,
+            (_, d) => d,
+        });
+        // Under `not` the named direction turns around too (`enum-widened` inside narrows).
+        let rule = if self.negated { negated_rule(rule) } else { rule };
         self.out.push(Difference {
             rule,
             direction,
@@ -156,7 +171,7 @@ impl<'a> Walker<'a> {
     fn compare(&mut self, base: Side<'a>, revision: Side<'a>, subject: &str) {
         let base = Self::deref(self.base_root, base);
         let revision = Self::deref(self.revision_root, revision);
-        if !self.seen.insert((base.pointer.clone(), revision.pointer.clone())) {
+        if !self.seen.insert((base.pointer.clone(), revision.pointer.clone(), self.negated)) {
             return;
         }
         // Boolean schemas: `false` accepts nothing, `true` everything.
@@ -208,6 +223,37 @@ impl<'a> Walker<'a> {
         self.compare_object(&base, &revision, subject);
         self.compare_items(&base, &revision, subject);
         self.compare_combinators(&base, &revision, subject);
+        self.compare_keywords(&base, &revision, subject);
+    }
+
+    /// The 2020-12 keywords judged by [`crate::keywords`], and the sub-schemas under them.
+    fn compare_keywords(&mut self, base: &Side<'a>, revision: &Side<'a>, subject: &str) {
+        let skip = ["additionalProperties"];
+        for change in keywords::changes(base.node, revision.node, &skip, false) {
+            let rule = match change.direction {
+                Direction::Narrowed => "jsonschema/keyword-narrowed",
+                Direction::Widened => "jsonschema/keyword-widened",
+                Direction::Changed => "jsonschema/keyword-changed",
+            };
+            let message = format!("`{subject}`: {} ({})", change.message, change.keyword);
+            let side = |s: &Side<'a>| match s.get(change.keyword) {
+                Some(v) => s.child(v, &[change.keyword]),
+                None => s.clone(),
+            };
+            let (b, r) = (side(base), side(revision));
+            self.push(rule, Some(change.direction), &b, &r, subject, false, message);
+        }
+        for pair in keywords::subschema_pairs(base.node, revision.node, false) {
+            let tokens: Vec<&str> = pair.tokens.iter().map(String::as_str).collect();
+            let (Some(b), Some(r)) = (lookup(base.node, &tokens), lookup(revision.node, &tokens))
+            else {
+                continue;
+            };
+            let child_subject = format!("{subject}({})", pair.label);
+            self.negated ^= pair.negated;
+            self.compare(base.child(b, &tokens), revision.child(r, &tokens), &child_subject);
+            self.negated ^= pair.negated;
+        }
     }
 
     /// Returns false when the type sets are disjoint (nothing deeper is worth comparing).
@@ -681,4 +727,37 @@ impl<'a> Walker<'a> {
             );
         }
     }
+}
+
+fn lookup<'v>(node: &'v Value, tokens: &[&str]) -> Option<&'v Value> {
+    tokens.iter().try_fold(node, |n, t| match n {
+        Value::Array(a) => a.get(t.parse::<usize>().ok()?),
+        _ => n.get(*t),
+    })
+}
+
+/// The rule naming the opposite direction, for differences found under `not`.
+fn negated_rule(rule: &'static str) -> &'static str {
+    const PAIRS: &[(&str, &str)] = &[
+        ("jsonschema/type-narrowed", "jsonschema/type-widened"),
+        ("jsonschema/enum-narrowed", "jsonschema/enum-widened"),
+        ("jsonschema/range-tightened", "jsonschema/range-loosened"),
+        ("jsonschema/length-tightened", "jsonschema/length-loosened"),
+        ("jsonschema/pattern-added", "jsonschema/pattern-removed"),
+        ("jsonschema/additional-properties-narrowed", "jsonschema/additional-properties-widened"),
+        ("jsonschema/schema-closed", "jsonschema/schema-opened"),
+        ("jsonschema/keyword-narrowed", "jsonschema/keyword-widened"),
+    ];
+    PAIRS
+        .iter()
+        .find_map(|&(a, b)| {
+            if rule == a {
+                Some(b)
+            } else if rule == b {
+                Some(a)
+            } else {
+                None
+            }
+        })
+        .unwrap_or(rule)
 }

@@ -1,6 +1,8 @@
 //! Schema comparison in the writer (request) or reader (response) direction.
 
 use super::diff::{Node, Out};
+use crate::jsonschema::Direction;
+use crate::keywords;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -44,6 +46,9 @@ struct Walk<'o> {
     /// Pairs on the current recursion stack, so cyclic schemas end.
     stack: HashSet<(usize, String, usize, String)>,
     budget: usize,
+    /// A non-JSON body (XML, form data): its text serialisation carries no JSON types, so
+    /// type, format and nullability changes are not judged.
+    loose: bool,
 }
 
 pub(super) fn diff(
@@ -55,7 +60,23 @@ pub(super) fn diff(
     base: &Node<'_>,
     rev: &Node<'_>,
 ) {
-    let mut walk = Walk { out, subject, ctx, dir, root, stack: HashSet::new(), budget: BUDGET };
+    diff_loose(out, subject, ctx, dir, root, base, rev, false);
+}
+
+/// [`diff`], for a body whose media type is not JSON when `loose`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn diff_loose(
+    out: &mut Out,
+    subject: &str,
+    ctx: Ctx,
+    dir: Dir,
+    root: &str,
+    base: &Node<'_>,
+    rev: &Node<'_>,
+    loose: bool,
+) {
+    let mut walk =
+        Walk { out, subject, ctx, dir, root, stack: HashSet::new(), budget: BUDGET, loose };
     walk.compare(base, rev, "");
 }
 
@@ -66,6 +87,8 @@ struct View<'a> {
     nullable: bool,
     format: Option<&'a str>,
     enumeration: Option<Vec<&'a Value>>,
+    /// `x-extensible-enum`: the server may add values, clients must tolerate unknown ones.
+    extensible: bool,
     properties: BTreeMap<&'a str, Node<'a>>,
     required: BTreeSet<&'a str>,
     items: Option<Node<'a>>,
@@ -103,9 +126,13 @@ fn view<'a>(n: &Node<'a>, depth: usize) -> View<'a> {
     }
     v.nullable |= n.flag("nullable") || n.flag("x-nullable");
     v.format = n.str("format");
-    v.enumeration = match (s.get("enum"), s.get("const")) {
+    // `const` is judged on its own (keywords::changes), not as a one-value enum.
+    v.enumeration = match (s.get("enum"), s.get("x-extensible-enum")) {
         (Some(Value::Array(e)), _) => Some(e.iter().collect()),
-        (None, Some(c)) => Some(vec![c]),
+        (None, Some(Value::Array(e))) => {
+            v.extensible = true;
+            Some(e.iter().collect())
+        }
         _ => None,
     };
     if let Some(e) = &mut v.enumeration
@@ -129,7 +156,8 @@ fn view<'a>(n: &Node<'a>, depth: usize) -> View<'a> {
     v.min_length = uint("minLength").filter(|&m| m > 0);
     v.max_items = uint("maxItems");
     v.min_items = uint("minItems").filter(|&m| m > 0);
-    v.pattern = n.str("pattern");
+    // An empty pattern matches every string: it is no pattern.
+    v.pattern = n.str("pattern").filter(|p| !p.is_empty());
     for key in ["oneOf", "anyOf"] {
         if let Some(list) = n.get(key) {
             v.variants.extend(list.items());
@@ -194,6 +222,9 @@ fn merge<'a>(into: &mut View<'a>, from: View<'a>) {
     };
     into.nullable |= from.nullable;
     into.format = into.format.or(from.format);
+    if into.enumeration.is_none() {
+        into.extensible = from.extensible;
+    }
     into.enumeration = into.enumeration.take().or(from.enumeration);
     for (k, p) in from.properties {
         into.properties.entry(k).or_insert(p);
@@ -298,6 +329,7 @@ impl Walk<'_> {
         // Variants on both sides are compared one by one instead.
         let both_variants = !bv.variants.is_empty() && !rv.variants.is_empty();
         let type_ok = both_variants
+            || self.loose
             || if req { accepts(&rv.types, &bv.types) } else { accepts(&bv.types, &rv.types) };
         if !type_ok {
             let msg = format!(
@@ -316,7 +348,7 @@ impl Walk<'_> {
             (Some(x), Some(y)) => format_widens(y, x),
             _ => false,
         };
-        if !format_ok {
+        if !format_ok && !self.loose {
             let msg = format!(
                 "{label} changed format from {} to {}",
                 bv.format.unwrap_or("none"),
@@ -324,10 +356,10 @@ impl Walk<'_> {
             );
             self.report("format-changed", msg, r);
         }
-        if req && bv.nullable && !rv.nullable {
+        if req && bv.nullable && !rv.nullable && !self.loose {
             self.report("became-not-nullable", format!("{label} no longer accepts null"), r);
         }
-        if !req && !bv.nullable && rv.nullable {
+        if !req && !bv.nullable && rv.nullable && !self.loose {
             self.report("became-nullable", format!("{label} became nullable"), r);
         }
         self.compare_enums(&bv, &rv, &label, b, r);
@@ -336,11 +368,13 @@ impl Walk<'_> {
         // of the same name, if any, rather than with the wrapper's empty property list.
         let name = |n: &Node<'_>| n.ptr.rsplit('/').next().unwrap_or_default().to_string();
         if bv.variants.is_empty() && !rv.variants.is_empty() && rv.properties.is_empty() {
-            if let Some(rn) = rv.variants.iter().find(|x| name(x) == name(b)) {
-                self.compare(b, rn, path);
+            let same = self.counterpart(b, &bv, &rv.variants);
+            if let Some(rn) = same.clone() {
+                self.compare(b, &rn, path);
             }
             if !req {
-                for rn in rv.variants.iter().filter(|x| name(x) != name(b)) {
+                let is_same = |x: &Node<'_>| same.as_ref().is_some_and(|s| s.ptr == x.ptr);
+                for rn in rv.variants.iter().filter(|x| !is_same(x)) {
                     let msg = format!("{label} may now be `{}`", name(rn));
                     self.report("variant-added", msg, rn);
                 }
@@ -348,11 +382,13 @@ impl Walk<'_> {
             return;
         }
         if !bv.variants.is_empty() && rv.variants.is_empty() && bv.properties.is_empty() {
-            if let Some(bn) = bv.variants.iter().find(|x| name(x) == name(r)) {
-                self.compare(bn, r, path);
+            let same = self.counterpart(r, &rv, &bv.variants);
+            if let Some(bn) = same.clone() {
+                self.compare(&bn, r, path);
             }
             if req {
-                for bn in bv.variants.iter().filter(|x| name(x) != name(r)) {
+                let is_same = |x: &Node<'_>| same.as_ref().is_some_and(|s| s.ptr == x.ptr);
+                for bn in bv.variants.iter().filter(|x| !is_same(x)) {
                     let msg = format!("{label} no longer accepts `{}`", name(bn));
                     self.report("variant-removed", msg, bn);
                 }
@@ -360,10 +396,99 @@ impl Walk<'_> {
             return;
         }
         self.compare_properties(&bv, &rv, path);
-        if let (Some(bi), Some(ri)) = (&bv.items, &rv.items) {
-            self.compare(bi, ri, &format!("{path}[]"));
+        let arrays = |v: &View<'_>| v.types.as_ref().is_some_and(|t| t.contains("array"));
+        match (&bv.items, &rv.items) {
+            (Some(bi), Some(ri)) => self.compare(bi, ri, &format!("{path}[]")),
+            // Items constrained where they were not (or the reverse): compare with "anything".
+            (Some(bi), None) if arrays(&rv) => {
+                let ri = r.absent("items");
+                self.compare(bi, &ri, &format!("{path}[]"))
+            }
+            (None, Some(ri)) if arrays(&bv) => {
+                let bi = b.absent("items");
+                self.compare(&bi, ri, &format!("{path}[]"))
+            }
+            _ => {}
         }
         self.compare_variants(&bv, &rv, path, b, r);
+        self.compare_keywords(b, r, path, &label);
+    }
+
+    /// The variant standing for `single` when a schema was wrapped into (or unwrapped from)
+    /// `oneOf`/`anyOf`: the one referencing the same schema, else the only one of a type
+    /// `single` has.
+    fn counterpart<'n>(
+        &self,
+        single: &Node<'n>,
+        single_view: &View<'_>,
+        variants: &[Node<'n>],
+    ) -> Option<Node<'n>> {
+        let name = |n: &Node<'_>| n.ptr.rsplit('/').next().unwrap_or_default().to_string();
+        if let Some(found) = variants.iter().find(|x| name(x) == name(single)) {
+            return Some(found.clone());
+        }
+        let types = single_view.types.as_ref()?;
+        let mut same_type = variants.iter().filter(|x| {
+            view(x, 1).types.as_ref().is_some_and(|t| t.iter().any(|t| types.contains(t)))
+        });
+        match (same_type.next(), same_type.next()) {
+            (Some(only), None) => Some(only.clone()),
+            _ => None,
+        }
+    }
+
+    /// `const` and the JSON Schema 2020-12 keywords ([`keywords`]), then the sub-schemas
+    /// under applicators (`contains`, `not`, `then`/`else`, `additionalProperties`, …).
+    fn compare_keywords(&mut self, b: &Node<'_>, r: &Node<'_>, path: &str, label: &str) {
+        let req = self.dir == Dir::Request;
+        let (bc, rc) = (b.v.get("const"), r.v.get("const"));
+        if bc != rc && (if req { rc.is_some() } else { bc.is_some() }) {
+            let show = |v: Option<&Value>| v.map_or_else(|| "none".to_string(), Value::to_string);
+            let msg = format!("{label} const changed from {} to {}", show(bc), show(rc));
+            self.report("const-changed", msg, r);
+        }
+        for change in keywords::changes(b.v, r.v, &["const", "additionalProperties"], true) {
+            let breaking = match change.direction {
+                Direction::Narrowed => req,
+                Direction::Widened => !req,
+                Direction::Changed => true,
+            };
+            if breaking {
+                let kind = if req { "keyword-narrowed" } else { "keyword-widened" };
+                self.report(kind, format!("{label}: {}", change.message), r);
+            }
+        }
+        // A map's value schema set where values were free narrows (requests), and the
+        // reverse widens (responses); `additionalProperties: false` toggles are not judged:
+        // undeclared properties were never part of the contract.
+        let schema_ap = |n: &Node<'_>| {
+            n.v.get("additionalProperties")
+                .is_some_and(|v| v.is_object() && !keywords::is_trivial(v))
+        };
+        let free_ap = |n: &Node<'_>| {
+            matches!(n.v.get("additionalProperties"), None | Some(Value::Bool(true)))
+                || n.v.get("additionalProperties").is_some_and(keywords::is_trivial)
+        };
+        if req && free_ap(b) && schema_ap(r) {
+            let msg = format!("{label}: additionalProperties now constrained");
+            self.report("keyword-narrowed", msg, r);
+        }
+        if !req && schema_ap(b) && free_ap(r) {
+            let msg = format!("{label}: additionalProperties no longer constrained");
+            self.report("keyword-widened", msg, r);
+        }
+        for pair in keywords::subschema_pairs(b.v, r.v, true) {
+            let (Some(bn), Some(rn)) = (b.descend(&pair.tokens), r.descend(&pair.tokens)) else {
+                continue;
+            };
+            let sub = format!("{path}({})", pair.label);
+            // Under `not`, a revision accepting more rejects more: compare the other way.
+            if pair.negated {
+                self.compare(&rn, &bn, &sub);
+            } else {
+                self.compare(&bn, &rn, &sub);
+            }
+        }
     }
 
     fn compare_enums(
@@ -393,7 +518,9 @@ impl Walk<'_> {
             let msg = format!("{label} enum values removed: {}", removed.join(", "));
             self.report("enum-value-removed", msg, if self.dir == Dir::Request { r } else { b });
         }
-        if !added.is_empty() {
+        // Clients of an `x-extensible-enum` must already handle values they do not know.
+        let tolerated = self.dir == Dir::Response && rv.extensible;
+        if !added.is_empty() && !tolerated {
             let msg = format!("{label} enum values added: {}", added.join(", "));
             self.report("enum-value-added", msg, r);
         }
@@ -521,6 +648,17 @@ impl Walk<'_> {
                     format!("{label} (optional) removed"),
                     bp,
                 ),
+                // Became readOnly in a request / writeOnly in a response: gone for clients.
+                Some(rp) if !hidden(bp) && hidden(rp) => {
+                    let became = if req { "readOnly" } else { "writeOnly" };
+                    let msg = format!("{label} became {became}");
+                    let kind = match (req, b_req) {
+                        (true, _) => "removed",
+                        (false, true) => "property-removed",
+                        (false, false) => "optional-property-removed",
+                    };
+                    self.report_property(kind, msg, rp);
+                }
                 Some(rp) => {
                     let r_req = rv.required.contains(name);
                     if req && !b_req && r_req && !hidden(rp) {
