@@ -169,8 +169,23 @@ impl<'a> Walker<'a> {
     }
 
     fn compare(&mut self, base: Side<'a>, revision: Side<'a>, subject: &str) {
-        let base = Self::deref(self.base_root, base);
-        let revision = Self::deref(self.revision_root, revision);
+        let mut base = Self::deref(self.base_root, base);
+        let mut revision = Self::deref(self.revision_root, revision);
+        // A schema wrapped into (or unwrapped from) a one-member `anyOf`/`oneOf`/`allOf` is
+        // the same schema; when the other side has that keyword, members are compared instead.
+        for _ in 0..8 {
+            if let Some((key, only)) = single_member(base.node)
+                && revision.get(key).is_none()
+            {
+                base = Self::deref(self.base_root, base.child(only, &[key, "0"]));
+            } else if let Some((key, only)) = single_member(revision.node)
+                && base.get(key).is_none()
+            {
+                revision = Self::deref(self.revision_root, revision.child(only, &[key, "0"]));
+            } else {
+                break;
+            }
+        }
         if !self.seen.insert((base.pointer.clone(), revision.pointer.clone(), self.negated)) {
             return;
         }
@@ -368,11 +383,9 @@ impl<'a> Walker<'a> {
 
     fn compare_bounds(&mut self, base: &Side<'a>, revision: &Side<'a>, subject: &str) {
         // (keyword, is a lower bound, rule family)
+        self.compare_range(base, revision, subject, true);
+        self.compare_range(base, revision, subject, false);
         const BOUNDS: &[(&str, bool, &str)] = &[
-            ("minimum", true, "range"),
-            ("exclusiveMinimum", true, "range"),
-            ("maximum", false, "range"),
-            ("exclusiveMaximum", false, "range"),
             ("minLength", true, "length"),
             ("maxLength", false, "length"),
             ("minItems", true, "length"),
@@ -381,8 +394,12 @@ impl<'a> Walker<'a> {
             ("maxProperties", false, "length"),
         ];
         for &(keyword, lower, family) in BOUNDS {
-            let old = base.get(keyword).and_then(Value::as_f64);
-            let new = revision.get(keyword).and_then(Value::as_f64);
+            // An unset lower count bound is 0: `minLength: 0` changes nothing.
+            let count = |s: &Side<'a>| {
+                s.get(keyword).and_then(Value::as_f64).filter(|v| !(lower && *v == 0.0))
+            };
+            let old = count(base);
+            let new = count(revision);
             let direction = match (old, new) {
                 (None, None) => continue,
                 (None, Some(_)) => Direction::Narrowed,
@@ -443,6 +460,58 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// `minimum`/`exclusiveMinimum` (or the maximum pair) as one effective bound, so that
+    /// `exclusiveMaximum: 10` -> `maximum: 10` reads as the loosening it is.
+    fn compare_range(&mut self, base: &Side<'a>, revision: &Side<'a>, subject: &str, lower: bool) {
+        let (plain, exclusive) =
+            if lower { ("minimum", "exclusiveMinimum") } else { ("maximum", "exclusiveMaximum") };
+        // (limit, exclusive); the tighter of the two keywords when both are present.
+        let effective = |s: &Side<'a>| -> Option<(f64, bool)> {
+            let p = s.get(plain).and_then(Value::as_f64).map(|v| (v, false));
+            let e = s.get(exclusive).and_then(Value::as_f64).map(|v| (v, true));
+            match (p, e) {
+                (Some(p), Some(e)) => Some(if tighter(e, p, lower) { e } else { p }),
+                (p, e) => p.or(e),
+            }
+        };
+        let (old, new) = (effective(base), effective(revision));
+        let direction = match (old, new) {
+            (None, None) => return,
+            (None, Some(_)) => Direction::Narrowed,
+            (Some(_), None) => Direction::Widened,
+            (Some(o), Some(n)) if o == n => return,
+            (Some(o), Some(n)) => {
+                if tighter(n, o, lower) {
+                    Direction::Narrowed
+                } else {
+                    Direction::Widened
+                }
+            }
+        };
+        let rule = match direction {
+            Direction::Narrowed => "jsonschema/range-tightened",
+            _ => "jsonschema/range-loosened",
+        };
+        let show = |b: Option<(f64, bool)>| match b {
+            None => "none".to_string(),
+            Some((v, true)) => format!("{v} (exclusive)"),
+            Some((v, false)) => v.to_string(),
+        };
+        let keyword = if revision.get(exclusive).is_some() { exclusive } else { plain };
+        let message = format!(
+            "{} bound of `{subject}` changed from {} to {}",
+            if lower { "Lower" } else { "Upper" },
+            show(old),
+            show(new)
+        );
+        let side = |s: &Side<'a>| match s.get(keyword) {
+            Some(v) => s.child(v, &[keyword]),
+            None => s.clone(),
+        };
+        let (b, r) = (side(base), side(revision));
+        self.push(rule, Some(direction), &b, &r, subject, false, message);
+    }
+
     fn compare_multiple_of(&mut self, base: &Side<'a>, revision: &Side<'a>, subject: &str) {
         let old = base.get("multipleOf").and_then(Value::as_f64);
         let new = revision.get("multipleOf").and_then(Value::as_f64);
@@ -478,8 +547,9 @@ impl<'a> Walker<'a> {
     }
 
     fn compare_pattern(&mut self, base: &Side<'a>, revision: &Side<'a>, subject: &str) {
-        let old = base.get("pattern").and_then(Value::as_str);
-        let new = revision.get("pattern").and_then(Value::as_str);
+        // The empty regular expression matches every string: it is no pattern.
+        let old = base.get("pattern").and_then(Value::as_str).filter(|p| !p.is_empty());
+        let new = revision.get("pattern").and_then(Value::as_str).filter(|p| !p.is_empty());
         let (rule, direction, message) = match (old, new) {
             (None, None) => return,
             (Some(o), Some(n)) if o == n => return,
@@ -695,7 +765,12 @@ impl<'a> Walker<'a> {
                     })
                     .unwrap_or_default()
             };
-            let (old, new) = (branches(base), branches(revision));
+            let (mut old, mut new) = (branches(base), branches(revision));
+            // An annotation-only conjunct asserts nothing.
+            if keyword == "allOf" {
+                old.retain(|b| !keywords::is_trivial(b.node));
+                new.retain(|b| !keywords::is_trivial(b.node));
+            }
             if old.len() == new.len() {
                 for (i, (b, r)) in old.into_iter().zip(new).enumerate() {
                     self.compare(b, r, &format!("{subject}|{keyword}[{i}]"));
@@ -760,4 +835,34 @@ fn negated_rule(rule: &'static str) -> &'static str {
             }
         })
         .unwrap_or(rule)
+}
+
+/// Whether bound `new` admits fewer numbers than `old` (a lower bound when `lower`).
+fn tighter(new: (f64, bool), old: (f64, bool), lower: bool) -> bool {
+    let stricter = if lower { new.0 > old.0 } else { new.0 < old.0 };
+    stricter || (new.0 == old.0 && new.1 && !old.1)
+}
+
+/// A schema that is only `anyOf`/`oneOf`/`allOf` of one member is that member.
+fn single_member(node: &Value) -> Option<(&'static str, &Value)> {
+    let map = node.as_object()?;
+    let annotation =
+        |k: &str| matches!(k, "description" | "title" | "$comment" | "examples" | "default");
+    let mut found = None;
+    for (k, v) in map {
+        match k.as_str() {
+            "anyOf" | "oneOf" | "allOf" if found.is_none() => {
+                let [only] = v.as_array()?.as_slice() else { return None };
+                let key = match k.as_str() {
+                    "anyOf" => "anyOf",
+                    "oneOf" => "oneOf",
+                    _ => "allOf",
+                };
+                found = Some((key, only));
+            }
+            k if annotation(k) => {}
+            _ => return None,
+        }
+    }
+    found
 }

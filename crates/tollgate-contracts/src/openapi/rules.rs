@@ -634,7 +634,7 @@ pub const RULES: &[RuleDoc] = &[
         Level::Error,
         "response",
         "response",
-        "A JSON Schema keyword in a response now admits values clients did not have to handle: one of those keywords loosened or removed (`contains`, `dependentRequired`, `uniqueItems`, `prefixItems`, …), so generated or validating clients break.",
+        "A JSON Schema keyword in a response now admits values clients did not have to handle: one of those keywords loosened or removed (`contains`, `dependentRequired`, `uniqueItems`, `prefixItems`, …), a `pattern` removed or replaced, or a `false` schema now admitting values, so generated or validating clients break.",
     ),
 ];
 

@@ -325,6 +325,28 @@ impl Walk<'_> {
         let rv = view(r, 0);
         let label = self.label(path);
         let req = self.dir == Dir::Request;
+        // The boolean schema `false` (3.1) admits nothing: becoming it narrows, leaving it widens.
+        let never = |n: &Node<'_>| n.v == &Value::Bool(false);
+        match (never(b), never(r)) {
+            (true, true) => return,
+            (false, true) => {
+                if req {
+                    self.report(
+                        "keyword-narrowed",
+                        format!("{label} no longer admits any value"),
+                        r,
+                    );
+                }
+                return;
+            }
+            (true, false) => {
+                if !req {
+                    self.report("keyword-widened", format!("{label} admits values now"), r);
+                }
+                return;
+            }
+            (false, false) => {}
+        }
 
         // Variants on both sides are compared one by one instead.
         let both_variants = !bv.variants.is_empty() && !rv.variants.is_empty();
@@ -395,7 +417,7 @@ impl Walk<'_> {
             }
             return;
         }
-        self.compare_properties(&bv, &rv, path);
+        self.compare_properties(&bv, &rv, path, r);
         let arrays = |v: &View<'_>| v.types.as_ref().is_some_and(|t| t.contains("array"));
         match (&bv.items, &rv.items) {
             (Some(bi), Some(ri)) => self.compare(bi, ri, &format!("{path}[]")),
@@ -442,10 +464,29 @@ impl Walk<'_> {
     fn compare_keywords(&mut self, b: &Node<'_>, r: &Node<'_>, path: &str, label: &str) {
         let req = self.dir == Dir::Request;
         let (bc, rc) = (b.v.get("const"), r.v.get("const"));
-        if bc != rc && (if req { rc.is_some() } else { bc.is_some() }) {
-            let show = |v: Option<&Value>| v.map_or_else(|| "none".to_string(), Value::to_string);
-            let msg = format!("{label} const changed from {} to {}", show(bc), show(rc));
-            self.report("const-changed", msg, r);
+        if bc.is_some() || rc.is_some() {
+            // The values each side admits: `const` is a one-value enum to compare sets with.
+            let allowed = |n: &Node<'_>, c: Option<&Value>| -> Option<Vec<Value>> {
+                match (c, n.v.get("enum")) {
+                    (Some(c), _) => Some(vec![c.clone()]),
+                    (None, Some(Value::Array(e))) => Some(e.clone()),
+                    _ => None,
+                }
+            };
+            let (ba, ra) = (allowed(b, bc), allowed(r, rc));
+            let covers =
+                |outer: &Option<Vec<Value>>, inner: &Option<Vec<Value>>| match (outer, inner) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some(o), Some(i)) => i.iter().all(|x| o.contains(x)),
+                };
+            let breaking = if req { !covers(&ra, &ba) } else { !covers(&ba, &ra) };
+            if breaking {
+                let show =
+                    |v: Option<&Value>| v.map_or_else(|| "none".to_string(), Value::to_string);
+                let msg = format!("{label} const changed from {} to {}", show(bc), show(rc));
+                self.report("const-changed", msg, r);
+            }
         }
         for change in keywords::changes(b.v, r.v, &["const", "additionalProperties"], true) {
             let breaking = match change.direction {
@@ -499,6 +540,18 @@ impl Walk<'_> {
         b: &Node<'_>,
         r: &Node<'_>,
     ) {
+        // `const` is judged with its own rule (compare_keywords).
+        if b.v.get("const").is_some() || r.v.get("const").is_some() {
+            return;
+        }
+        if self.dir == Dir::Response
+            && rv.enumeration.is_none()
+            && let Some(be) = &bv.enumeration
+        {
+            let values: Vec<String> = be.iter().map(|x| x.to_string()).collect();
+            let msg = format!("{label} is no longer limited to {}", values.join(", "));
+            self.report("enum-value-added", msg, r);
+        }
         if self.dir == Dir::Request
             && bv.enumeration.is_none()
             && let Some(re) = &rv.enumeration
@@ -625,9 +678,17 @@ impl Walk<'_> {
             );
             self.report("pattern-changed", msg, r);
         }
+        if !req && bv.pattern.is_some() && rv.pattern != bv.pattern {
+            let msg = format!(
+                "{label}: pattern changed from {} to {}: values of another shape may be sent",
+                bv.pattern.unwrap_or("none"),
+                rv.pattern.unwrap_or("none")
+            );
+            self.report("keyword-widened", msg, r);
+        }
     }
 
-    fn compare_properties(&mut self, bv: &View<'_>, rv: &View<'_>, path: &str) {
+    fn compare_properties(&mut self, bv: &View<'_>, rv: &View<'_>, path: &str, r: &Node<'_>) {
         let req = self.dir == Dir::Request;
         // Clients never send readOnly properties and never receive writeOnly ones.
         let hidden = |n: &Node<'_>| if req { n.flag("readOnly") } else { n.flag("writeOnly") };
@@ -679,6 +740,20 @@ impl Walk<'_> {
                         self.compare(bp, rp, &full);
                     }
                 }
+            }
+        }
+        // `required` names no property declares (e.g. in `then` or `dependentSchemas`).
+        for name in rv.required.difference(&bv.required) {
+            if req && !rv.properties.contains_key(name) && !bv.properties.contains_key(name) {
+                let label = self.label(&join(name));
+                self.report_property("became-required", format!("{label} became required"), r);
+            }
+        }
+        for name in bv.required.difference(&rv.required) {
+            if !req && !rv.properties.contains_key(name) && !bv.properties.contains_key(name) {
+                let label = self.label(&join(name));
+                let msg = format!("{label} became optional");
+                self.report_property("property-became-optional", msg, r);
             }
         }
         for (name, rp) in &rv.properties {
