@@ -739,4 +739,60 @@ mod tests {
             tollgate_core::config::parse_section(Path::new(CONFIG_FILE), text, GATE).unwrap();
         assert_eq!(config.specs[0].ref_root.as_deref(), Some(Path::new(".")));
     }
+
+    #[test]
+    fn semver_and_sunset_notice_are_read_and_default() {
+        let text = "semver = \"report\"\n[sunset_notice]\nstable = 90\n";
+        let text = text.replace("[sunset_notice]", "[contracts.sunset_notice]");
+        let text = format!("[contracts]\n{text}");
+        let config: ContractsConfig =
+            tollgate_core::config::parse_section(Path::new(CONFIG_FILE), &text, GATE).unwrap();
+        assert_eq!(config.semver, SemverPolicy::Report);
+        assert_eq!(config.sunset_notice.stable, 90);
+        assert_eq!(config.sunset_notice.beta, 31, "unset levels keep their default");
+        let policy = config.sunset_notice.policy();
+        assert_eq!(policy.notice_days(openapi::Stability::Stable), 90);
+        assert_eq!(ContractsConfig::default().semver, SemverPolicy::Downgrade);
+    }
+
+    /// `semver = "report"`: a major bump no longer lowers a breaking change.
+    #[test]
+    fn semver_report_keeps_breaking_changes_failing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = |version: &str, path: &str| {
+            format!(
+                "openapi: 3.1.0\ninfo: {{title: t, version: '{version}'}}\npaths:\n  {path}:\n    get:\n      responses: {{'200': {{description: ok}}}}\n"
+            )
+        };
+        let base = tmp.path().join("base.yaml");
+        let revision = tmp.path().join("revision.yaml");
+        std::fs::write(&base, spec("1.0.0", "/a")).unwrap();
+        std::fs::write(&revision, spec("2.0.0", "/b")).unwrap();
+        let run = |semver| {
+            let config = ContractsConfig { semver, ..ContractsConfig::default() };
+            diff_files(
+                SpecKind::Openapi,
+                &base,
+                &revision,
+                CompatibilityMode::Backward,
+                Some(tmp.path()),
+                &config,
+                Severity::Error,
+                String::new(),
+            )
+            .unwrap()
+        };
+        let removed = |report: &GateReport| {
+            report
+                .findings
+                .iter()
+                .find(|f| f.rule == "openapi/paths-path-removed")
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(removed(&run(SemverPolicy::Downgrade)).severity, Severity::Info);
+        let reported = removed(&run(SemverPolicy::Report));
+        assert_eq!(reported.severity, Severity::Error);
+        assert!(reported.message.contains("1.0.0 -> 2.0.0"), "{}", reported.message);
+    }
 }
