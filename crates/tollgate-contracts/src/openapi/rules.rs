@@ -636,6 +636,20 @@ pub const RULES: &[RuleDoc] = &[
         "response",
         "A JSON Schema keyword in a response now admits values clients did not have to handle: one of those keywords loosened or removed (`contains`, `dependentRequired`, `uniqueItems`, `prefixItems`, …), a `pattern` removed or replaced, or a `false` schema now admitting values, so generated or validating clients break.",
     ),
+    rule(
+        "openapi/request-parameter-all-of-added",
+        Level::Error,
+        "request-parameter",
+        "request",
+        "A parameter schema's `allOf` gained a conjunct that asserts something: values must now match it too (annotation-only conjuncts are not reported; removing one only widens).",
+    ),
+    rule(
+        "openapi/request-property-all-of-added",
+        Level::Error,
+        "request-body",
+        "request",
+        "A request body schema's `allOf` gained a conjunct that asserts something: bodies must now match it too, even when it only declares optional properties (it constrains their values).",
+    ),
 ];
 
 /// The rule with this id (without the `openapi/` prefix).

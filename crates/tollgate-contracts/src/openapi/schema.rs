@@ -433,7 +433,36 @@ impl Walk<'_> {
             _ => {}
         }
         self.compare_variants(&bv, &rv, path, b, r);
+        if req {
+            self.compare_all_of(b, r, &label);
+        }
         self.compare_keywords(b, r, path, &label);
+    }
+
+    /// A request schema's `allOf` gained a conjunct that asserts something: every value must
+    /// now also match it. Members match by referenced schema name, inline ones by content;
+    /// annotation-only conjuncts assert nothing. (Removing a conjunct only widens.)
+    fn compare_all_of<'n>(&mut self, b: &Node<'n>, r: &Node<'n>, label: &str) {
+        let old = b.get("allOf").map(|a| a.items()).unwrap_or_default();
+        let new = r.get("allOf").map(|a| a.items()).unwrap_or_default();
+        if old.is_empty() {
+            return;
+        }
+        // `$ref` members are named by the schema they reference (after `deref`, the pointer).
+        let named =
+            |n: &Node<'_>| n.ptr.rsplit('/').next().is_some_and(|s| s.parse::<usize>().is_err());
+        let name = |n: &Node<'_>| n.ptr.rsplit('/').next().unwrap_or_default().to_string();
+        for added in &new {
+            let known = old.iter().any(|o| {
+                if named(added) && named(o) { name(o) == name(added) } else { o.v == added.v }
+            });
+            if !known && !keywords::is_trivial(added.v) {
+                let what =
+                    if named(added) { format!("`{}`", name(added)) } else { "a subschema".into() };
+                let msg = format!("{label}: {what} added to allOf; values must now match it too");
+                self.report("all-of-added", msg, added);
+            }
+        }
     }
 
     /// The variant standing for `single` when a schema was wrapped into (or unwrapped from)
