@@ -267,6 +267,17 @@ fn accepts(outer: &Option<BTreeSet<&str>>, inner: &Option<BTreeSet<&str>>) -> bo
     }
 }
 
+/// [`accepts`] for values serialised as text (form fields, XML): a `string` also takes the
+/// text of any number or boolean, so only a change away from text (or between unrelated
+/// scalars) is observable.
+fn accepts_text(outer: &Option<BTreeSet<&str>>, inner: &Option<BTreeSet<&str>>) -> bool {
+    let scalar = |t: &str| matches!(t, "integer" | "number" | "boolean");
+    match (outer, inner) {
+        (Some(o), Some(i)) if o.contains("string") => i.iter().all(|t| o.contains(t) || scalar(t)),
+        _ => accepts(outer, inner),
+    }
+}
+
 fn describe(types: &Option<BTreeSet<&str>>) -> String {
     match types {
         None => "any".into(),
@@ -350,8 +361,10 @@ impl Walk<'_> {
 
         // Variants on both sides are compared one by one instead.
         let both_variants = !bv.variants.is_empty() && !rv.variants.is_empty();
+        let accepts = |outer: &Option<BTreeSet<&str>>, inner: &Option<BTreeSet<&str>>| {
+            if self.loose { accepts_text(outer, inner) } else { accepts(outer, inner) }
+        };
         let type_ok = both_variants
-            || self.loose
             || if req { accepts(&rv.types, &bv.types) } else { accepts(&bv.types, &rv.types) };
         if !type_ok {
             let msg = format!(
@@ -370,7 +383,7 @@ impl Walk<'_> {
             (Some(x), Some(y)) => format_widens(y, x),
             _ => false,
         };
-        if !format_ok && !self.loose {
+        if !format_ok {
             let msg = format!(
                 "{label} changed format from {} to {}",
                 bv.format.unwrap_or("none"),
