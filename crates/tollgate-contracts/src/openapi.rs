@@ -5,6 +5,13 @@
 //! must still be accepted), response schemas in the *reader* direction (everything the server may
 //! send now must have been expected before). Paths match by template shape, so renaming
 //! `/users/{id}` to `/users/{userId}` is not a change.
+//!
+//! OpenAPI 3.1 schemas are JSON Schema 2020-12: its keywords are judged by
+//! [`crate::keywords`], shared with the JSON Schema check, and every applicator's sub-schemas
+//! are walked (`not` with the directions swapped). Webhooks are compared from the receiver's
+//! side (the API writes their requests). Non-JSON bodies (XML, form data) compare types as
+//! text. `x-stability-level` below `stable` lowers breaking changes to info and may only
+//! increase; `deprecated` + `x-sunset` decide when an operation may go ([`Policy`]).
 
 mod diff;
 mod load;
