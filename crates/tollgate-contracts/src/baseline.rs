@@ -245,12 +245,24 @@ pub fn is_major_bump(base: Option<&str>, revision: Option<&str>) -> bool {
 }
 
 /// The semver rule: when the revision's version is a higher major than the base's, breaking
-/// changes (error findings) are expected — they are lowered to info with a note. Otherwise a
+/// changes (error findings) are expected — with `downgrade` they are lowered to info with a
+/// note, otherwise they stay errors and the note records the bump. Without a major bump a
 /// remediation hint is attached to every error. Returns whether the bump was major.
-pub fn apply_semver(findings: &mut [Finding], base: Option<&str>, revision: Option<&str>) -> bool {
+pub fn apply_semver(
+    findings: &mut [Finding],
+    base: Option<&str>,
+    revision: Option<&str>,
+    downgrade: bool,
+) -> bool {
     let major = is_major_bump(base, revision);
     for finding in findings.iter_mut().filter(|f| f.severity == Severity::Error) {
-        if major {
+        if major && !downgrade {
+            finding.message.push_str(&format!(
+                " (major version bump {} -> {}; [contracts] semver = \"report\" keeps it an error)",
+                base.unwrap_or("?"),
+                revision.unwrap_or("?")
+            ));
+        } else if major {
             finding.severity = Severity::Info;
             finding.message.push_str(&format!(
                 " (breaking change allowed: major version bump {} -> {})",
@@ -350,12 +362,16 @@ mod tests {
             Finding::new("openapi/x", Severity::Error, "broke"),
             Finding::new("openapi/y", Severity::Warning, "maybe"),
         ];
-        assert!(!apply_semver(&mut findings, Some("1.0.0"), Some("1.1.0")));
+        assert!(!apply_semver(&mut findings, Some("1.0.0"), Some("1.1.0"), true));
         assert_eq!(findings[0].severity, Severity::Error);
         assert!(findings[0].remediation.as_deref().unwrap().contains("major"));
-        assert!(apply_semver(&mut findings, Some("1.0.0"), Some("2.0.0")));
+        assert!(apply_semver(&mut findings, Some("1.0.0"), Some("2.0.0"), true));
         assert_eq!(findings[0].severity, Severity::Info);
         assert!(findings[0].message.contains("1.0.0 -> 2.0.0"));
+        let mut reported = vec![Finding::new("openapi/x", Severity::Error, "broke")];
+        assert!(apply_semver(&mut reported, Some("1.0.0"), Some("2.0.0"), false));
+        assert_eq!(reported[0].severity, Severity::Error);
+        assert!(reported[0].message.contains("semver = \"report\""), "{}", reported[0].message);
         assert_eq!(findings[1].severity, Severity::Warning);
     }
 }

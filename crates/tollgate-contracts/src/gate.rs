@@ -75,6 +75,9 @@ pub fn rules() -> GateRules {
 pub struct ContractsConfig {
     /// Findings at or above this severity fail the gate.
     pub fail_on: Severity,
+    /// What a major version bump does to breaking changes (OpenAPI `info.version`, or a
+    /// spec's configured `version`).
+    pub semver: SemverPolicy,
     /// Git ref the specs are compared with (default: the highest `vX.Y.Z` / `X.Y.Z` tag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub against: Option<String>,
@@ -84,16 +87,75 @@ pub struct ContractsConfig {
     pub specs: Vec<ContractSpec>,
     /// `[[contracts.exceptions]]`: accepted, expiring exceptions.
     pub exceptions: Vec<ContractException>,
+    /// `[contracts.sunset_notice]`: minimum days between deprecating an OpenAPI operation and
+    /// its `x-sunset` date, per `x-stability-level`.
+    pub sunset_notice: SunsetNotice,
+}
+
+/// `[contracts] semver`: a major version bump lowering breaking changes is a policy choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SemverPolicy {
+    /// A major bump lowers breaking changes to info, with a note (the default).
+    #[default]
+    Downgrade,
+    /// Breaking changes stay errors; a major bump is noted on each of them.
+    Report,
+}
+
+/// `[contracts.sunset_notice]`: minimum deprecation notice in days per stability level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SunsetNotice {
+    /// `x-stability-level: draft`.
+    pub draft: u32,
+    /// `x-stability-level: alpha`.
+    pub alpha: u32,
+    /// `x-stability-level: beta`.
+    pub beta: u32,
+    /// `x-stability-level: stable`, and operations without the extension.
+    pub stable: u32,
+}
+
+impl Default for SunsetNotice {
+    fn default() -> Self {
+        let policy = openapi::Policy::default();
+        let days = |level| policy.notice_days(level);
+        use openapi::Stability::*;
+        SunsetNotice {
+            draft: days(Draft),
+            alpha: days(Alpha),
+            beta: days(Beta),
+            stable: days(Stable),
+        }
+    }
+}
+
+impl SunsetNotice {
+    /// The OpenAPI comparison policy these settings make.
+    pub fn policy(&self) -> openapi::Policy {
+        use openapi::Stability::*;
+        openapi::Policy {
+            sunset_notice_days: [
+                (Draft, self.draft),
+                (Alpha, self.alpha),
+                (Beta, self.beta),
+                (Stable, self.stable),
+            ],
+        }
+    }
 }
 
 impl Default for ContractsConfig {
     fn default() -> Self {
         ContractsConfig {
             fail_on: Severity::Error,
+            semver: SemverPolicy::Downgrade,
             against: None,
             levels: BTreeMap::new(),
             specs: Vec::new(),
             exceptions: Vec::new(),
+            sunset_notice: SunsetNotice::default(),
         }
     }
 }
@@ -332,9 +394,14 @@ impl Loaded {
     }
 
     /// The changes from `self` to `revision` (both of one kind, as loaded for one spec).
-    fn diff(&self, revision: &Loaded, compatibility: CompatibilityMode) -> Vec<Change> {
+    fn diff(
+        &self,
+        revision: &Loaded,
+        compatibility: CompatibilityMode,
+        policy: &openapi::Policy,
+    ) -> Vec<Change> {
         match (self, revision) {
-            (Loaded::OpenApi(b), Loaded::OpenApi(r)) => openapi::diff(b, r),
+            (Loaded::OpenApi(b), Loaded::OpenApi(r)) => openapi::diff_with(b, r, policy),
             (Loaded::Graphql(b), Loaded::Graphql(r)) => graphql::diff(b, r),
             (Loaded::JsonSchema(b), Loaded::JsonSchema(r)) => {
                 let mode = match compatibility {
@@ -376,13 +443,14 @@ pub fn diff_files(
         inputs.push(GateInput::of(name.clone(), text.as_bytes()));
     }
     let (base, revision) = (&loaded[0], &loaded[1]);
-    let changes = base.diff(revision, compatibility);
+    let changes = base.diff(revision, compatibility, &config.sunset_notice.policy());
     let mut findings = change::to_findings(&changes, &config.levels);
     if kind == SpecKind::Openapi {
         baseline::apply_semver(
             &mut findings,
             base.version().as_deref(),
             revision.version().as_deref(),
+            config.semver == SemverPolicy::Downgrade,
         );
     }
     Ok(GateReport::new(
@@ -490,7 +558,8 @@ fn compare_all(
             ),
             Err(_) => None,
         };
-        let changes = base.as_ref().map(|base| base.diff(&revision, spec.compatibility));
+        let policy = config.sunset_notice.policy();
+        let changes = base.as_ref().map(|base| base.diff(&revision, spec.compatibility, &policy));
         let base_version = configured_version(old_config.as_ref(), spec)
             .or_else(|| base.as_ref().and_then(Loaded::version));
         let revision_version = spec.version.clone().or_else(|| revision.version());
@@ -564,6 +633,7 @@ fn findings(
             &mut spec_findings,
             result.base_version.as_deref(),
             result.revision_version.as_deref(),
+            config.semver == SemverPolicy::Downgrade,
         );
         tracing::info!(spec = %result.spec, kind = result.kind.as_str(), changes = changes.len(), "compared");
         findings.extend(spec_findings);
@@ -668,5 +738,61 @@ mod tests {
         let config: ContractsConfig =
             tollgate_core::config::parse_section(Path::new(CONFIG_FILE), text, GATE).unwrap();
         assert_eq!(config.specs[0].ref_root.as_deref(), Some(Path::new(".")));
+    }
+
+    #[test]
+    fn semver_and_sunset_notice_are_read_and_default() {
+        let text = "semver = \"report\"\n[sunset_notice]\nstable = 90\n";
+        let text = text.replace("[sunset_notice]", "[contracts.sunset_notice]");
+        let text = format!("[contracts]\n{text}");
+        let config: ContractsConfig =
+            tollgate_core::config::parse_section(Path::new(CONFIG_FILE), &text, GATE).unwrap();
+        assert_eq!(config.semver, SemverPolicy::Report);
+        assert_eq!(config.sunset_notice.stable, 90);
+        assert_eq!(config.sunset_notice.beta, 31, "unset levels keep their default");
+        let policy = config.sunset_notice.policy();
+        assert_eq!(policy.notice_days(openapi::Stability::Stable), 90);
+        assert_eq!(ContractsConfig::default().semver, SemverPolicy::Downgrade);
+    }
+
+    /// `semver = "report"`: a major bump no longer lowers a breaking change.
+    #[test]
+    fn semver_report_keeps_breaking_changes_failing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = |version: &str, path: &str| {
+            format!(
+                "openapi: 3.1.0\ninfo: {{title: t, version: '{version}'}}\npaths:\n  {path}:\n    get:\n      responses: {{'200': {{description: ok}}}}\n"
+            )
+        };
+        let base = tmp.path().join("base.yaml");
+        let revision = tmp.path().join("revision.yaml");
+        std::fs::write(&base, spec("1.0.0", "/a")).unwrap();
+        std::fs::write(&revision, spec("2.0.0", "/b")).unwrap();
+        let run = |semver| {
+            let config = ContractsConfig { semver, ..ContractsConfig::default() };
+            diff_files(
+                SpecKind::Openapi,
+                &base,
+                &revision,
+                CompatibilityMode::Backward,
+                Some(tmp.path()),
+                &config,
+                Severity::Error,
+                String::new(),
+            )
+            .unwrap()
+        };
+        let removed = |report: &GateReport| {
+            report
+                .findings
+                .iter()
+                .find(|f| f.rule == "openapi/paths-path-removed")
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(removed(&run(SemverPolicy::Downgrade)).severity, Severity::Info);
+        let reported = removed(&run(SemverPolicy::Report));
+        assert_eq!(reported.severity, Severity::Error);
+        assert!(reported.message.contains("1.0.0 -> 2.0.0"), "{}", reported.message);
     }
 }

@@ -18,6 +18,7 @@ pub mod exceptions;
 pub mod gate;
 pub mod graphql;
 pub mod jsonschema;
+mod keywords;
 pub mod openapi;
 #[cfg(feature = "pact")]
 pub mod pact;

@@ -5,6 +5,13 @@
 //! must still be accepted), response schemas in the *reader* direction (everything the server may
 //! send now must have been expected before). Paths match by template shape, so renaming
 //! `/users/{id}` to `/users/{userId}` is not a change.
+//!
+//! OpenAPI 3.1 schemas are JSON Schema 2020-12: its keywords are judged by
+//! [`crate::keywords`], shared with the JSON Schema check, and every applicator's sub-schemas
+//! are walked (`not` with the directions swapped). Webhooks are compared from the receiver's
+//! side (the API writes their requests). Non-JSON bodies (XML, form data) compare types as
+//! text. `x-stability-level` below `stable` lowers breaking changes to info and may only
+//! increase; `deprecated` + `x-sunset` decide when an operation may go ([`Policy`]).
 
 mod diff;
 mod load;
@@ -80,10 +87,83 @@ pub fn version(spec: &Spec) -> Option<&str> {
     spec.root().get("info")?.get("version")?.as_str()
 }
 
-/// Every change from `base` to `revision`, sorted by rule, subject and location.
+/// Every change from `base` to `revision` under the default [`Policy`], sorted by rule,
+/// subject and location.
 pub fn diff(base: &Spec, revision: &Spec) -> Vec<Change> {
-    let mut changes = diff::diff(base, revision);
+    diff_with(base, revision, &Policy::default())
+}
+
+/// Every change from `base` to `revision` under `policy`, sorted by rule, subject and location.
+pub fn diff_with(base: &Spec, revision: &Spec, policy: &Policy) -> Vec<Change> {
+    let mut changes = diff::diff(base, revision, policy);
     changes.sort();
     changes.dedup();
     changes
+}
+
+/// An operation's `x-stability-level`, lowest first; operations without one are `stable`.
+/// Below `stable` breaking changes are allowed; the level may only increase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stability {
+    /// `draft`.
+    Draft,
+    /// `alpha`.
+    Alpha,
+    /// `beta`.
+    Beta,
+    /// `stable` (the default).
+    Stable,
+}
+
+impl Stability {
+    /// The extension's value (`draft`, `alpha`, `beta`, `stable`), in any case.
+    pub fn parse(text: &str) -> Option<Stability> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "draft" => Some(Stability::Draft),
+            "alpha" => Some(Stability::Alpha),
+            "beta" => Some(Stability::Beta),
+            "stable" => Some(Stability::Stable),
+            _ => None,
+        }
+    }
+
+    /// The extension's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stability::Draft => "draft",
+            Stability::Alpha => "alpha",
+            Stability::Beta => "beta",
+            Stability::Stable => "stable",
+        }
+    }
+}
+
+/// What the comparison may not learn from the specs alone: the deprecation policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Minimum days between deprecating an operation and its `x-sunset` date, per stability
+    /// level (`[contracts.sunset_notice]`).
+    pub sunset_notice_days: [(Stability, u32); 4],
+}
+
+impl Default for Policy {
+    /// No notice for draft and alpha, 31 days for beta, 180 for stable (the usual public-API
+    /// deprecation windows).
+    fn default() -> Self {
+        Policy {
+            sunset_notice_days: [
+                (Stability::Draft, 0),
+                (Stability::Alpha, 0),
+                (Stability::Beta, 31),
+                (Stability::Stable, 180),
+            ],
+        }
+    }
+}
+
+impl Policy {
+    /// The minimum notice for an operation of this stability.
+    pub fn notice_days(&self, level: Stability) -> u32 {
+        self.sunset_notice_days.iter().find(|(l, _)| *l == level).map_or(0, |(_, d)| *d)
+    }
 }

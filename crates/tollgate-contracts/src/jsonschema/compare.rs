@@ -1,6 +1,7 @@
 //! Walks base and revision side by side and lists each difference with its direction.
 
 use super::{Direction, escape, resolve};
+use crate::keywords;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::LazyLock;
@@ -21,8 +22,13 @@ pub(crate) struct Difference {
 
 /// Every difference from `base` to `revision`.
 pub(crate) fn differences(base: &Value, revision: &Value) -> Vec<Difference> {
-    let mut walker =
-        Walker { base_root: base, revision_root: revision, out: Vec::new(), seen: HashSet::new() };
+    let mut walker = Walker {
+        base_root: base,
+        revision_root: revision,
+        out: Vec::new(),
+        seen: HashSet::new(),
+        negated: false,
+    };
     walker.compare(Side::new(base, String::new()), Side::new(revision, String::new()), "$");
     walker.out
 }
@@ -61,7 +67,9 @@ struct Walker<'a> {
     revision_root: &'a Value,
     out: Vec<Difference>,
     /// Resolved pointer pairs already compared: recursive schemas terminate.
-    seen: HashSet<(String, String)>,
+    seen: HashSet<(String, String, bool)>,
+    /// Inside an odd number of `not`s: narrowing the sub-schema widens the whole.
+    negated: bool,
 }
 
 /// The instance types a schema allows; `None` when unconstrained.
@@ -130,6 +138,13 @@ impl<'a> Walker<'a> {
         in_base: bool,
         message: String,
     ) {
+        let direction = direction.map(|d| match (self.negated, d) {
+            (true, Direction::Narrowed) => Direction::Widened,
+            (true, Direction::Widened) => Direction::Narrowed,
+            (_, d) => d,
+        });
+        // Under `not` the named direction turns around too (`enum-widened` inside narrows).
+        let rule = if self.negated { negated_rule(rule) } else { rule };
         self.out.push(Difference {
             rule,
             direction,
@@ -154,9 +169,24 @@ impl<'a> Walker<'a> {
     }
 
     fn compare(&mut self, base: Side<'a>, revision: Side<'a>, subject: &str) {
-        let base = Self::deref(self.base_root, base);
-        let revision = Self::deref(self.revision_root, revision);
-        if !self.seen.insert((base.pointer.clone(), revision.pointer.clone())) {
+        let mut base = Self::deref(self.base_root, base);
+        let mut revision = Self::deref(self.revision_root, revision);
+        // A schema wrapped into (or unwrapped from) a one-member `anyOf`/`oneOf`/`allOf` is
+        // the same schema; when the other side has that keyword, members are compared instead.
+        for _ in 0..8 {
+            if let Some((key, only)) = single_member(base.node)
+                && revision.get(key).is_none()
+            {
+                base = Self::deref(self.base_root, base.child(only, &[key, "0"]));
+            } else if let Some((key, only)) = single_member(revision.node)
+                && base.get(key).is_none()
+            {
+                revision = Self::deref(self.revision_root, revision.child(only, &[key, "0"]));
+            } else {
+                break;
+            }
+        }
+        if !self.seen.insert((base.pointer.clone(), revision.pointer.clone(), self.negated)) {
             return;
         }
         // Boolean schemas: `false` accepts nothing, `true` everything.
@@ -208,6 +238,37 @@ impl<'a> Walker<'a> {
         self.compare_object(&base, &revision, subject);
         self.compare_items(&base, &revision, subject);
         self.compare_combinators(&base, &revision, subject);
+        self.compare_keywords(&base, &revision, subject);
+    }
+
+    /// The 2020-12 keywords judged by [`crate::keywords`], and the sub-schemas under them.
+    fn compare_keywords(&mut self, base: &Side<'a>, revision: &Side<'a>, subject: &str) {
+        let skip = ["additionalProperties"];
+        for change in keywords::changes(base.node, revision.node, &skip, false) {
+            let rule = match change.direction {
+                Direction::Narrowed => "jsonschema/keyword-narrowed",
+                Direction::Widened => "jsonschema/keyword-widened",
+                Direction::Changed => "jsonschema/keyword-changed",
+            };
+            let message = format!("`{subject}`: {} ({})", change.message, change.keyword);
+            let side = |s: &Side<'a>| match s.get(change.keyword) {
+                Some(v) => s.child(v, &[change.keyword]),
+                None => s.clone(),
+            };
+            let (b, r) = (side(base), side(revision));
+            self.push(rule, Some(change.direction), &b, &r, subject, false, message);
+        }
+        for pair in keywords::subschema_pairs(base.node, revision.node, false) {
+            let tokens: Vec<&str> = pair.tokens.iter().map(String::as_str).collect();
+            let (Some(b), Some(r)) = (lookup(base.node, &tokens), lookup(revision.node, &tokens))
+            else {
+                continue;
+            };
+            let child_subject = format!("{subject}({})", pair.label);
+            self.negated ^= pair.negated;
+            self.compare(base.child(b, &tokens), revision.child(r, &tokens), &child_subject);
+            self.negated ^= pair.negated;
+        }
     }
 
     /// Returns false when the type sets are disjoint (nothing deeper is worth comparing).
@@ -322,11 +383,9 @@ impl<'a> Walker<'a> {
 
     fn compare_bounds(&mut self, base: &Side<'a>, revision: &Side<'a>, subject: &str) {
         // (keyword, is a lower bound, rule family)
+        self.compare_range(base, revision, subject, true);
+        self.compare_range(base, revision, subject, false);
         const BOUNDS: &[(&str, bool, &str)] = &[
-            ("minimum", true, "range"),
-            ("exclusiveMinimum", true, "range"),
-            ("maximum", false, "range"),
-            ("exclusiveMaximum", false, "range"),
             ("minLength", true, "length"),
             ("maxLength", false, "length"),
             ("minItems", true, "length"),
@@ -335,8 +394,12 @@ impl<'a> Walker<'a> {
             ("maxProperties", false, "length"),
         ];
         for &(keyword, lower, family) in BOUNDS {
-            let old = base.get(keyword).and_then(Value::as_f64);
-            let new = revision.get(keyword).and_then(Value::as_f64);
+            // An unset lower count bound is 0: `minLength: 0` changes nothing.
+            let count = |s: &Side<'a>| {
+                s.get(keyword).and_then(Value::as_f64).filter(|v| !(lower && *v == 0.0))
+            };
+            let old = count(base);
+            let new = count(revision);
             let direction = match (old, new) {
                 (None, None) => continue,
                 (None, Some(_)) => Direction::Narrowed,
@@ -397,6 +460,58 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// `minimum`/`exclusiveMinimum` (or the maximum pair) as one effective bound, so that
+    /// `exclusiveMaximum: 10` -> `maximum: 10` reads as the loosening it is.
+    fn compare_range(&mut self, base: &Side<'a>, revision: &Side<'a>, subject: &str, lower: bool) {
+        let (plain, exclusive) =
+            if lower { ("minimum", "exclusiveMinimum") } else { ("maximum", "exclusiveMaximum") };
+        // (limit, exclusive); the tighter of the two keywords when both are present.
+        let effective = |s: &Side<'a>| -> Option<(f64, bool)> {
+            let p = s.get(plain).and_then(Value::as_f64).map(|v| (v, false));
+            let e = s.get(exclusive).and_then(Value::as_f64).map(|v| (v, true));
+            match (p, e) {
+                (Some(p), Some(e)) => Some(if tighter(e, p, lower) { e } else { p }),
+                (p, e) => p.or(e),
+            }
+        };
+        let (old, new) = (effective(base), effective(revision));
+        let direction = match (old, new) {
+            (None, None) => return,
+            (None, Some(_)) => Direction::Narrowed,
+            (Some(_), None) => Direction::Widened,
+            (Some(o), Some(n)) if o == n => return,
+            (Some(o), Some(n)) => {
+                if tighter(n, o, lower) {
+                    Direction::Narrowed
+                } else {
+                    Direction::Widened
+                }
+            }
+        };
+        let rule = match direction {
+            Direction::Narrowed => "jsonschema/range-tightened",
+            _ => "jsonschema/range-loosened",
+        };
+        let show = |b: Option<(f64, bool)>| match b {
+            None => "none".to_string(),
+            Some((v, true)) => format!("{v} (exclusive)"),
+            Some((v, false)) => v.to_string(),
+        };
+        let keyword = if revision.get(exclusive).is_some() { exclusive } else { plain };
+        let message = format!(
+            "{} bound of `{subject}` changed from {} to {}",
+            if lower { "Lower" } else { "Upper" },
+            show(old),
+            show(new)
+        );
+        let side = |s: &Side<'a>| match s.get(keyword) {
+            Some(v) => s.child(v, &[keyword]),
+            None => s.clone(),
+        };
+        let (b, r) = (side(base), side(revision));
+        self.push(rule, Some(direction), &b, &r, subject, false, message);
+    }
+
     fn compare_multiple_of(&mut self, base: &Side<'a>, revision: &Side<'a>, subject: &str) {
         let old = base.get("multipleOf").and_then(Value::as_f64);
         let new = revision.get("multipleOf").and_then(Value::as_f64);
@@ -432,8 +547,9 @@ impl<'a> Walker<'a> {
     }
 
     fn compare_pattern(&mut self, base: &Side<'a>, revision: &Side<'a>, subject: &str) {
-        let old = base.get("pattern").and_then(Value::as_str);
-        let new = revision.get("pattern").and_then(Value::as_str);
+        // The empty regular expression matches every string: it is no pattern.
+        let old = base.get("pattern").and_then(Value::as_str).filter(|p| !p.is_empty());
+        let new = revision.get("pattern").and_then(Value::as_str).filter(|p| !p.is_empty());
         let (rule, direction, message) = match (old, new) {
             (None, None) => return,
             (Some(o), Some(n)) if o == n => return,
@@ -649,7 +765,12 @@ impl<'a> Walker<'a> {
                     })
                     .unwrap_or_default()
             };
-            let (old, new) = (branches(base), branches(revision));
+            let (mut old, mut new) = (branches(base), branches(revision));
+            // An annotation-only conjunct asserts nothing.
+            if keyword == "allOf" {
+                old.retain(|b| !keywords::is_trivial(b.node));
+                new.retain(|b| !keywords::is_trivial(b.node));
+            }
             if old.len() == new.len() {
                 for (i, (b, r)) in old.into_iter().zip(new).enumerate() {
                     self.compare(b, r, &format!("{subject}|{keyword}[{i}]"));
@@ -681,4 +802,67 @@ impl<'a> Walker<'a> {
             );
         }
     }
+}
+
+fn lookup<'v>(node: &'v Value, tokens: &[&str]) -> Option<&'v Value> {
+    tokens.iter().try_fold(node, |n, t| match n {
+        Value::Array(a) => a.get(t.parse::<usize>().ok()?),
+        _ => n.get(*t),
+    })
+}
+
+/// The rule naming the opposite direction, for differences found under `not`.
+fn negated_rule(rule: &'static str) -> &'static str {
+    const PAIRS: &[(&str, &str)] = &[
+        ("jsonschema/type-narrowed", "jsonschema/type-widened"),
+        ("jsonschema/enum-narrowed", "jsonschema/enum-widened"),
+        ("jsonschema/range-tightened", "jsonschema/range-loosened"),
+        ("jsonschema/length-tightened", "jsonschema/length-loosened"),
+        ("jsonschema/pattern-added", "jsonschema/pattern-removed"),
+        ("jsonschema/additional-properties-narrowed", "jsonschema/additional-properties-widened"),
+        ("jsonschema/schema-closed", "jsonschema/schema-opened"),
+        ("jsonschema/keyword-narrowed", "jsonschema/keyword-widened"),
+    ];
+    PAIRS
+        .iter()
+        .find_map(|&(a, b)| {
+            if rule == a {
+                Some(b)
+            } else if rule == b {
+                Some(a)
+            } else {
+                None
+            }
+        })
+        .unwrap_or(rule)
+}
+
+/// Whether bound `new` admits fewer numbers than `old` (a lower bound when `lower`).
+fn tighter(new: (f64, bool), old: (f64, bool), lower: bool) -> bool {
+    let stricter = if lower { new.0 > old.0 } else { new.0 < old.0 };
+    stricter || (new.0 == old.0 && new.1 && !old.1)
+}
+
+/// A schema that is only `anyOf`/`oneOf`/`allOf` of one member is that member.
+fn single_member(node: &Value) -> Option<(&'static str, &Value)> {
+    let map = node.as_object()?;
+    let annotation =
+        |k: &str| matches!(k, "description" | "title" | "$comment" | "examples" | "default");
+    let mut found = None;
+    for (k, v) in map {
+        match k.as_str() {
+            "anyOf" | "oneOf" | "allOf" if found.is_none() => {
+                let [only] = v.as_array()?.as_slice() else { return None };
+                let key = match k.as_str() {
+                    "anyOf" => "anyOf",
+                    "oneOf" => "oneOf",
+                    _ => "allOf",
+                };
+                found = Some((key, only));
+            }
+            k if annotation(k) => {}
+            _ => return None,
+        }
+    }
+    found
 }

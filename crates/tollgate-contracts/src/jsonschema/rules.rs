@@ -145,4 +145,26 @@ pub const RULES: &[RuleDoc] = &[
         "both",
         "`anyOf`/`oneOf` lost an alternative (narrowed) or `allOf` a conjunct (widened).",
     ),
+    rule(
+        "jsonschema/keyword-narrowed",
+        Error,
+        "narrowed",
+        "A 2020-12 keyword now rejects data the base accepted: `const`-like or count bounds \
+         (`minContains`/`maxContains`), `dependentRequired`, `contentEncoding`/`contentMediaType`, \
+         or a sub-schema added under `contains`, `propertyNames`, `not`, `if`/`then`/`else`, \
+         `dependentSchemas`, `patternProperties`, `prefixItems`, `unevaluatedProperties`/`Items`.",
+    ),
+    rule(
+        "jsonschema/keyword-widened",
+        Error,
+        "widened",
+        "A 2020-12 keyword now accepts data the base rejected (the same keywords, loosened or removed).",
+    ),
+    rule(
+        "jsonschema/keyword-changed",
+        Error,
+        "both",
+        "A 2020-12 keyword changed both ways (an `if` condition, a `contentMediaType` replaced): \
+         some old data is rejected and some new data was not valid before.",
+    ),
 ];

@@ -1,10 +1,10 @@
 //! Paths, operations, parameters, bodies, responses and security; schemas are in `schema`.
 
-use super::Spec;
 use super::load::{push_escaped, resolve_pointer, split_ref};
 use super::rules;
 use super::schema::{self, Ctx, Dir};
-use crate::change::Change;
+use super::{Policy, Spec, Stability};
+use crate::change::{Change, Level};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use tollgate_core::Location;
@@ -64,6 +64,27 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The node at `tokens` below this one (object keys or array indices), references followed.
+    pub(super) fn descend(&self, tokens: &[String]) -> Option<Node<'a>> {
+        let mut node = self.clone();
+        for t in tokens {
+            node = match node.v {
+                Value::Array(_) => node.at(t.parse().ok()?)?,
+                _ => node.get(t)?,
+            };
+        }
+        Some(node)
+    }
+
+    /// An unconstrained schema (`true`) standing where this node lacks `key`.
+    pub(super) fn absent(&self, key: &str) -> Node<'a> {
+        static ANY: Value = Value::Bool(true);
+        let mut ptr = self.ptr.clone();
+        ptr.push('/');
+        push_escaped(&mut ptr, key);
+        Node { spec: self.spec, doc: self.doc, ptr, v: &ANY }
+    }
+
     /// The elements of an array, references followed.
     pub(super) fn items(&self) -> Vec<Node<'a>> {
         let n = self.v.as_array().map_or(0, Vec::len);
@@ -92,9 +113,15 @@ impl<'a> Node<'a> {
 pub(super) struct Out {
     pub(super) changes: Vec<Change>,
     today: String,
+    policy: Policy,
 }
 
 impl Out {
+    /// An empty collector with the same clock and policy (for changes judged afterwards).
+    fn scratch(&self) -> Out {
+        Out { changes: Vec::new(), today: self.today.clone(), policy: self.policy.clone() }
+    }
+
     pub(super) fn report(&mut self, rule: &str, subject: &str, message: String, at: &Node<'_>) {
         let Some(doc) = rules::find(rule) else {
             debug_assert!(false, "unknown rule {rule}");
@@ -110,11 +137,11 @@ impl Out {
     }
 }
 
-pub(super) fn diff(base: &Spec, rev: &Spec) -> Vec<Change> {
+pub(super) fn diff(base: &Spec, rev: &Spec, policy: &Policy) -> Vec<Change> {
     let today = tollgate_core::time_source::now()
         .map(|t| tollgate_core::time_source::rfc3339(t).chars().take(10).collect())
         .unwrap_or_default();
-    let mut out = Out { changes: Vec::new(), today };
+    let mut out = Out { changes: Vec::new(), today, policy: policy.clone() };
     let (b, r) = (Node::root(base), Node::root(rev));
     let b_paths = paths_by_shape(&b);
     let r_paths = paths_by_shape(&r);
@@ -128,11 +155,17 @@ pub(super) fn diff(base: &Spec, rev: &Spec) -> Vec<Change> {
                         (Some(bo), Some(ro)) => {
                             let ops =
                                 OpPair { b_root: &b, r_root: &r, b_item, r_item, b_path, r_path };
-                            diff_operation(&mut out, &subject, &ops, &bo, &ro);
+                            let mut scratch = out.scratch();
+                            diff_operation(&mut scratch, &subject, &ops, &bo, &ro);
+                            let changes = scratch.changes;
+                            judge_stability(&mut out, &subject, &bo, &ro, changes);
                         }
                         (Some(bo), None) => {
                             let subject = format!("{} {b_path}", method.to_uppercase());
-                            removed_operation(&mut out, &subject, &bo, false);
+                            let mut scratch = out.scratch();
+                            removed_operation(&mut scratch, &subject, &bo, false);
+                            let changes = scratch.changes;
+                            judge_stability(&mut out, &subject, &bo, &bo, changes);
                         }
                         (None, Some(ro)) => out.report(
                             "paths-operation-added",
@@ -147,11 +180,112 @@ pub(super) fn diff(base: &Spec, rev: &Spec) -> Vec<Change> {
         }
     }
     for (shape, (r_path, r_item)) in &r_paths {
-        if !b_paths.contains_key(shape) {
+        if !b_paths.contains_key(shape) && has_operations(r_item) {
             out.report("paths-path-added", r_path, format!("path `{r_path}` added"), r_item);
         }
     }
+    diff_webhooks(&mut out, &b, &r);
     out.changes
+}
+
+fn has_operations(item: &Node<'_>) -> bool {
+    METHODS.iter().any(|m| item.get(m).is_some())
+}
+
+fn stability(op: &Node<'_>) -> Stability {
+    op.str("x-stability-level").and_then(Stability::parse).unwrap_or(Stability::Stable)
+}
+
+/// `x-stability-level`: stability may only increase, and below `stable` breaking changes are
+/// allowed (lowered to info with a note).
+fn judge_stability(
+    out: &mut Out,
+    subject: &str,
+    bo: &Node<'_>,
+    ro: &Node<'_>,
+    mut changes: Vec<Change>,
+) {
+    let (before, after) = (stability(bo), stability(ro));
+    if after < before {
+        let msg = format!("stability decreased from `{}` to `{}`", before.as_str(), after.as_str());
+        out.report("paths-stability-decreased", subject, msg, ro);
+    }
+    if before < Stability::Stable {
+        for change in changes.iter_mut().filter(|c| c.level > Level::Info) {
+            change.level = Level::Info;
+            change.message.push_str(&format!(
+                " (allowed: the operation's stability is `{}`)",
+                before.as_str()
+            ));
+        }
+    }
+    out.changes.extend(changes);
+}
+
+/// Webhooks (OpenAPI 3.1) are requests the API sends: their receivers read the request body
+/// and write the response, so each operation is compared with base and revision swapped.
+fn diff_webhooks<'a>(out: &mut Out, b: &Node<'a>, r: &Node<'a>) {
+    let hooks = |root: &Node<'a>| -> BTreeMap<String, Node<'a>> {
+        root.get("webhooks")
+            .map(|w| w.entries().into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            .unwrap_or_default()
+    };
+    let (bw, rw) = (hooks(b), hooks(r));
+    for (name, bi) in &bw {
+        let Some(ri) = rw.get(name) else {
+            if has_operations(bi) {
+                let msg = format!("webhook `{name}` removed: receivers no longer get its calls");
+                out.report("webhook-removed", name, msg, bi);
+            }
+            continue;
+        };
+        for method in METHODS {
+            let subject = format!("webhook {name} {}", method.to_uppercase());
+            match (bi.get(method), ri.get(method)) {
+                (Some(bo), Some(ro)) => {
+                    let ops = OpPair {
+                        b_root: r,
+                        r_root: b,
+                        b_item: ri,
+                        r_item: bi,
+                        b_path: name,
+                        r_path: name,
+                    };
+                    let mut scratch = out.scratch();
+                    diff_operation(&mut scratch, &subject, &ops, &ro, &bo);
+                    let breaking: Vec<&Change> =
+                        scratch.changes.iter().filter(|c| c.level == Level::Error).collect();
+                    if let Some(first) = breaking.first() {
+                        let what = first
+                            .message
+                            .strip_prefix(&format!("{subject}: "))
+                            .unwrap_or(&first.message);
+                        let msg = format!(
+                            "receivers written for the base break ({} change(s); compared from the receiver's side: {what})",
+                            breaking.len()
+                        );
+                        out.report("webhook-changed", &subject, msg, &ro);
+                    } else if !scratch.changes.is_empty() {
+                        let msg = "changed compatibly for receivers".to_string();
+                        out.report("webhook-changed-compatibly", &subject, msg, &ro);
+                    }
+                }
+                (Some(bo), None) => {
+                    let msg = "webhook operation removed".to_string();
+                    out.report("webhook-removed", &subject, msg, &bo);
+                }
+                (None, Some(ro)) => {
+                    out.report("webhook-added", &subject, "webhook operation added".into(), &ro);
+                }
+                (None, None) => {}
+            }
+        }
+    }
+    for (name, ri) in &rw {
+        if !bw.contains_key(name) && has_operations(ri) {
+            out.report("webhook-added", name, format!("webhook `{name}` added"), ri);
+        }
+    }
 }
 
 /// Paths keyed by template shape: `/users/{id}` and `/users/{userId}` are the same path.
@@ -201,6 +335,21 @@ fn removal(out: &Out, op: &Node<'_>) -> Removal {
 
 fn removed_path(out: &mut Out, path: &str, item: &Node<'_>) {
     let ops: Vec<_> = METHODS.iter().filter_map(|m| Some((*m, item.get(m)?))).collect();
+    // A path item without operations offered nothing to call.
+    if ops.is_empty() {
+        return;
+    }
+    // Operations below `stable` may go without deprecation: judge each on its own.
+    if ops.iter().any(|(_, op)| stability(op) < Stability::Stable) {
+        for (method, op) in ops {
+            let subject = format!("{} {path}", method.to_uppercase());
+            let mut scratch = out.scratch();
+            removed_operation(&mut scratch, &subject, &op, true);
+            let changes = scratch.changes;
+            judge_stability(out, &subject, &op, &op, changes);
+        }
+        return;
+    }
     let all_retired = !ops.is_empty()
         && ops.iter().all(|(_, op)| matches!(removal(out, op), Removal::AfterDeprecation));
     if all_retired {
@@ -237,6 +386,28 @@ fn removed_operation(out: &mut Out, subject: &str, op: &Node<'_>, path_gone: boo
     }
 }
 
+/// A newly set `x-sunset` on a deprecated operation must leave the minimum notice its
+/// stability level is owed (`[contracts.sunset_notice]`), counted from the run's date.
+fn check_sunset_notice(out: &mut Out, subject: &str, bo: &Node<'_>, ro: &Node<'_>) {
+    let Some(date) = ro.str("x-sunset") else { return };
+    let newly = !bo.flag("deprecated") || bo.str("x-sunset") != Some(date);
+    if !ro.flag("deprecated") || !newly {
+        return;
+    }
+    let parse = |d: &str| crate::exceptions::parse_date(&d.chars().take(10).collect::<String>());
+    let (Some(sunset), Some(today)) = (parse(date), parse(&out.today)) else { return };
+    let level = stability(ro);
+    let need = i64::from(out.policy.notice_days(level));
+    let days = (sunset - today).whole_days();
+    if days < need {
+        let msg = format!(
+            "sunset date {date} is {days} day(s) away; `{}` operations need {need} days of notice",
+            level.as_str()
+        );
+        out.report("paths-sunset-too-soon", subject, msg, ro);
+    }
+}
+
 struct OpPair<'a, 'n> {
     b_root: &'n Node<'a>,
     r_root: &'n Node<'a>,
@@ -263,6 +434,7 @@ fn diff_operation<'a>(
     if !bo.flag("deprecated") && ro.flag("deprecated") {
         out.report("paths-operation-deprecated", subject, "operation deprecated".into(), ro);
     }
+    check_sunset_notice(out, subject, bo, ro);
     diff_parameters(out, subject, ops, bo, ro);
     diff_request_body(out, subject, bo.get("requestBody"), ro.get("requestBody"), ro);
     diff_responses(out, subject, bo, ro);
@@ -279,6 +451,19 @@ fn parameters<'a>(
     let vars: Vec<&str> =
         path.split('{').skip(1).filter_map(|s| s.split_once('}').map(|(v, _)| v)).collect();
     let mut out = BTreeMap::new();
+    // A path parameter whose name is not in the template (a rename done in one place only)
+    // stands for the first template variable no parameter names, in order.
+    let named: Vec<String> = [item, op]
+        .iter()
+        .filter_map(|h| h.get("parameters"))
+        .flat_map(|l| l.items())
+        .filter(|p| p.str("in") == Some("path"))
+        .filter_map(|p| p.str("name").map(String::from))
+        .collect();
+    let mut free_vars = (0..vars.len())
+        .filter(|i| !named.iter().any(|n| n == vars[*i]))
+        .collect::<Vec<_>>()
+        .into_iter();
     for holder in [item, op] {
         let Some(list) = holder.get("parameters") else { continue };
         for p in list.items() {
@@ -291,7 +476,7 @@ fn parameters<'a>(
                 continue;
             }
             let key = match place {
-                "path" => match vars.iter().position(|v| *v == name) {
+                "path" => match vars.iter().position(|v| *v == name).or_else(|| free_vars.next()) {
                     Some(i) => format!("#{i}"),
                     None => name.to_string(),
                 },
@@ -309,6 +494,22 @@ fn param_schema<'a>(p: &Node<'a>) -> Option<Node<'a>> {
         return Some(s);
     }
     p.get("content")?.entries().into_iter().find_map(|(_, media)| media.get("schema"))
+}
+
+/// A parameter's effective `style` and `explode` (the defaults depend on where it is).
+fn style(p: &Node<'_>, place: &str) -> (String, bool) {
+    let default = if matches!(place, "query" | "cookie") { "form" } else { "simple" };
+    let style = p.str("style").unwrap_or(default).to_string();
+    let explode = p.v.get("explode").and_then(Value::as_bool).unwrap_or(style == "form");
+    (style, explode)
+}
+
+fn show_style((style, explode): &(String, bool)) -> String {
+    format!("style `{style}`{}", if *explode { " exploded" } else { "" })
+}
+
+fn is_scalar(schema: &Node<'_>) -> bool {
+    matches!(schema.str("type"), Some("string" | "integer" | "number" | "boolean"))
 }
 
 fn diff_parameters<'a>(
@@ -347,9 +548,37 @@ fn diff_parameters<'a>(
                         r,
                     );
                 }
+                let r_name = r.str("name").unwrap_or(name);
+                let label = format!("{} parameter `{r_name}`", key.0);
+                let (b_style, r_style) = (style(b, &key.0), style(r, &key.0));
+                if b_style != r_style {
+                    let msg = format!(
+                        "{label} serialisation changed from {} to {}",
+                        show_style(&b_style),
+                        show_style(&r_style)
+                    );
+                    out.report("request-parameter-style-changed", subject, msg, r);
+                }
                 if let (Some(bs), Some(rs)) = (param_schema(b), param_schema(r)) {
-                    let r_name = r.str("name").unwrap_or(name);
-                    let label = format!("{} parameter `{r_name}`", key.0);
+                    let (bd, rd) = (bs.v.get("default"), rs.v.get("default"));
+                    if let (Some(bd), Some(rd)) = (bd, rd)
+                        && bd != rd
+                    {
+                        let msg = format!("{label} default changed from {bd} to {rd}");
+                        out.report("request-parameter-default-changed", subject, msg, &rs);
+                    }
+                    // `?a=x` is also the form/explode serialisation of the array `[x]`: a
+                    // scalar that became an array of it is a generalisation.
+                    let rs = match rs.get("items") {
+                        Some(items)
+                            if r_style == ("form".to_string(), true)
+                                && is_scalar(&bs)
+                                && rs.str("type") == Some("array") =>
+                        {
+                            items
+                        }
+                        _ => rs,
+                    };
                     schema::diff(out, subject, Ctx::Parameter, Dir::Request, &label, &bs, &rs);
                 }
             }
@@ -410,12 +639,27 @@ fn diff_request_body<'a>(
                         format!("request media type `{media}` no longer accepted"),
                         bm,
                     ),
-                    Some(rm) => {
-                        if let (Some(bs), Some(rs)) = (bm.get("schema"), rm.get("schema")) {
+                    Some(rm) => match (bm.get("schema"), rm.get("schema")) {
+                        (Some(bs), Some(rs)) => {
                             let label = "request body".to_string();
-                            schema::diff(out, subject, Ctx::Body, Dir::Request, &label, &bs, &rs);
+                            let loose = !is_json(media);
+                            schema::diff_loose(
+                                out,
+                                subject,
+                                Ctx::Body,
+                                Dir::Request,
+                                &label,
+                                &bs,
+                                &rs,
+                                loose,
+                            );
                         }
-                    }
+                        (None, Some(rs)) if !crate::keywords::is_trivial(rs.v) => {
+                            let msg = format!("request media type `{media}` now has a schema");
+                            out.report("request-body-schema-added", subject, msg, &rs);
+                        }
+                        _ => {}
+                    },
                 }
             }
             for (media, rm) in &rc {
@@ -426,6 +670,26 @@ fn diff_request_body<'a>(
             }
         }
     }
+}
+
+/// The structured-syntax family of a media type: `json` for `application/json` and any
+/// `…/…+json`, likewise `xml`.
+fn family(media: &str) -> Option<&'static str> {
+    let essence = media.split(';').next().unwrap_or(media).trim().to_ascii_lowercase();
+    let sub = essence.split_once('/').map(|(_, s)| s.to_string())?;
+    if sub == "json" || sub.ends_with("+json") {
+        Some("json")
+    } else if sub == "xml" || sub.ends_with("+xml") {
+        Some("xml")
+    } else {
+        None
+    }
+}
+
+/// Whether a body of this media type is JSON (types and formats are observable), as opposed
+/// to XML, form data or text, whose serialisation carries strings only.
+fn is_json(media: &str) -> bool {
+    family(media) == Some("json") || media.trim() == "*/*"
 }
 
 fn content<'a>(n: &Node<'a>) -> BTreeMap<String, Node<'a>> {
@@ -469,7 +733,16 @@ fn diff_responses<'a>(out: &mut Out, subject: &str, bo: &Node<'a>, ro: &Node<'a>
         let bc = content(bn);
         let rc = content(rn);
         for (media, bm) in &bc {
-            match lookup_media(&rc, media) {
+            // `application/json` renamed to `application/problem+json` (or back) is the same
+            // JSON to a client: match within the structured-syntax family when the exact
+            // type is gone and the family has a type new to the revision.
+            let renamed = || {
+                let fam = family(media)?;
+                rc.iter()
+                    .find(|(k, _)| family(k) == Some(fam) && lookup_media(&bc, k).is_none())
+                    .map(|(_, v)| v)
+            };
+            match lookup_media(&rc, media).or_else(renamed) {
                 None => out.report(
                     "response-media-type-removed",
                     subject,
@@ -479,7 +752,17 @@ fn diff_responses<'a>(out: &mut Out, subject: &str, bo: &Node<'a>, ro: &Node<'a>
                 Some(rm) => {
                     if let (Some(bs), Some(rs)) = (bm.get("schema"), rm.get("schema")) {
                         let label = format!("response {status} body");
-                        schema::diff(out, subject, Ctx::Response, Dir::Response, &label, &bs, &rs);
+                        let loose = !is_json(media);
+                        schema::diff_loose(
+                            out,
+                            subject,
+                            Ctx::Response,
+                            Dir::Response,
+                            &label,
+                            &bs,
+                            &rs,
+                            loose,
+                        );
                     }
                 }
             }
@@ -500,7 +783,12 @@ fn diff_responses<'a>(out: &mut Out, subject: &str, bo: &Node<'a>, ro: &Node<'a>
                     let msg = format!("response {status} header `{name}` became optional");
                     out.report("response-header-became-optional", subject, msg, r);
                 }
-                Some(_) => {}
+                Some((_, r)) => {
+                    if let (Some(bs), Some(rs)) = (param_schema(h), param_schema(r)) {
+                        let label = format!("response {status} header `{name}`");
+                        schema::diff(out, subject, Ctx::Response, Dir::Response, &label, &bs, &rs);
+                    }
+                }
             }
         }
     }

@@ -1,6 +1,8 @@
 //! Schema comparison in the writer (request) or reader (response) direction.
 
 use super::diff::{Node, Out};
+use crate::jsonschema::Direction;
+use crate::keywords;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -44,6 +46,9 @@ struct Walk<'o> {
     /// Pairs on the current recursion stack, so cyclic schemas end.
     stack: HashSet<(usize, String, usize, String)>,
     budget: usize,
+    /// A non-JSON body (XML, form data): its text serialisation carries no JSON types, so
+    /// type, format and nullability changes are not judged.
+    loose: bool,
 }
 
 pub(super) fn diff(
@@ -55,7 +60,23 @@ pub(super) fn diff(
     base: &Node<'_>,
     rev: &Node<'_>,
 ) {
-    let mut walk = Walk { out, subject, ctx, dir, root, stack: HashSet::new(), budget: BUDGET };
+    diff_loose(out, subject, ctx, dir, root, base, rev, false);
+}
+
+/// [`diff`], for a body whose media type is not JSON when `loose`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn diff_loose(
+    out: &mut Out,
+    subject: &str,
+    ctx: Ctx,
+    dir: Dir,
+    root: &str,
+    base: &Node<'_>,
+    rev: &Node<'_>,
+    loose: bool,
+) {
+    let mut walk =
+        Walk { out, subject, ctx, dir, root, stack: HashSet::new(), budget: BUDGET, loose };
     walk.compare(base, rev, "");
 }
 
@@ -66,6 +87,8 @@ struct View<'a> {
     nullable: bool,
     format: Option<&'a str>,
     enumeration: Option<Vec<&'a Value>>,
+    /// `x-extensible-enum`: the server may add values, clients must tolerate unknown ones.
+    extensible: bool,
     properties: BTreeMap<&'a str, Node<'a>>,
     required: BTreeSet<&'a str>,
     items: Option<Node<'a>>,
@@ -103,9 +126,13 @@ fn view<'a>(n: &Node<'a>, depth: usize) -> View<'a> {
     }
     v.nullable |= n.flag("nullable") || n.flag("x-nullable");
     v.format = n.str("format");
-    v.enumeration = match (s.get("enum"), s.get("const")) {
+    // `const` is judged on its own (keywords::changes), not as a one-value enum.
+    v.enumeration = match (s.get("enum"), s.get("x-extensible-enum")) {
         (Some(Value::Array(e)), _) => Some(e.iter().collect()),
-        (None, Some(c)) => Some(vec![c]),
+        (None, Some(Value::Array(e))) => {
+            v.extensible = true;
+            Some(e.iter().collect())
+        }
         _ => None,
     };
     if let Some(e) = &mut v.enumeration
@@ -129,7 +156,8 @@ fn view<'a>(n: &Node<'a>, depth: usize) -> View<'a> {
     v.min_length = uint("minLength").filter(|&m| m > 0);
     v.max_items = uint("maxItems");
     v.min_items = uint("minItems").filter(|&m| m > 0);
-    v.pattern = n.str("pattern");
+    // An empty pattern matches every string: it is no pattern.
+    v.pattern = n.str("pattern").filter(|p| !p.is_empty());
     for key in ["oneOf", "anyOf"] {
         if let Some(list) = n.get(key) {
             v.variants.extend(list.items());
@@ -194,6 +222,9 @@ fn merge<'a>(into: &mut View<'a>, from: View<'a>) {
     };
     into.nullable |= from.nullable;
     into.format = into.format.or(from.format);
+    if into.enumeration.is_none() {
+        into.extensible = from.extensible;
+    }
     into.enumeration = into.enumeration.take().or(from.enumeration);
     for (k, p) in from.properties {
         into.properties.entry(k).or_insert(p);
@@ -233,6 +264,17 @@ fn accepts(outer: &Option<BTreeSet<&str>>, inner: &Option<BTreeSet<&str>>) -> bo
         (Some(o), Some(i)) => {
             i.iter().all(|t| o.contains(t) || (*t == "integer" && o.contains("number")))
         }
+    }
+}
+
+/// [`accepts`] for values serialised as text (form fields, XML): a `string` also takes the
+/// text of any number or boolean, so only a change away from text (or between unrelated
+/// scalars) is observable.
+fn accepts_text(outer: &Option<BTreeSet<&str>>, inner: &Option<BTreeSet<&str>>) -> bool {
+    let scalar = |t: &str| matches!(t, "integer" | "number" | "boolean");
+    match (outer, inner) {
+        (Some(o), Some(i)) if o.contains("string") => i.iter().all(|t| o.contains(t) || scalar(t)),
+        _ => accepts(outer, inner),
     }
 }
 
@@ -294,9 +336,34 @@ impl Walk<'_> {
         let rv = view(r, 0);
         let label = self.label(path);
         let req = self.dir == Dir::Request;
+        // The boolean schema `false` (3.1) admits nothing: becoming it narrows, leaving it widens.
+        let never = |n: &Node<'_>| n.v == &Value::Bool(false);
+        match (never(b), never(r)) {
+            (true, true) => return,
+            (false, true) => {
+                if req {
+                    self.report(
+                        "keyword-narrowed",
+                        format!("{label} no longer admits any value"),
+                        r,
+                    );
+                }
+                return;
+            }
+            (true, false) => {
+                if !req {
+                    self.report("keyword-widened", format!("{label} admits values now"), r);
+                }
+                return;
+            }
+            (false, false) => {}
+        }
 
         // Variants on both sides are compared one by one instead.
         let both_variants = !bv.variants.is_empty() && !rv.variants.is_empty();
+        let accepts = |outer: &Option<BTreeSet<&str>>, inner: &Option<BTreeSet<&str>>| {
+            if self.loose { accepts_text(outer, inner) } else { accepts(outer, inner) }
+        };
         let type_ok = both_variants
             || if req { accepts(&rv.types, &bv.types) } else { accepts(&bv.types, &rv.types) };
         if !type_ok {
@@ -324,10 +391,10 @@ impl Walk<'_> {
             );
             self.report("format-changed", msg, r);
         }
-        if req && bv.nullable && !rv.nullable {
+        if req && bv.nullable && !rv.nullable && !self.loose {
             self.report("became-not-nullable", format!("{label} no longer accepts null"), r);
         }
-        if !req && !bv.nullable && rv.nullable {
+        if !req && !bv.nullable && rv.nullable && !self.loose {
             self.report("became-nullable", format!("{label} became nullable"), r);
         }
         self.compare_enums(&bv, &rv, &label, b, r);
@@ -336,11 +403,13 @@ impl Walk<'_> {
         // of the same name, if any, rather than with the wrapper's empty property list.
         let name = |n: &Node<'_>| n.ptr.rsplit('/').next().unwrap_or_default().to_string();
         if bv.variants.is_empty() && !rv.variants.is_empty() && rv.properties.is_empty() {
-            if let Some(rn) = rv.variants.iter().find(|x| name(x) == name(b)) {
-                self.compare(b, rn, path);
+            let same = self.counterpart(b, &bv, &rv.variants);
+            if let Some(rn) = same.clone() {
+                self.compare(b, &rn, path);
             }
             if !req {
-                for rn in rv.variants.iter().filter(|x| name(x) != name(b)) {
+                let is_same = |x: &Node<'_>| same.as_ref().is_some_and(|s| s.ptr == x.ptr);
+                for rn in rv.variants.iter().filter(|x| !is_same(x)) {
                     let msg = format!("{label} may now be `{}`", name(rn));
                     self.report("variant-added", msg, rn);
                 }
@@ -348,22 +417,161 @@ impl Walk<'_> {
             return;
         }
         if !bv.variants.is_empty() && rv.variants.is_empty() && bv.properties.is_empty() {
-            if let Some(bn) = bv.variants.iter().find(|x| name(x) == name(r)) {
-                self.compare(bn, r, path);
+            let same = self.counterpart(r, &rv, &bv.variants);
+            if let Some(bn) = same.clone() {
+                self.compare(&bn, r, path);
             }
             if req {
-                for bn in bv.variants.iter().filter(|x| name(x) != name(r)) {
+                let is_same = |x: &Node<'_>| same.as_ref().is_some_and(|s| s.ptr == x.ptr);
+                for bn in bv.variants.iter().filter(|x| !is_same(x)) {
                     let msg = format!("{label} no longer accepts `{}`", name(bn));
                     self.report("variant-removed", msg, bn);
                 }
             }
             return;
         }
-        self.compare_properties(&bv, &rv, path);
-        if let (Some(bi), Some(ri)) = (&bv.items, &rv.items) {
-            self.compare(bi, ri, &format!("{path}[]"));
+        self.compare_properties(&bv, &rv, path, r);
+        let arrays = |v: &View<'_>| v.types.as_ref().is_some_and(|t| t.contains("array"));
+        match (&bv.items, &rv.items) {
+            (Some(bi), Some(ri)) => self.compare(bi, ri, &format!("{path}[]")),
+            // Items constrained where they were not (or the reverse): compare with "anything".
+            (Some(bi), None) if arrays(&rv) => {
+                let ri = r.absent("items");
+                self.compare(bi, &ri, &format!("{path}[]"))
+            }
+            (None, Some(ri)) if arrays(&bv) => {
+                let bi = b.absent("items");
+                self.compare(&bi, ri, &format!("{path}[]"))
+            }
+            _ => {}
         }
         self.compare_variants(&bv, &rv, path, b, r);
+        if req {
+            self.compare_all_of(b, r, &label);
+        }
+        self.compare_keywords(b, r, path, &label);
+    }
+
+    /// A request schema's `allOf` gained a conjunct that asserts something: every value must
+    /// now also match it. Members match by referenced schema name, inline ones by content;
+    /// annotation-only conjuncts assert nothing. (Removing a conjunct only widens.)
+    fn compare_all_of<'n>(&mut self, b: &Node<'n>, r: &Node<'n>, label: &str) {
+        let old = b.get("allOf").map(|a| a.items()).unwrap_or_default();
+        let new = r.get("allOf").map(|a| a.items()).unwrap_or_default();
+        if old.is_empty() {
+            return;
+        }
+        // `$ref` members are named by the schema they reference (after `deref`, the pointer).
+        let named =
+            |n: &Node<'_>| n.ptr.rsplit('/').next().is_some_and(|s| s.parse::<usize>().is_err());
+        let name = |n: &Node<'_>| n.ptr.rsplit('/').next().unwrap_or_default().to_string();
+        for added in &new {
+            let known = old.iter().any(|o| {
+                if named(added) && named(o) { name(o) == name(added) } else { o.v == added.v }
+            });
+            if !known && !keywords::is_trivial(added.v) {
+                let what =
+                    if named(added) { format!("`{}`", name(added)) } else { "a subschema".into() };
+                let msg = format!("{label}: {what} added to allOf; values must now match it too");
+                self.report("all-of-added", msg, added);
+            }
+        }
+    }
+
+    /// The variant standing for `single` when a schema was wrapped into (or unwrapped from)
+    /// `oneOf`/`anyOf`: the one referencing the same schema, else the only one of a type
+    /// `single` has.
+    fn counterpart<'n>(
+        &self,
+        single: &Node<'n>,
+        single_view: &View<'_>,
+        variants: &[Node<'n>],
+    ) -> Option<Node<'n>> {
+        let name = |n: &Node<'_>| n.ptr.rsplit('/').next().unwrap_or_default().to_string();
+        if let Some(found) = variants.iter().find(|x| name(x) == name(single)) {
+            return Some(found.clone());
+        }
+        let types = single_view.types.as_ref()?;
+        let mut same_type = variants.iter().filter(|x| {
+            view(x, 1).types.as_ref().is_some_and(|t| t.iter().any(|t| types.contains(t)))
+        });
+        match (same_type.next(), same_type.next()) {
+            (Some(only), None) => Some(only.clone()),
+            _ => None,
+        }
+    }
+
+    /// `const` and the JSON Schema 2020-12 keywords ([`keywords`]), then the sub-schemas
+    /// under applicators (`contains`, `not`, `then`/`else`, `additionalProperties`, …).
+    fn compare_keywords(&mut self, b: &Node<'_>, r: &Node<'_>, path: &str, label: &str) {
+        let req = self.dir == Dir::Request;
+        let (bc, rc) = (b.v.get("const"), r.v.get("const"));
+        if bc.is_some() || rc.is_some() {
+            // The values each side admits: `const` is a one-value enum to compare sets with.
+            let allowed = |n: &Node<'_>, c: Option<&Value>| -> Option<Vec<Value>> {
+                match (c, n.v.get("enum")) {
+                    (Some(c), _) => Some(vec![c.clone()]),
+                    (None, Some(Value::Array(e))) => Some(e.clone()),
+                    _ => None,
+                }
+            };
+            let (ba, ra) = (allowed(b, bc), allowed(r, rc));
+            let covers =
+                |outer: &Option<Vec<Value>>, inner: &Option<Vec<Value>>| match (outer, inner) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some(o), Some(i)) => i.iter().all(|x| o.contains(x)),
+                };
+            let breaking = if req { !covers(&ra, &ba) } else { !covers(&ba, &ra) };
+            if breaking {
+                let show =
+                    |v: Option<&Value>| v.map_or_else(|| "none".to_string(), Value::to_string);
+                let msg = format!("{label} const changed from {} to {}", show(bc), show(rc));
+                self.report("const-changed", msg, r);
+            }
+        }
+        for change in keywords::changes(b.v, r.v, &["const", "additionalProperties"], true) {
+            let breaking = match change.direction {
+                Direction::Narrowed => req,
+                Direction::Widened => !req,
+                Direction::Changed => true,
+            };
+            if breaking {
+                let kind = if req { "keyword-narrowed" } else { "keyword-widened" };
+                self.report(kind, format!("{label}: {}", change.message), r);
+            }
+        }
+        // A map's value schema set where values were free narrows (requests), and the
+        // reverse widens (responses); `additionalProperties: false` toggles are not judged:
+        // undeclared properties were never part of the contract.
+        let schema_ap = |n: &Node<'_>| {
+            n.v.get("additionalProperties")
+                .is_some_and(|v| v.is_object() && !keywords::is_trivial(v))
+        };
+        let free_ap = |n: &Node<'_>| {
+            matches!(n.v.get("additionalProperties"), None | Some(Value::Bool(true)))
+                || n.v.get("additionalProperties").is_some_and(keywords::is_trivial)
+        };
+        if req && free_ap(b) && schema_ap(r) {
+            let msg = format!("{label}: additionalProperties now constrained");
+            self.report("keyword-narrowed", msg, r);
+        }
+        if !req && schema_ap(b) && free_ap(r) {
+            let msg = format!("{label}: additionalProperties no longer constrained");
+            self.report("keyword-widened", msg, r);
+        }
+        for pair in keywords::subschema_pairs(b.v, r.v, true) {
+            let (Some(bn), Some(rn)) = (b.descend(&pair.tokens), r.descend(&pair.tokens)) else {
+                continue;
+            };
+            let sub = format!("{path}({})", pair.label);
+            // Under `not`, a revision accepting more rejects more: compare the other way.
+            if pair.negated {
+                self.compare(&rn, &bn, &sub);
+            } else {
+                self.compare(&bn, &rn, &sub);
+            }
+        }
     }
 
     fn compare_enums(
@@ -374,6 +582,18 @@ impl Walk<'_> {
         b: &Node<'_>,
         r: &Node<'_>,
     ) {
+        // `const` is judged with its own rule (compare_keywords).
+        if b.v.get("const").is_some() || r.v.get("const").is_some() {
+            return;
+        }
+        if self.dir == Dir::Response
+            && rv.enumeration.is_none()
+            && let Some(be) = &bv.enumeration
+        {
+            let values: Vec<String> = be.iter().map(|x| x.to_string()).collect();
+            let msg = format!("{label} is no longer limited to {}", values.join(", "));
+            self.report("enum-value-added", msg, r);
+        }
         if self.dir == Dir::Request
             && bv.enumeration.is_none()
             && let Some(re) = &rv.enumeration
@@ -393,7 +613,9 @@ impl Walk<'_> {
             let msg = format!("{label} enum values removed: {}", removed.join(", "));
             self.report("enum-value-removed", msg, if self.dir == Dir::Request { r } else { b });
         }
-        if !added.is_empty() {
+        // Clients of an `x-extensible-enum` must already handle values they do not know.
+        let tolerated = self.dir == Dir::Response && rv.extensible;
+        if !added.is_empty() && !tolerated {
             let msg = format!("{label} enum values added: {}", added.join(", "));
             self.report("enum-value-added", msg, r);
         }
@@ -498,9 +720,17 @@ impl Walk<'_> {
             );
             self.report("pattern-changed", msg, r);
         }
+        if !req && bv.pattern.is_some() && rv.pattern != bv.pattern {
+            let msg = format!(
+                "{label}: pattern changed from {} to {}: values of another shape may be sent",
+                bv.pattern.unwrap_or("none"),
+                rv.pattern.unwrap_or("none")
+            );
+            self.report("keyword-widened", msg, r);
+        }
     }
 
-    fn compare_properties(&mut self, bv: &View<'_>, rv: &View<'_>, path: &str) {
+    fn compare_properties(&mut self, bv: &View<'_>, rv: &View<'_>, path: &str, r: &Node<'_>) {
         let req = self.dir == Dir::Request;
         // Clients never send readOnly properties and never receive writeOnly ones.
         let hidden = |n: &Node<'_>| if req { n.flag("readOnly") } else { n.flag("writeOnly") };
@@ -521,6 +751,17 @@ impl Walk<'_> {
                     format!("{label} (optional) removed"),
                     bp,
                 ),
+                // Became readOnly in a request / writeOnly in a response: gone for clients.
+                Some(rp) if !hidden(bp) && hidden(rp) => {
+                    let became = if req { "readOnly" } else { "writeOnly" };
+                    let msg = format!("{label} became {became}");
+                    let kind = match (req, b_req) {
+                        (true, _) => "removed",
+                        (false, true) => "property-removed",
+                        (false, false) => "optional-property-removed",
+                    };
+                    self.report_property(kind, msg, rp);
+                }
                 Some(rp) => {
                     let r_req = rv.required.contains(name);
                     if req && !b_req && r_req && !hidden(rp) {
@@ -541,6 +782,20 @@ impl Walk<'_> {
                         self.compare(bp, rp, &full);
                     }
                 }
+            }
+        }
+        // `required` names no property declares (e.g. in `then` or `dependentSchemas`).
+        for name in rv.required.difference(&bv.required) {
+            if req && !rv.properties.contains_key(name) && !bv.properties.contains_key(name) {
+                let label = self.label(&join(name));
+                self.report_property("became-required", format!("{label} became required"), r);
+            }
+        }
+        for name in bv.required.difference(&rv.required) {
+            if !req && !rv.properties.contains_key(name) && !bv.properties.contains_key(name) {
+                let label = self.label(&join(name));
+                let msg = format!("{label} became optional");
+                self.report_property("property-became-optional", msg, r);
             }
         }
         for (name, rp) in &rv.properties {
