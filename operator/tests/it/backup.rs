@@ -583,7 +583,8 @@ async fn job_story(db: &tollgate_db::testing::ScratchDb, store_url: &str, dir: &
     let mut job: Job = eventually("the Job", || server.get(NS, &name)).await;
     let spec_text = serde_json::to_string(&job).unwrap();
     assert!(!spec_text.contains(db.url()), "the database URL stays out of the Job");
-    let secret: Secret = server.get(NS, &name).expect("the work Secret");
+    // The Secret is created after the Job that owns it.
+    let secret: Secret = eventually("the work Secret", || server.get(NS, &name)).await;
     let json = String::from_utf8(secret.data.unwrap()[WORK_KEY].0.clone()).unwrap();
     let log = dir.join("termination-log");
     let code = tokio::task::block_in_place(|| run_work_command(&json, &log));
