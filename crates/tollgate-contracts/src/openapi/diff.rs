@@ -436,7 +436,7 @@ fn diff_operation<'a>(
     }
     check_sunset_notice(out, subject, bo, ro);
     diff_parameters(out, subject, ops, bo, ro);
-    diff_request_body(out, subject, bo.get("requestBody"), ro.get("requestBody"), ro);
+    diff_request_body(out, subject, bo.get("requestBody"), ro.get("requestBody"));
     diff_responses(out, subject, bo, ro);
     diff_security(out, subject, ops, bo, ro);
 }
@@ -608,7 +608,6 @@ fn diff_request_body<'a>(
     subject: &str,
     b: Option<Node<'a>>,
     r: Option<Node<'a>>,
-    ro: &Node<'a>,
 ) {
     match (b, r) {
         (None, None) => {}
@@ -621,7 +620,6 @@ fn diff_request_body<'a>(
             }
         }
         (Some(b), None) => {
-            let _ = ro;
             out.report("request-body-removed", subject, "request body removed".into(), &b);
         }
         (Some(b), Some(r)) => {
