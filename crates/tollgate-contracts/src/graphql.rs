@@ -32,14 +32,17 @@ pub fn load(path: &Path) -> Result<Schema, ContractError> {
 /// Parses SDL text and validates it as a schema (the specification's type-system rules, see
 /// `validate`); `name` is the file name used in errors (`file:line:column`) and locations.
 pub fn parse(name: &str, text: &str) -> Result<Schema, ContractError> {
+    // graphql-parser reads neither schema descriptions nor `extend schema`: apollo-compiler
+    // reads those, and graphql-parser the rest of the text with them blanked out.
+    let (part, rest) = validate::schema_part(name, text);
     let document =
-        ast::parse_schema::<&str>(text).map_err(|e| syntax_error(name, &e.to_string()))?;
+        ast::parse_schema::<&str>(&rest).map_err(|e| syntax_error(name, &e.to_string()))?;
     let defines_one_of = document
         .definitions
         .iter()
         .any(|d| matches!(d, ast::Definition::DirectiveDefinition(d) if d.name == "oneOf"));
     validate::check(name, text, defines_one_of)?;
-    Ok(model::build(name, &document))
+    Ok(model::build(name, &document, part))
 }
 
 /// graphql-parser's error text is `schema parse error: Parse error at L:C\n…`.

@@ -334,22 +334,19 @@ fn names(v: &[&str]) -> impl Iterator<Item = String> {
     v.iter().map(|s| (*s).to_string())
 }
 
-/// Builds the comparable schema; extensions are applied after all definitions.
-pub(crate) fn build<'a>(file: &str, doc: &Doc<'a>) -> Schema {
-    let mut schema = Schema { file: file.to_string(), ..Schema::default() };
-    let mut explicit_roots = false;
+/// Builds the comparable schema; extensions are applied after all definitions. The schema
+/// definition and extensions come from `part` (graphql-parser does not read them all).
+pub(crate) fn build<'a>(file: &str, doc: &Doc<'a>, part: super::validate::SchemaPart) -> Schema {
+    let mut schema = Schema {
+        file: file.to_string(),
+        schema_line: part.line,
+        schema_directives: part.directives,
+        ..Schema::default()
+    };
     for def in &doc.definitions {
         match def {
-            ast::Definition::SchemaDefinition(s) => {
-                explicit_roots = true;
-                schema.schema_line = line(s.position);
-                schema.schema_directives = applied(&s.directives);
-                schema.roots = [
-                    s.query.map(str::to_string),
-                    s.mutation.map(str::to_string),
-                    s.subscription.map(str::to_string),
-                ];
-            }
+            // Blanked out before parsing; `part` has what they say.
+            ast::Definition::SchemaDefinition(_) => {}
             ast::Definition::TypeDefinition(t) => {
                 let (name, def) = type_def(t);
                 schema.types.insert(name, def);
@@ -373,11 +370,18 @@ pub(crate) fn build<'a>(file: &str, doc: &Doc<'a>) -> Schema {
             extend(&mut schema.types, e);
         }
     }
-    if !explicit_roots {
+    if !part.defined {
+        // No `schema { … }`: the conventionally named types are the roots (GraphQL spec,
+        // "Default Root Operation Type Names"), and extensions may add others.
         for (i, name) in ["Query", "Mutation", "Subscription"].iter().enumerate() {
             if schema.types.contains_key(*name) {
                 schema.roots[i] = Some((*name).to_string());
             }
+        }
+    }
+    for (i, root) in part.roots.into_iter().enumerate() {
+        if root.is_some() {
+            schema.roots[i] = root;
         }
     }
     schema
