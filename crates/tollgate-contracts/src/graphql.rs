@@ -18,7 +18,7 @@ mod rules;
 mod validate;
 
 pub use model::Schema;
-pub use rules::RULES;
+pub use rules::{INSPECTOR_CHANGE_TYPES, RULES};
 
 use model::{Applied, Deprecation, FieldDef, InputDef, Kind, TypeDef, TypeRef};
 

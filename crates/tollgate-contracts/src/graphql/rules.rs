@@ -367,7 +367,192 @@ pub const RULES: &[RuleDoc] = &[
     ),
 ];
 
+/// graphql-inspector's change types (`@graphql-inspector/core` 8) and the rules that report
+/// them, with the same class (breaking = error, dangerous = warning, safe = info); a type whose
+/// class depends on the change maps to one rule per class. `DIRECTIVE_USAGE_FIELD_*` (a
+/// directive on a field selection) cannot occur in SDL, so nothing reports it.
+pub const INSPECTOR_CHANGE_TYPES: &[(&str, &[&str])] = &[
+    ("FIELD_ARGUMENT_DESCRIPTION_CHANGED", &["graphql/description-changed"]),
+    ("FIELD_ARGUMENT_DEFAULT_CHANGED", &["graphql/argument-default-changed"]),
+    (
+        "FIELD_ARGUMENT_TYPE_CHANGED",
+        &["graphql/argument-type-changed", "graphql/argument-type-changed-safe"],
+    ),
+    ("DIRECTIVE_REMOVED", &["graphql/directive-removed"]),
+    ("DIRECTIVE_ADDED", &["graphql/directive-added"]),
+    ("DIRECTIVE_DESCRIPTION_CHANGED", &["graphql/description-changed"]),
+    ("DIRECTIVE_LOCATION_ADDED", &["graphql/directive-location-added"]),
+    ("DIRECTIVE_LOCATION_REMOVED", &["graphql/directive-location-removed"]),
+    (
+        "DIRECTIVE_ARGUMENT_ADDED",
+        &["graphql/directive-argument-required-added", "graphql/directive-argument-optional-added"],
+    ),
+    ("DIRECTIVE_ARGUMENT_REMOVED", &["graphql/directive-argument-removed"]),
+    ("DIRECTIVE_ARGUMENT_DESCRIPTION_CHANGED", &["graphql/description-changed"]),
+    ("DIRECTIVE_ARGUMENT_DEFAULT_VALUE_CHANGED", &["graphql/directive-argument-default-changed"]),
+    (
+        "DIRECTIVE_ARGUMENT_TYPE_CHANGED",
+        &[
+            "graphql/directive-argument-type-changed",
+            "graphql/directive-argument-type-changed-safe",
+        ],
+    ),
+    ("DIRECTIVE_REPEATABLE_ADDED", &["graphql/directive-repeatable-added"]),
+    ("DIRECTIVE_REPEATABLE_REMOVED", &["graphql/directive-repeatable-removed"]),
+    ("ENUM_VALUE_REMOVED", &["graphql/enum-value-removed"]),
+    ("ENUM_VALUE_ADDED", &["graphql/enum-value-added"]),
+    ("ENUM_VALUE_DESCRIPTION_CHANGED", &["graphql/description-changed"]),
+    ("ENUM_VALUE_DEPRECATION_REASON_CHANGED", &["graphql/deprecation-reason-changed"]),
+    (
+        "ENUM_VALUE_DEPRECATION_REASON_ADDED",
+        &["graphql/deprecation-added", "graphql/deprecation-reason-changed"],
+    ),
+    (
+        "ENUM_VALUE_DEPRECATION_REASON_REMOVED",
+        &["graphql/deprecation-removed", "graphql/deprecation-reason-changed"],
+    ),
+    ("FIELD_REMOVED", &["graphql/field-removed"]),
+    ("FIELD_ADDED", &["graphql/field-added"]),
+    ("FIELD_DESCRIPTION_CHANGED", &["graphql/description-changed"]),
+    ("FIELD_DESCRIPTION_ADDED", &["graphql/description-changed"]),
+    ("FIELD_DESCRIPTION_REMOVED", &["graphql/description-changed"]),
+    ("FIELD_DEPRECATION_ADDED", &["graphql/deprecation-added"]),
+    ("FIELD_DEPRECATION_REMOVED", &["graphql/deprecation-removed"]),
+    ("FIELD_DEPRECATION_REASON_CHANGED", &["graphql/deprecation-reason-changed"]),
+    ("FIELD_DEPRECATION_REASON_ADDED", &["graphql/deprecation-reason-changed"]),
+    ("FIELD_DEPRECATION_REASON_REMOVED", &["graphql/deprecation-reason-changed"]),
+    ("FIELD_TYPE_CHANGED", &["graphql/field-type-changed", "graphql/field-type-changed-safe"]),
+    (
+        "FIELD_ARGUMENT_ADDED",
+        &["graphql/argument-required-added", "graphql/argument-optional-added"],
+    ),
+    ("FIELD_ARGUMENT_REMOVED", &["graphql/argument-removed"]),
+    ("INPUT_FIELD_REMOVED", &["graphql/input-field-removed"]),
+    (
+        "INPUT_FIELD_ADDED",
+        &[
+            "graphql/input-field-required-added",
+            "graphql/input-field-with-default-added",
+            "graphql/input-field-optional-added",
+        ],
+    ),
+    ("INPUT_FIELD_DESCRIPTION_ADDED", &["graphql/description-changed"]),
+    ("INPUT_FIELD_DESCRIPTION_REMOVED", &["graphql/description-changed"]),
+    ("INPUT_FIELD_DESCRIPTION_CHANGED", &["graphql/description-changed"]),
+    ("INPUT_FIELD_DEFAULT_VALUE_CHANGED", &["graphql/input-field-default-changed"]),
+    (
+        "INPUT_FIELD_TYPE_CHANGED",
+        &["graphql/input-field-type-changed", "graphql/input-field-type-changed-safe"],
+    ),
+    (
+        "OBJECT_TYPE_INTERFACE_ADDED",
+        &["graphql/object-interface-added", "graphql/interface-interface-added"],
+    ),
+    (
+        "OBJECT_TYPE_INTERFACE_REMOVED",
+        &["graphql/object-interface-removed", "graphql/interface-interface-removed"],
+    ),
+    ("SCHEMA_QUERY_TYPE_CHANGED", &["graphql/schema-root-changed", "graphql/schema-root-added"]),
+    ("SCHEMA_MUTATION_TYPE_CHANGED", &["graphql/schema-root-changed", "graphql/schema-root-added"]),
+    (
+        "SCHEMA_SUBSCRIPTION_TYPE_CHANGED",
+        &["graphql/schema-root-changed", "graphql/schema-root-added"],
+    ),
+    ("TYPE_REMOVED", &["graphql/type-removed"]),
+    ("TYPE_ADDED", &["graphql/type-added"]),
+    ("TYPE_KIND_CHANGED", &["graphql/type-kind-changed"]),
+    ("TYPE_DESCRIPTION_CHANGED", &["graphql/description-changed"]),
+    ("TYPE_DESCRIPTION_REMOVED", &["graphql/description-changed"]),
+    ("TYPE_DESCRIPTION_ADDED", &["graphql/description-changed"]),
+    ("UNION_MEMBER_REMOVED", &["graphql/union-member-removed"]),
+    ("UNION_MEMBER_ADDED", &["graphql/union-member-added"]),
+    ("DIRECTIVE_USAGE_UNION_MEMBER_ADDED", &["graphql/directive-usage-added"]),
+    ("DIRECTIVE_USAGE_UNION_MEMBER_REMOVED", &["graphql/directive-usage-removed"]),
+    ("DIRECTIVE_USAGE_ENUM_ADDED", &["graphql/directive-usage-added"]),
+    ("DIRECTIVE_USAGE_ENUM_REMOVED", &["graphql/directive-usage-removed"]),
+    (
+        "DIRECTIVE_USAGE_ENUM_VALUE_ADDED",
+        &["graphql/directive-usage-added", "graphql/deprecation-added"],
+    ),
+    (
+        "DIRECTIVE_USAGE_ENUM_VALUE_REMOVED",
+        &["graphql/directive-usage-removed", "graphql/deprecation-removed"],
+    ),
+    (
+        "DIRECTIVE_USAGE_INPUT_OBJECT_ADDED",
+        &["graphql/directive-usage-added", "graphql/one-of-added"],
+    ),
+    (
+        "DIRECTIVE_USAGE_INPUT_OBJECT_REMOVED",
+        &["graphql/directive-usage-removed", "graphql/one-of-removed"],
+    ),
+    ("DIRECTIVE_USAGE_FIELD_ADDED", &[]),
+    ("DIRECTIVE_USAGE_FIELD_REMOVED", &[]),
+    ("DIRECTIVE_USAGE_SCALAR_ADDED", &["graphql/directive-usage-added"]),
+    ("DIRECTIVE_USAGE_SCALAR_REMOVED", &["graphql/directive-usage-removed"]),
+    ("DIRECTIVE_USAGE_OBJECT_ADDED", &["graphql/directive-usage-added"]),
+    ("DIRECTIVE_USAGE_OBJECT_REMOVED", &["graphql/directive-usage-removed"]),
+    ("DIRECTIVE_USAGE_INTERFACE_ADDED", &["graphql/directive-usage-added"]),
+    ("DIRECTIVE_USAGE_INTERFACE_REMOVED", &["graphql/directive-usage-removed"]),
+    (
+        "DIRECTIVE_USAGE_ARGUMENT_DEFINITION_ADDED",
+        &["graphql/directive-usage-added", "graphql/deprecation-added"],
+    ),
+    (
+        "DIRECTIVE_USAGE_ARGUMENT_DEFINITION_REMOVED",
+        &["graphql/directive-usage-removed", "graphql/deprecation-removed"],
+    ),
+    ("DIRECTIVE_USAGE_SCHEMA_ADDED", &["graphql/directive-usage-added"]),
+    ("DIRECTIVE_USAGE_SCHEMA_REMOVED", &["graphql/directive-usage-removed"]),
+    (
+        "DIRECTIVE_USAGE_FIELD_DEFINITION_ADDED",
+        &["graphql/directive-usage-added", "graphql/deprecation-added"],
+    ),
+    (
+        "DIRECTIVE_USAGE_FIELD_DEFINITION_REMOVED",
+        &["graphql/directive-usage-removed", "graphql/deprecation-removed"],
+    ),
+    (
+        "DIRECTIVE_USAGE_INPUT_FIELD_DEFINITION_ADDED",
+        &["graphql/directive-usage-added", "graphql/deprecation-added"],
+    ),
+    (
+        "DIRECTIVE_USAGE_INPUT_FIELD_DEFINITION_REMOVED",
+        &["graphql/directive-usage-removed", "graphql/deprecation-removed"],
+    ),
+    (
+        "DIRECTIVE_USAGE_ARGUMENT_ADDED",
+        &["graphql/directive-usage-argument-added", "graphql/directive-usage-argument-changed"],
+    ),
+    (
+        "DIRECTIVE_USAGE_ARGUMENT_REMOVED",
+        &["graphql/directive-usage-argument-removed", "graphql/directive-usage-argument-changed"],
+    ),
+];
+
 /// The default level of a rule id emitted by the diff.
 pub(crate) fn level(id: &str) -> Level {
     RULES.iter().find(|r| r.id == id).map_or(Level::Error, |r| r.level)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_inspector_change_type_maps_to_rules_and_every_rule_to_a_change_type() {
+        assert_eq!(INSPECTOR_CHANGE_TYPES.len(), 80, "graphql-inspector 8 has 80 change types");
+        for (change_type, ids) in INSPECTOR_CHANGE_TYPES {
+            for id in *ids {
+                assert!(RULES.iter().any(|r| r.id == *id), "{change_type}: no rule {id}");
+            }
+        }
+        for rule in RULES {
+            assert!(
+                INSPECTOR_CHANGE_TYPES.iter().any(|(_, ids)| ids.contains(&rule.id)),
+                "{} reports no graphql-inspector change type",
+                rule.id
+            );
+        }
+    }
 }
