@@ -34,14 +34,17 @@ pub fn load(path: &Path) -> Result<Schema, ContractError> {
 pub fn parse(name: &str, text: &str) -> Result<Schema, ContractError> {
     // graphql-parser reads neither schema descriptions nor `extend schema`: apollo-compiler
     // reads those, and graphql-parser the rest of the text with them blanked out.
-    let (part, rest) = validate::schema_part(name, text);
+    let parsed = validate::parse(name, text);
+    let (part, rest) = match &parsed {
+        Ok(document) | Err(document) => validate::schema_part(document, text),
+    };
     let document =
         ast::parse_schema::<&str>(&rest).map_err(|e| syntax_error(name, &e.to_string()))?;
     let defines_one_of = document
         .definitions
         .iter()
         .any(|d| matches!(d, ast::Definition::DirectiveDefinition(d) if d.name == "oneOf"));
-    validate::check(name, text, defines_one_of)?;
+    validate::check(name, text, parsed.as_ref().ok(), defines_one_of)?;
     Ok(model::build(name, &document, part))
 }
 

@@ -13,8 +13,17 @@ const ONE_OF: &str = "directive @oneOf on INPUT_OBJECT\n";
 
 /// `Ok` when `text` (SDL named `file`, already parsed) is a valid schema; otherwise the first
 /// violation by `file:line:column`, with how many more there are.
-pub(super) fn check(file: &str, text: &str, defines_one_of: bool) -> Result<(), ContractError> {
-    let mut builder = apollo_compiler::Schema::builder().parse(text, file);
+pub(super) fn check(
+    file: &str,
+    text: &str,
+    parsed: Option<&apollo_compiler::ast::Document>,
+    defines_one_of: bool,
+) -> Result<(), ContractError> {
+    // A document that parsed is reused; one that did not is parsed again to keep its errors.
+    let mut builder = match parsed {
+        Some(document) => apollo_compiler::Schema::builder().add_ast(document),
+        None => apollo_compiler::Schema::builder().parse(text, file),
+    };
     if !defines_one_of {
         builder = builder.parse(ONE_OF, "built-in @oneOf");
     }
@@ -77,16 +86,23 @@ pub(super) struct SchemaPart {
     pub(super) directives: Vec<super::model::Applied>,
 }
 
-/// Reads the schema definition and extensions of `text`; returns them and the SDL without them.
-pub(super) fn schema_part(file: &str, text: &str) -> (SchemaPart, String) {
+/// `text` parsed by apollo-compiler: the document, or what it made of an invalid one.
+pub(super) fn parse(
+    file: &str,
+    text: &str,
+) -> Result<apollo_compiler::ast::Document, apollo_compiler::ast::Document> {
+    apollo_compiler::ast::Document::parse(text, file).map_err(|e| e.partial)
+}
+
+/// Reads the schema definition and extensions of `document` (parsed from `text`); returns them
+/// and the SDL without them.
+pub(super) fn schema_part(
+    document: &apollo_compiler::ast::Document,
+    text: &str,
+) -> (SchemaPart, String) {
     use apollo_compiler::ast;
     let mut part =
         SchemaPart { defined: false, line: 0, roots: [None, None, None], directives: Vec::new() };
-    let document = match ast::Document::parse(text, file) {
-        Ok(document) | Err(apollo_compiler::validation::WithErrors { partial: document, .. }) => {
-            document
-        }
-    };
     let line_of = |offset: usize| {
         let before = text.get(..offset).unwrap_or(text);
         u32::try_from(before.matches('\n').count() + 1).unwrap_or(u32::MAX)
