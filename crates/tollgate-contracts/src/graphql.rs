@@ -499,7 +499,7 @@ impl Differ<'_> {
             );
         }
         let coerce = |schema: &Schema, def: &InputDef| {
-            def.default.as_ref().map(|d| schema.coerce(&d.value, &def.ty))
+            def.default.as_ref().and_then(|d| schema.coerce(&d.value, &def.ty))
         };
         if coerce(self.base, old) != coerce(self.revision, new) {
             let rule = match role {

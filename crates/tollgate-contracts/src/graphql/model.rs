@@ -180,43 +180,82 @@ const COERCION_DEPTH: usize = 32;
 impl Schema {
     /// `value` coerced to `ty` as an executor would (GraphQL spec, "Input Coercion"): a single
     /// value where a list is expected becomes a one-item list, and an input object literal gains
-    /// the defaults of the fields it omits. Values the type rejects are kept as written.
-    pub(crate) fn coerce(&self, value: &ast::Value<'static, String>, ty: &TypeRef) -> Const {
+    /// the defaults of the fields it omits. `None` when the type rejects the value (a default
+    /// that cannot be coerced is no default, as graphql-js reads it).
+    pub(crate) fn coerce(
+        &self,
+        value: &ast::Value<'static, String>,
+        ty: &TypeRef,
+    ) -> Option<Const> {
         self.coerce_at(value, ty, 0)
     }
 
-    fn coerce_at(&self, value: &ast::Value<'static, String>, ty: &TypeRef, depth: usize) -> Const {
+    fn coerce_at(
+        &self,
+        value: &ast::Value<'static, String>,
+        ty: &TypeRef,
+        depth: usize,
+    ) -> Option<Const> {
         if depth > COERCION_DEPTH {
-            return Const::Other(value.to_string());
+            return Some(Const::Other(value.to_string()));
         }
         match (ty, value) {
+            (TypeRef::NonNull(_), ast::Value::Null) => None,
             (TypeRef::NonNull(inner), _) => self.coerce_at(value, inner, depth),
-            (_, ast::Value::Null) => Const::Null,
-            (TypeRef::List(item), ast::Value::List(items)) => {
-                Const::List(items.iter().map(|v| self.coerce_at(v, item, depth + 1)).collect())
+            (_, ast::Value::Null) => Some(Const::Null),
+            (TypeRef::List(item), ast::Value::List(items)) => items
+                .iter()
+                .map(|v| self.coerce_at(v, item, depth + 1))
+                .collect::<Option<Vec<_>>>()
+                .map(Const::List),
+            (TypeRef::List(item), _) => {
+                self.coerce_at(value, item, depth + 1).map(|v| Const::List(vec![v]))
             }
-            (TypeRef::List(item), _) => Const::List(vec![self.coerce_at(value, item, depth + 1)]),
-            (TypeRef::Named(name), ast::Value::Object(fields)) => {
-                let Some(input) = self.types.get(name).filter(|t| t.kind == Kind::InputObject)
-                else {
-                    return literal(value);
-                };
-                let mut out = BTreeMap::new();
-                for (key, v) in fields {
-                    let coerced = match input.input_fields.get(key) {
-                        Some(f) => self.coerce_at(v, &f.ty, depth + 1),
-                        None => literal(v),
-                    };
-                    out.insert(key.clone(), coerced);
-                }
-                for (key, f) in &input.input_fields {
-                    if let (false, Some(d)) = (fields.contains_key(key), &f.default) {
-                        out.insert(key.clone(), self.coerce_at(&d.value, &f.ty, depth + 1));
+            (TypeRef::Named(name), _) => self.coerce_named(name, value, depth),
+        }
+    }
+
+    fn coerce_named(
+        &self,
+        name: &str,
+        value: &ast::Value<'static, String>,
+        depth: usize,
+    ) -> Option<Const> {
+        use ast::Value as V;
+        match (name, value) {
+            ("Int", V::Int(_))
+            | ("Float", V::Int(_) | V::Float(_))
+            | ("String", V::String(_))
+            | ("Boolean", V::Boolean(_)) => Some(literal(value)),
+            // ID accepts strings and integers, both as the string.
+            ("ID", V::String(s)) => Some(Const::String(s.clone())),
+            ("ID", V::Int(n)) => Some(Const::String(n.as_i64().unwrap_or_default().to_string())),
+            ("Int" | "Float" | "String" | "Boolean" | "ID", _) => None,
+            _ => match self.types.get(name).map(|t| (t.kind, t)) {
+                Some((Kind::Enum, t)) => match value {
+                    V::Enum(e) if t.values.contains_key(e) => Some(Const::Enum(e.clone())),
+                    _ => None,
+                },
+                Some((Kind::InputObject, t)) => {
+                    let V::Object(fields) = value else { return None };
+                    let mut out = BTreeMap::new();
+                    for (key, f) in &t.input_fields {
+                        let coerced = match (fields.get(key), &f.default) {
+                            (Some(v), _) => self.coerce_at(v, &f.ty, depth + 1)?,
+                            (None, Some(d)) => match self.coerce_at(&d.value, &f.ty, depth + 1) {
+                                Some(v) => v,
+                                None => continue,
+                            },
+                            (None, None) if matches!(f.ty, TypeRef::NonNull(_)) => return None,
+                            (None, None) => continue,
+                        };
+                        out.insert(key.clone(), coerced);
                     }
+                    Some(Const::Object(out))
                 }
-                Const::Object(out)
-            }
-            (TypeRef::Named(_), _) => literal(value),
+                // Custom scalars take any literal; undefined types (rejected before) as written.
+                _ => Some(literal(value)),
+            },
         }
     }
 }
