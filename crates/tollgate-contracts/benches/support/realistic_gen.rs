@@ -95,10 +95,11 @@ fn lower(name: &str) -> String {
 
 fn prelude(s: &mut String, r: bool) {
     if r {
-        s.push_str("schema @tag(name: \"v2\") {\n  query: Query\n  mutation: Mutation\n  subscription: Subscription\n}\n\n");
+        s.push_str("schema @tag(name: \"public\") @tag(name: \"v2\") {\n  query: Query\n  mutation: Mutation\n  subscription: Subscription\n}\n\n");
     } else {
-        s.push_str("schema {\n  query: Query\n  mutation: Mutation\n}\n\n");
+        s.push_str("schema @tag(name: \"public\") @internal {\n  query: Query\n  mutation: Mutation\n}\n\n");
     }
+    s.push_str(if r { "scalar Upload\n\n" } else { "scalar Upload @tag(name: \"files\")\n\n" });
     s.push_str("\"An RFC 3339 date-time.\"\nscalar DateTime @specifiedBy(url: \"https://scalars.graphql.org/andimarek/date-time\")\n\n");
     s.push_str(if r { "scalar JSON @tag(name: \"opaque\")\n\n" } else { "scalar JSON\n\n" });
     s.push_str(if r {
@@ -106,25 +107,55 @@ fn prelude(s: &mut String, r: bool) {
     } else {
         "\"An object with an id.\"\ninterface Node {\n  id: ID!\n}\n\n"
     });
-    s.push_str("interface Timestamped {\n  createdAt: DateTime!\n}\n\n");
-    s.push_str("interface Ownable {\n  owner: User\n}\n\n");
-    s.push_str("type PageInfo {\n  hasNextPage: Boolean!\n  hasPreviousPage: Boolean!\n  startCursor: String\n  endCursor: String\n}\n\n");
+    s.push_str(if r {
+        "interface Timestamped {\n  createdAt: DateTime!\n}\n\ninterface Ownable @tag(name: \"ownership\") {\n  owner: User\n}\n\n"
+    } else {
+        "interface Timestamped @tag(name: \"audit\") {\n  createdAt: DateTime!\n}\n\ninterface Ownable {\n  owner: User\n}\n\n"
+    });
+    let (more, cursor) = if r {
+        ("Whether more items follow.", "@deprecated(reason: \"Use endCursor.\")")
+    } else {
+        ("More items follow.", "@deprecated")
+    };
+    let _ = writeln!(
+        s,
+        "type PageInfo {{\n  \"{more}\"\n  hasNextPage: Boolean!\n  hasPreviousPage: Boolean!\n  startCursor: String\n  endCursor: String\n  cursor: String {cursor}\n}}\n"
+    );
+    s.push_str(if r {
+        "input PageArgs @tag(name: \"paging\") {\n  \"Page size, at most 100.\"\n  first: Int\n  \"Cursor after which items start.\"\n  after: String\n  before: String\n}\n\n"
+    } else {
+        "input PageArgs {\n  \"Page size.\"\n  first: Int\n  after: String\n  \"Cursor before which items end.\"\n  before: String @sensitive\n}\n\n"
+    });
     let code = if r { "  RATE_LIMITED\n" } else { "" };
+    let path = if r { "@deprecated" } else { "@deprecated(reason: \"Use field.\")" };
+    let invalid = if r { "@deprecated" } else { "@deprecated(reason: \"Use a field error.\")" };
+    let conflict = if r { "" } else { " @tag(name: \"http-409\")" };
     let _ = write!(
         s,
-        "type UserError {{\n  field: [String!]\n  message: String!\n  code: ErrorCode\n}}\n\nenum ErrorCode {{\n  INVALID\n  NOT_FOUND\n  FORBIDDEN\n  CONFLICT\n{code}}}\n\n"
+        "type UserError {{\n  field: [String!]\n  message: String!\n  code: ErrorCode\n  path: [String!] {path}\n}}\n\nenum ErrorCode {{\n  INVALID {invalid}\n  NOT_FOUND\n  FORBIDDEN\n  CONFLICT{conflict}\n{code}}}\n\n"
     );
-    s.push_str(
-        "enum OrderDirection {\n  ASC\n  DESC\n}\n\nenum CacheScope {\n  PUBLIC\n  PRIVATE\n}\n\n",
-    );
-    s.push_str("enum Role {\n  ADMIN\n  MEMBER\n  VIEWER\n}\n\n");
+    s.push_str(if r {
+        "enum OrderDirection {\n  ASC\n  DESC\n}\n\nenum CacheScope {\n  PUBLIC\n  PRIVATE\n}\n\n\"A member's role.\"\nenum Role {\n  ADMIN\n  MEMBER\n  VIEWER\n}\n\n"
+    } else {
+        "\"Sort direction.\"\nenum OrderDirection {\n  ASC\n  DESC\n}\n\nenum CacheScope @tag(name: \"infra\") {\n  PUBLIC\n  PRIVATE\n}\n\nenum Role {\n  ADMIN\n  MEMBER\n  VIEWER\n}\n\n"
+    });
+    s.push_str(if r {
+        "union Principal = User | Team | ApiKey\n\n"
+    } else {
+        "union Principal @tag(name: \"auth\") = User | Team | ApiKey\n\n"
+    });
     let members: Vec<&str> = ENTITIES
         .iter()
         .enumerate()
         .filter(|(i, _)| if r { i % 16 != 3 } else { i % 16 != 15 })
         .map(|(_, n)| *n)
         .collect();
-    let _ = writeln!(s, "union SearchResult @cacheControl(maxAge: 30) = {}\n", members.join(" | "));
+    let search_tag = if r { " @tag(name: \"search\")" } else { "" };
+    let _ = writeln!(
+        s,
+        "union SearchResult @cacheControl(maxAge: 30){search_tag} = {}\n",
+        members.join(" | ")
+    );
     if r {
         s.push_str("type DeletePayload {\n  deletedId: ID\n  errors: [UserError!]!\n  clientMutationId: String\n}\n\n");
     } else {
@@ -133,7 +164,13 @@ fn prelude(s: &mut String, r: bool) {
     let auth_default = if r { "VIEWER" } else { "MEMBER" };
     let auth_locations =
         if r { "OBJECT | FIELD_DEFINITION | INTERFACE" } else { "OBJECT | FIELD_DEFINITION" };
-    let _ = writeln!(s, "directive @auth(requires: Role = {auth_default}) on {auth_locations}\n");
+    let auth_doc = if r { "Lowest role allowed." } else { "Minimum role." };
+    let _ = writeln!(
+        s,
+        "directive @auth(\"{auth_doc}\" requires: Role = {auth_default}) on {auth_locations}\n"
+    );
+    let internal = if r { "" } else { " repeatable" };
+    let _ = writeln!(s, "directive @internal{internal} on SCHEMA | FIELD_DEFINITION | OBJECT\n");
     let cost_repeatable = if r { " repeatable" } else { "" };
     let _ = writeln!(
         s,
@@ -148,7 +185,7 @@ fn prelude(s: &mut String, r: bool) {
         s,
         "directive @cacheControl(maxAge: {max_age}, scope: CacheScope) on {cache_locations}\n"
     );
-    let level = if r { ", level: Int" } else { "" };
+    let level = if r { ", level: Int" } else { ", note: String" };
     let _ = writeln!(
         s,
         "directive @sensitive(reason: String{level}) on FIELD_DEFINITION | ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION\n"
