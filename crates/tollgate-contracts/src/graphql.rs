@@ -1,10 +1,19 @@
 //! GraphQL SDL: breaking, dangerous and safe changes between two schemas.
 //!
 //! The classification follows graphql-inspector's (`breaking` = [`Level::Error`](crate::change::Level::Error), `dangerous` =
-//! [`Level::Warning`](crate::change::Level::Warning), `safe` = [`Level::Info`](crate::change::Level::Info)): output positions (field types) may gain
-//! non-null wrappers, input positions (arguments, input fields) may lose them. Parsing is
-//! graphql-parser's, validation apollo-compiler's (a schema the specification rejects is an input
-//! error, not a diff); type extensions are merged into their types before comparing.
+//! [`Level::Warning`](crate::change::Level::Warning), `safe` = [`Level::Info`](crate::change::Level::Info)); [`INSPECTOR_CHANGE_TYPES`] maps each of its
+//! change types to the rules reporting it. Output positions (field types) may gain non-null
+//! wrappers, input positions (arguments, input fields) may lose them; defaults compare as
+//! coerced values (`1` and `1.0` for a `Float`, `[1]` and `1` for a list); every applied
+//! directive but `@deprecated` (compared as deprecation) is a directive usage, matched by name
+//! in order, `@oneOf` with its own rules. An added type, field or directive is one change, not
+//! one per member (what graphql-inspector's CLI reports, without its path-based
+//! `simplifyChanges` dropping changes beside additions).
+//!
+//! Parsing is graphql-parser's, except the schema definition and its extensions, which
+//! apollo-compiler reads (graphql-parser knows neither schema descriptions nor `extend schema`);
+//! validation is apollo-compiler's (a schema the specification rejects is an input error, not a
+//! diff); type extensions are merged into their types before comparing.
 
 use crate::change::Change;
 use crate::error::ContractError;
@@ -507,7 +516,7 @@ impl Differ<'_> {
                 InputRole::Argument => "graphql/argument-default-changed",
                 InputRole::DirectiveArgument => "graphql/directive-argument-default-changed",
             };
-            let show = |d: &Option<model::Default>| {
+            let show = |d: &Option<model::DefaultValue>| {
                 d.as_ref().map_or_else(|| "none".to_string(), |d| d.text.clone())
             };
             self.push(

@@ -84,7 +84,7 @@ pub(crate) enum Const {
 
 /// A default value: the literal as written and parsed.
 #[derive(Debug, Clone)]
-pub(crate) struct Default {
+pub(crate) struct DefaultValue {
     pub(crate) text: String,
     pub(crate) value: ast::Value<'static, String>,
 }
@@ -116,7 +116,7 @@ pub(crate) struct FieldDef {
 pub(crate) struct InputDef {
     pub(crate) line: u32,
     pub(crate) ty: TypeRef,
-    pub(crate) default: Option<Default>,
+    pub(crate) default: Option<DefaultValue>,
     pub(crate) description: Option<String>,
     pub(crate) deprecation: Deprecation,
     pub(crate) directives: Vec<Applied>,
@@ -325,7 +325,7 @@ fn input<'a>(v: &ast::InputValue<'a, &'a str>) -> (String, InputDef) {
         default: v
             .default_value
             .as_ref()
-            .map(|d| Default { text: d.to_string(), value: d.into_static() }),
+            .map(|d| DefaultValue { text: d.to_string(), value: d.into_static() }),
         description: description(&v.description),
         deprecation: deprecation(&v.directives),
         directives: applied(&v.directives),
