@@ -460,7 +460,7 @@ impl Differ<'_> {
         for (arg, na) in &nf.args {
             if !of.args.contains_key(arg) {
                 let arg_subject = format!("{subject}({arg}:)");
-                let (rule, what) = if na.is_required() {
+                let (rule, what) = if na.is_required(self.revision) {
                     ("graphql/argument-required-added", "Required argument")
                 } else {
                     ("graphql/argument-optional-added", "Optional argument")
@@ -560,7 +560,7 @@ impl Differ<'_> {
         for (field, nf) in &new.input_fields {
             if !old.input_fields.contains_key(field) {
                 let subject = format!("{type_name}.{field}");
-                let (rule, what) = if nf.default.is_some() {
+                let (rule, what) = if nf.has_default(self.revision) {
                     ("graphql/input-field-with-default-added", "Input field with a default")
                 } else if nf.is_non_null() {
                     ("graphql/input-field-required-added", "Required input field")

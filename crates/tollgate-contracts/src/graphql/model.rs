@@ -123,9 +123,15 @@ pub(crate) struct InputDef {
 }
 
 impl InputDef {
-    /// Non-null without a default: every caller must now supply it.
-    pub(crate) fn is_required(&self) -> bool {
-        self.is_non_null() && self.default.is_none()
+    /// Non-null without a default: every caller must now supply it. A default its type
+    /// rejects is no default (`schema` is the one defining this value).
+    pub(crate) fn is_required(&self, schema: &Schema) -> bool {
+        self.is_non_null() && !self.has_default(schema)
+    }
+
+    /// Has a default its type accepts.
+    pub(crate) fn has_default(&self, schema: &Schema) -> bool {
+        self.default.as_ref().and_then(|d| schema.coerce(&d.value, &self.ty)).is_some()
     }
 
     pub(crate) fn is_non_null(&self) -> bool {
