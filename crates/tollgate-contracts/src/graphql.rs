@@ -1,10 +1,19 @@
 //! GraphQL SDL: breaking, dangerous and safe changes between two schemas.
 //!
 //! The classification follows graphql-inspector's (`breaking` = [`Level::Error`](crate::change::Level::Error), `dangerous` =
-//! [`Level::Warning`](crate::change::Level::Warning), `safe` = [`Level::Info`](crate::change::Level::Info)): output positions (field types) may gain
-//! non-null wrappers, input positions (arguments, input fields) may lose them. Parsing is
-//! graphql-parser's, validation apollo-compiler's (a schema the specification rejects is an input
-//! error, not a diff); type extensions are merged into their types before comparing.
+//! [`Level::Warning`](crate::change::Level::Warning), `safe` = [`Level::Info`](crate::change::Level::Info)); [`INSPECTOR_CHANGE_TYPES`] maps each of its
+//! change types to the rules reporting it. Output positions (field types) may gain non-null
+//! wrappers, input positions (arguments, input fields) may lose them; defaults compare as
+//! coerced values (`1` and `1.0` for a `Float`, `[1]` and `1` for a list); every applied
+//! directive but `@deprecated` (compared as deprecation) is a directive usage, matched by name
+//! in order, `@oneOf` with its own rules. An added type, field or directive is one change, not
+//! one per member (what graphql-inspector's CLI reports, without its path-based
+//! `simplifyChanges` dropping changes beside additions).
+//!
+//! Parsing is graphql-parser's, except the schema definition and its extensions, which
+//! apollo-compiler reads (graphql-parser knows neither schema descriptions nor `extend schema`);
+//! validation is apollo-compiler's (a schema the specification rejects is an input error, not a
+//! diff); type extensions are merged into their types before comparing.
 
 use crate::change::Change;
 use crate::error::ContractError;
@@ -18,9 +27,9 @@ mod rules;
 mod validate;
 
 pub use model::Schema;
-pub use rules::RULES;
+pub use rules::{INSPECTOR_CHANGE_TYPES, RULES};
 
-use model::{Deprecation, FieldDef, InputDef, Kind, TypeDef, TypeRef};
+use model::{Applied, Deprecation, FieldDef, InputDef, Kind, TypeDef, TypeRef};
 
 /// Reads and parses an SDL file; the file is named in errors and locations as given.
 pub fn load(path: &Path) -> Result<Schema, ContractError> {
@@ -32,14 +41,20 @@ pub fn load(path: &Path) -> Result<Schema, ContractError> {
 /// Parses SDL text and validates it as a schema (the specification's type-system rules, see
 /// `validate`); `name` is the file name used in errors (`file:line:column`) and locations.
 pub fn parse(name: &str, text: &str) -> Result<Schema, ContractError> {
+    // graphql-parser reads neither schema descriptions nor `extend schema`: apollo-compiler
+    // reads those, and graphql-parser the rest of the text with them blanked out.
+    let parsed = validate::parse(name, text);
+    let (part, rest) = match &parsed {
+        Ok(document) | Err(document) => validate::schema_part(document, text),
+    };
     let document =
-        ast::parse_schema::<&str>(text).map_err(|e| syntax_error(name, &e.to_string()))?;
+        ast::parse_schema::<&str>(&rest).map_err(|e| syntax_error(name, &e.to_string()))?;
     let defines_one_of = document
         .definitions
         .iter()
         .any(|d| matches!(d, ast::Definition::DirectiveDefinition(d) if d.name == "oneOf"));
-    validate::check(name, text, defines_one_of)?;
-    Ok(model::build(name, &document))
+    validate::check(name, text, parsed.as_ref().ok(), defines_one_of)?;
+    Ok(model::build(name, &document, part))
 }
 
 /// graphql-parser's error text is `schema parse error: Parse error at L:C\n…`.
@@ -61,9 +76,15 @@ fn syntax_error(name: &str, text: &str) -> ContractError {
 }
 
 /// Every change from `base` to `revision`, sorted by subject then rule.
+///
+/// What graphql-inspector reports by default (its CLI's `simplifyChanges`): an added type,
+/// field or directive is one change, not one per member; `@deprecated` is compared as
+/// deprecation, every other applied directive as a directive usage.
 pub fn diff(base: &Schema, revision: &Schema) -> Vec<Change> {
     let mut out = Differ { base, revision, changes: Vec::new() };
     out.schema_roots();
+    let lines = (base.schema_line, revision.schema_line);
+    out.usages("schema", "/schema", lines, &base.schema_directives, &revision.schema_directives);
     out.types();
     out.directives();
     let mut changes = out.changes;
@@ -145,16 +166,22 @@ impl Differ<'_> {
         let (base, revision) = (self.base, self.revision);
         for (name, old) in &base.types {
             let pointer = format!("/types/{name}");
-            match revision.types.get(name) {
-                None => self.push(
+            let Some(new) = revision.types.get(name) else {
+                self.push(
                     "graphql/type-removed",
                     Side::Base,
                     old.line,
                     pointer,
                     name.clone(),
                     format!("Type `{name}` was removed"),
-                ),
-                Some(new) if new.kind != old.kind => self.push(
+                );
+                continue;
+            };
+            self.description(name, &pointer, new.line, &old.description, &new.description);
+            if new.kind == old.kind {
+                self.same_kind(name, old, new);
+            } else {
+                self.push(
                     "graphql/type-kind-changed",
                     Side::Revision,
                     new.line,
@@ -165,8 +192,7 @@ impl Differ<'_> {
                         old.kind.label(),
                         new.kind.label()
                     ),
-                ),
-                Some(new) => self.same_kind(name, old, new),
+                );
             }
         }
         for (name, new) in &revision.types {
@@ -185,17 +211,17 @@ impl Differ<'_> {
 
     fn same_kind(&mut self, name: &str, old: &TypeDef, new: &TypeDef) {
         let pointer = format!("/types/{name}");
-        self.description(name, &pointer, new.line, &old.description, &new.description);
         match new.kind {
             Kind::Object | Kind::Interface => {
-                self.output_fields(name, old, new);
                 self.interfaces(name, old, new);
+                self.output_fields(name, old, new);
             }
             Kind::InputObject => self.input_fields(name, old, new),
             Kind::Enum => self.enum_values(name, old, new),
             Kind::Union => self.union_members(name, old, new),
             Kind::Scalar => {}
         }
+        self.usages(name, &pointer, (old.line, new.line), &old.directives, &new.directives);
     }
 
     fn description(
@@ -209,9 +235,7 @@ impl Differ<'_> {
         let message = match (old, new) {
             (None, Some(_)) => format!("Description added to `{subject}`"),
             (Some(_), None) => format!("Description removed from `{subject}`"),
-            (Some(o), Some(n)) if o.trim() != n.trim() => {
-                format!("Description of `{subject}` changed")
-            }
+            (Some(o), Some(n)) if o != n => format!("Description of `{subject}` changed"),
             _ => return,
         };
         self.push(
@@ -251,6 +275,113 @@ impl Differ<'_> {
             subject.to_string(),
             message,
         );
+    }
+
+    /// Directives applied to one element, matched by name in order (a repeatable directive's
+    /// second use pairs with the other side's second use), as graphql-inspector matches them.
+    fn usages(
+        &mut self,
+        subject: &str,
+        pointer: &str,
+        lines: (u32, u32),
+        old: &[Applied],
+        new: &[Applied],
+    ) {
+        if old.is_empty() && new.is_empty() {
+            return;
+        }
+        let mut names: Vec<&str> = old.iter().chain(new).map(|a| a.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let olds: Vec<&Applied> = old.iter().filter(|a| a.name == name).collect();
+            let news: Vec<&Applied> = new.iter().filter(|a| a.name == name).collect();
+            for i in 0..olds.len().max(news.len()) {
+                let at = if i == 0 {
+                    format!("{pointer}/directives/{name}")
+                } else {
+                    format!("{pointer}/directives/{name}/{i}")
+                };
+                match (olds.get(i), news.get(i)) {
+                    (Some(o), None) => {
+                        let rule = if name == "oneOf" {
+                            "graphql/one-of-removed"
+                        } else {
+                            "graphql/directive-usage-removed"
+                        };
+                        let line = if o.line > 0 { o.line } else { lines.0 };
+                        self.push(
+                            rule,
+                            Side::Base,
+                            line,
+                            at,
+                            subject.to_string(),
+                            format!("Directive `@{name}` was removed from `{subject}`"),
+                        );
+                    }
+                    (None, Some(n)) => {
+                        let (rule, why) = if name == "oneOf" {
+                            ("graphql/one-of-added", " (inputs setting several fields now fail)")
+                        } else {
+                            ("graphql/directive-usage-added", "")
+                        };
+                        let line = if n.line > 0 { n.line } else { lines.1 };
+                        self.push(
+                            rule,
+                            Side::Revision,
+                            line,
+                            at,
+                            subject.to_string(),
+                            format!("Directive `@{name}` was applied to `{subject}`{why}"),
+                        );
+                    }
+                    (Some(o), Some(n)) => self.usage_arguments(subject, &at, o, n),
+                    (None, None) => {}
+                }
+            }
+        }
+    }
+
+    fn usage_arguments(&mut self, subject: &str, pointer: &str, old: &Applied, new: &Applied) {
+        let name = &new.name;
+        let find = |args: &[(String, String)], arg: &str| {
+            args.iter().find(|(n, _)| n == arg).map(|(_, v)| v.clone())
+        };
+        for (arg, value) in &old.args {
+            let (rule, message) = match find(&new.args, arg) {
+                None => (
+                    "graphql/directive-usage-argument-removed",
+                    format!("Argument `{arg}: {value}` was removed from `@{name}` on `{subject}`"),
+                ),
+                Some(v) if v != *value => (
+                    "graphql/directive-usage-argument-changed",
+                    format!(
+                        "Argument `{arg}` of `@{name}` on `{subject}` changed from `{value}` to `{v}`"
+                    ),
+                ),
+                Some(_) => continue,
+            };
+            self.push(
+                rule,
+                Side::Revision,
+                new.line,
+                format!("{pointer}/arguments/{arg}"),
+                subject.to_string(),
+                message,
+            );
+        }
+        for (arg, value) in &new.args {
+            if find(&old.args, arg).is_none() {
+                self.push(
+                    "graphql/directive-usage-argument-added",
+                    Side::Revision,
+                    new.line,
+                    format!("{pointer}/arguments/{arg}"),
+                    subject.to_string(),
+                    format!("Argument `{arg}: {value}` was added to `@{name}` on `{subject}`"),
+                );
+            }
+        }
     }
 
     fn output_fields(&mut self, type_name: &str, old: &TypeDef, new: &TypeDef) {
@@ -304,6 +435,7 @@ impl Differ<'_> {
         }
         self.description(subject, pointer, nf.line, &of.description, &nf.description);
         self.deprecation(subject, pointer, nf.line, &of.deprecation, &nf.deprecation);
+        self.usages(subject, pointer, (of.line, nf.line), &of.directives, &nf.directives);
         for (arg, oa) in &of.args {
             let arg_subject = format!("{subject}({arg}:)");
             let arg_pointer = format!("{pointer}/arguments/{arg}");
@@ -328,7 +460,7 @@ impl Differ<'_> {
         for (arg, na) in &nf.args {
             if !of.args.contains_key(arg) {
                 let arg_subject = format!("{subject}({arg}:)");
-                let (rule, what) = if na.is_required() {
+                let (rule, what) = if na.is_required(self.revision) {
                     ("graphql/argument-required-added", "Required argument")
                 } else {
                     ("graphql/argument-optional-added", "Optional argument")
@@ -375,14 +507,18 @@ impl Differ<'_> {
                 format!("`{subject}` changed type from `{}` to `{}`{how}", old.ty, new.ty),
             );
         }
-        if old.default != new.default {
+        let coerce = |schema: &Schema, def: &InputDef| {
+            def.default.as_ref().and_then(|d| schema.coerce(&d.value, &def.ty))
+        };
+        if coerce(self.base, old) != coerce(self.revision, new) {
             let rule = match role {
                 InputRole::InputField => "graphql/input-field-default-changed",
-                InputRole::Argument | InputRole::DirectiveArgument => {
-                    "graphql/argument-default-changed"
-                }
+                InputRole::Argument => "graphql/argument-default-changed",
+                InputRole::DirectiveArgument => "graphql/directive-argument-default-changed",
             };
-            let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".to_string());
+            let show = |d: &Option<model::DefaultValue>| {
+                d.as_ref().map_or_else(|| "none".to_string(), |d| d.text.clone())
+            };
             self.push(
                 rule,
                 Side::Revision,
@@ -398,6 +534,9 @@ impl Differ<'_> {
         }
         self.description(subject, pointer, new.line, &old.description, &new.description);
         self.deprecation(subject, pointer, new.line, &old.deprecation, &new.deprecation);
+        if !matches!(role, InputRole::DirectiveArgument) {
+            self.usages(subject, pointer, (old.line, new.line), &old.directives, &new.directives);
+        }
     }
 
     fn input_fields(&mut self, type_name: &str, old: &TypeDef, new: &TypeDef) {
@@ -421,7 +560,9 @@ impl Differ<'_> {
         for (field, nf) in &new.input_fields {
             if !old.input_fields.contains_key(field) {
                 let subject = format!("{type_name}.{field}");
-                let (rule, what) = if nf.is_required() {
+                let (rule, what) = if nf.has_default(self.revision) {
+                    ("graphql/input-field-with-default-added", "Input field with a default")
+                } else if nf.is_non_null() {
                     ("graphql/input-field-required-added", "Required input field")
                 } else {
                     ("graphql/input-field-optional-added", "Optional input field")
@@ -454,6 +595,8 @@ impl Differ<'_> {
                 Some(nv) => {
                     self.description(&subject, &pointer, nv.line, &ov.description, &nv.description);
                     self.deprecation(&subject, &pointer, nv.line, &ov.deprecation, &nv.deprecation);
+                    let lines = (ov.line, nv.line);
+                    self.usages(&subject, &pointer, lines, &ov.directives, &nv.directives);
                 }
             }
         }
@@ -549,6 +692,25 @@ impl Differ<'_> {
                 );
                 continue;
             };
+            self.description(&subject, &pointer, nd.line, &od.description, &nd.description);
+            if od.repeatable != nd.repeatable {
+                let (rule, message) = if nd.repeatable {
+                    ("graphql/directive-repeatable-added", "may now be repeated")
+                } else {
+                    (
+                        "graphql/directive-repeatable-removed",
+                        "may no longer be repeated (elements using it twice become invalid)",
+                    )
+                };
+                self.push(
+                    rule,
+                    Side::Revision,
+                    nd.line,
+                    format!("{pointer}/repeatable"),
+                    subject.clone(),
+                    format!("Directive `{subject}` {message}"),
+                );
+            }
             for loc in od.locations.difference(&nd.locations) {
                 self.push(
                     "graphql/directive-location-removed",
@@ -592,8 +754,9 @@ impl Differ<'_> {
             }
             for (arg, na) in &nd.args {
                 if !od.args.contains_key(arg) {
-                    let (rule, what) = if na.is_required() {
-                        ("graphql/directive-argument-required-added", "Required argument")
+                    // graphql-inspector: any non-null argument breaks existing uses, default or not.
+                    let (rule, what) = if na.is_non_null() {
+                        ("graphql/directive-argument-required-added", "Non-null argument")
                     } else {
                         ("graphql/directive-argument-optional-added", "Optional argument")
                     };
@@ -630,7 +793,6 @@ enum InputRole {
     InputField,
     DirectiveArgument,
 }
-
 /// Output positions: the server may promise more (add non-null), never less; list shape fixed.
 fn output_change_is_safe(old: &TypeRef, new: &TypeRef) -> bool {
     match (old, new) {
