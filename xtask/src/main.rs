@@ -99,12 +99,13 @@ fn fetch(root: &Path) -> Result<(), String> {
 }
 
 /// Everything the tests need, then every test: the Python validators, Chromium and axe-core
-/// (for the report's browser test), a throwaway PostgreSQL cluster and an S3-compatible server (moto),
+/// (for the report's browser test), graphql-inspector (the GraphQL verdicts' side-by-side), a throwaway PostgreSQL cluster and an S3-compatible server (moto),
 /// both stopped afterwards, also when tests fail.
 fn test(root: &Path, extra: &[OsString]) -> TaskResult {
     let python = python_venv(root)?;
     let chromium = ensure_chromium()?;
     let axe_core = ensure_axe_core(root)?;
+    let graphql_inspector = ensure_graphql_inspector(root)?;
     fetch(root)?;
     let started = std::time::Instant::now();
     let pg = Postgres::start(root)?;
@@ -122,6 +123,7 @@ fn test(root: &Path, extra: &[OsString]) -> TaskResult {
         .env("TOLLGATE_PYTHON", &python)
         .env("TOLLGATE_CHROMIUM", &chromium)
         .env("TOLLGATE_AXE_CORE", &axe_core)
+        .env("TOLLGATE_GRAPHQL_INSPECTOR", &graphql_inspector)
         .env("TOLLGATE_TEST_DATABASE_URL", pg.url())
         .env("TOLLGATE_TEST_S3_ENDPOINT", s3.endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -180,6 +182,29 @@ fn ensure_axe_core(root: &Path) -> Result<PathBuf, String> {
     }
     std::fs::write(&stamp, AXE_CORE).map_err(|e| format!("{}: {e}", stamp.display()))?;
     Ok(script)
+}
+
+const GRAPHQL_INSPECTOR: [&str; 2] = ["@graphql-inspector/core@8.0.0", "graphql@16.15.0"];
+
+/// graphql-inspector's library in `target/graphql-inspector/node_modules` (for the GraphQL
+/// verdicts' side-by-side test), installed from npm once.
+fn ensure_graphql_inspector(root: &Path) -> Result<PathBuf, String> {
+    let dir = root.join("target/graphql-inspector");
+    let modules = dir.join("node_modules");
+    let stamp = dir.join("tollgate-graphql-inspector.txt");
+    let want = GRAPHQL_INSPECTOR.join(" ");
+    if modules.join("@graphql-inspector/core").exists()
+        && std::fs::read_to_string(&stamp).is_ok_and(|have| have == want)
+    {
+        return Ok(modules);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
+        .arg(&dir)
+        .args(GRAPHQL_INSPECTOR))?;
+    std::fs::write(&stamp, want).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    Ok(modules)
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read and released).

@@ -603,12 +603,7 @@ fn diff_parameters<'a>(
     }
 }
 
-fn diff_request_body<'a>(
-    out: &mut Out,
-    subject: &str,
-    b: Option<Node<'a>>,
-    r: Option<Node<'a>>,
-) {
+fn diff_request_body<'a>(out: &mut Out, subject: &str, b: Option<Node<'a>>, r: Option<Node<'a>>) {
     match (b, r) {
         (None, None) => {}
         (None, Some(r)) => {
