@@ -10,6 +10,10 @@ use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+/// The first line of the creation-info comment of a partial document; one line follows per
+/// lockfile left out (`path: rule: reason`), sorted.
+pub const SKIPPED_PREFIX: &str = "tollgate: partial SBOM; lockfiles left out:";
+
 /// Renders `inventory` as an SPDX 2.3 JSON document.
 pub fn render(inventory: &Inventory, info: &DocumentInfo) -> String {
     let ids: BTreeMap<&str, String> =
@@ -41,6 +45,10 @@ pub fn render(inventory: &Inventory, info: &DocumentInfo) -> String {
     let mut document = Document {
         spdx_id: "SPDXRef-DOCUMENT",
         creation_info: CreationInfo {
+            comment: (!info.skipped.is_empty()).then(|| {
+                let lines: Vec<String> = info.skipped.iter().map(|s| s.describe()).collect();
+                format!("{SKIPPED_PREFIX}\n{}", lines.join("\n"))
+            }),
             created: None,
             creators: [format!("Tool: tollgate-{}", info.tool_version)],
         },
@@ -86,6 +94,8 @@ struct Document<'a> {
 
 #[derive(Serialize)]
 struct CreationInfo<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     created: Option<&'a str>,
     creators: [String; 1],
@@ -267,6 +277,7 @@ mod tests {
             subject: "demo".into(),
             timestamp: "2026-01-01T00:00:00Z".into(),
             tool_version: "0.1.0".into(),
+            skipped: Vec::new(),
         };
         let text = render(&inv, &info);
         let mut doc: Value = serde_json::from_str(&text).unwrap();
