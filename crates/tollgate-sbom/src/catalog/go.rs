@@ -175,7 +175,9 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
     Ok(inventory)
 }
 
-/// A Go module component: namespace is the path up to its last `/`.
+/// A Go module component. Its name is the full module path, as published (`go get` takes it,
+/// and `github.com/AlecAivazis/survey/v2` is not `v2`); the purl splits it at the last `/`
+/// into namespace and name and applies the golang type's case rules (through `packageurl`).
 fn go_component(path: &str, version: &str, found_in: &str) -> Component {
     let (namespace, name) = match path.rsplit_once('/') {
         Some((ns, name)) => (Some(ns), name),
@@ -185,7 +187,7 @@ fn go_component(path: &str, version: &str, found_in: &str) -> Component {
     if version.is_empty() {
         p = p.strip_suffix('@').map(str::to_owned).unwrap_or(p);
     }
-    let mut c = Component::new(Ecosystem::Go, namespace.map(str::to_owned), name, version, p);
+    let mut c = Component::new(Ecosystem::Go, None, path, version, p);
     c.found_in.insert(found_in.to_owned());
     c
 }
@@ -552,12 +554,27 @@ mod tests {
         assert_eq!(inv.inputs.keys().collect::<Vec<_>>(), ["go.mod", "go.sum"]);
     }
 
+    /// The name keeps the published case and the whole path; the purl follows the golang
+    /// type's rules (namespace lowercased, major-version suffix as the name).
+    #[test]
+    fn names_are_full_module_paths_and_purls_follow_the_type_rules() {
+        let c = go_component("github.com/AlecAivazis/survey/v2", "v2.3.7", "go.mod");
+        assert_eq!(c.name, "github.com/AlecAivazis/survey/v2");
+        assert_eq!(c.full_name(), "github.com/AlecAivazis/survey/v2");
+        assert_eq!(c.purl, "pkg:golang/github.com/alecaivazis/survey/v2@v2.3.7");
+        let bare = go_component("rsc.io", "v1.0.0", "go.mod");
+        assert_eq!(
+            (bare.name.as_str(), bare.purl.as_str()),
+            ("rsc.io", "pkg:golang/rsc.io@v1.0.0")
+        );
+    }
+
     #[test]
     fn hashes_replacements_and_indirect_marks() {
         let inv = run();
         let uuid = inv.get("pkg:golang/github.com/google/uuid@v1.6.0").unwrap();
-        assert_eq!(uuid.namespace.as_deref(), Some("github.com/google"));
-        assert_eq!(uuid.name, "uuid");
+        assert_eq!(uuid.namespace, None);
+        assert_eq!(uuid.name, "github.com/google/uuid");
         assert_eq!(
             uuid.hashes,
             [Hash {

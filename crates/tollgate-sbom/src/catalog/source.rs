@@ -20,15 +20,20 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// Reads `path`, which must be valid UTF-8.
+    /// Reads `path`, which must be valid UTF-8. A leading byte-order mark (editors on Windows
+    /// write one into `package.json`; npm and pnpm accept it) is dropped from the text; the
+    /// digest is of the bytes as stored.
     pub fn read(root: &Path, path: &Path) -> Result<SourceFile, SbomError> {
         let bytes = std::fs::read(path).map_err(|e| SbomError::io(path, e))?;
         let digest = Digest::sha256(&bytes);
-        let text = String::from_utf8(bytes).map_err(|e| {
+        let mut text = String::from_utf8(bytes).map_err(|e| {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
             SbomError::malformed(Place::line(path, line), "not valid UTF-8")
         })?;
+        if text.starts_with('\u{feff}') {
+            text.drain(..'\u{feff}'.len_utf8());
+        }
         Ok(SourceFile {
             path: path.to_path_buf(),
             relative: relative_name(root, path),
@@ -145,6 +150,16 @@ mod tests {
         assert_eq!(hashes[0].algorithm, HashAlgorithm::Sha512);
         assert!(hashes[0].hex.starts_with("cf83e1357eefb8bd"));
         assert!(integrity_to_hash("sha512-!!!").is_none());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_but_digested() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("package.json");
+        std::fs::write(&path, "\u{feff}{\"name\": \"x\"}\n").unwrap();
+        let file = SourceFile::read(dir.path(), &path).unwrap();
+        assert_eq!(file.text, "{\"name\": \"x\"}\n");
+        assert_eq!(file.digest, Digest::sha256(&std::fs::read(&path).unwrap()));
     }
 
     #[test]

@@ -255,3 +255,59 @@ fn a_tree_of_only_excluded_or_unsupported_lockfiles_is_still_nothing_found() {
     // Outcome is public for the CLI's --explain.
     assert_eq!(Outcome::Excluded { pattern: "x".into() }.describe(), "excluded by \"x\"");
 }
+
+#[test]
+fn package_json_with_a_byte_order_mark_reads_like_without() {
+    for (fixture, lockfile) in
+        [("npm-lock-v3", "package-lock.json"), ("npm-pnpm-v9", "pnpm-lock.yaml")]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        copy_into(dir.path(), fixture, "w");
+        let root = dir.path().join("w");
+        let plain = tollgate_sbom::catalog::catalog_paths(
+            &root,
+            &[root.join(lockfile)],
+            &Default::default(),
+        )
+        .unwrap();
+        for entry in ignore::WalkBuilder::new(&root).build() {
+            let entry = entry.unwrap();
+            if entry.file_name() == "package.json" {
+                let text = std::fs::read_to_string(entry.path()).unwrap();
+                std::fs::write(entry.path(), format!("\u{feff}{text}")).unwrap();
+            }
+        }
+        let with_bom = tollgate_sbom::catalog::catalog_paths(
+            &root,
+            &[root.join(lockfile)],
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{fixture}: {e}"));
+        assert_eq!(plain.components, with_bom.components, "{fixture}");
+        assert_eq!(plain.dependencies, with_bom.dependencies, "{fixture}");
+    }
+}
+
+#[test]
+fn go_sum_named_directly_stands_for_its_module() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_into(dir.path(), "go-basic", "m");
+    let root = dir.path().join("m");
+    let options = Default::default();
+    let by_sum =
+        tollgate_sbom::catalog::catalog_paths(&root, &[root.join("go.sum")], &options).unwrap();
+    let by_mod =
+        tollgate_sbom::catalog::catalog_paths(&root, &[root.join("go.mod")], &options).unwrap();
+    assert_eq!(by_sum, by_mod);
+    let both = tollgate_sbom::catalog::catalog_paths(
+        &root,
+        &[root.join("go.mod"), root.join("go.sum")],
+        &options,
+    )
+    .unwrap();
+    assert_eq!(both, by_mod);
+    std::fs::remove_file(root.join("go.mod")).unwrap();
+    let err =
+        tollgate_sbom::catalog::catalog_paths(&root, &[root.join("go.sum")], &options).unwrap_err();
+    assert!(err.to_string().contains("go.mod"), "{err}");
+}
