@@ -341,11 +341,68 @@ impl LocalManifests {
             this.by_identity.entry((name, version)).or_default().push(path.clone());
             this.manifests.insert(path, manifest);
         }
+        this.add_outside(root, workspace_dir);
         for paths in this.by_identity.values_mut() {
             // Prefer the shallowest manifest when a name and version appear twice (a fixture copy).
             paths.sort_by_key(|p| (p.components().count(), p.clone()));
         }
         Ok(this)
+    }
+
+    /// Path dependencies outside the workspace directory (a `fuzz/` workspace's
+    /// `path = "../crates/x"`): Cargo locks them as path packages, so their manifests are read
+    /// too — following their own path dependencies, inheriting from the workspace that encloses
+    /// each. They are never members. One that cannot be read is left for [`Self::find`] to
+    /// report if the lockfile needs it.
+    fn add_outside(&mut self, root: &Path, workspace_dir: &Path) {
+        let inside = lexical_absolute(workspace_dir);
+        let mut queue: Vec<PathBuf> = Vec::new();
+        let deps_of = |manifest: &Manifest| -> Vec<PathBuf> {
+            let Some(dir) = manifest.local.as_deref().and_then(Path::parent) else {
+                return Vec::new();
+            };
+            manifest.path_deps.iter().map(|p| dir.join(p).join("Cargo.toml")).collect()
+        };
+        let mut paths: Vec<&PathBuf> = self.manifests.keys().collect();
+        paths.sort();
+        for path in paths {
+            queue.extend(deps_of(&self.manifests[path]));
+        }
+        let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut workspaces: HashMap<PathBuf, Option<manifest::WorkspaceFacts>> = HashMap::new();
+        while let Some(path) = queue.pop() {
+            let absolute = lexical_absolute(&path);
+            if absolute.starts_with(&inside) || !seen.insert(absolute.clone()) {
+                continue;
+            }
+            let file = match SourceFile::read(root, &absolute) {
+                Ok(mut file) => {
+                    file.relative = lexical_relative(root, &absolute);
+                    file
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "path dependency outside the workspace not read");
+                    continue;
+                }
+            };
+            let workspace = enclosing_workspace(&absolute, &mut workspaces);
+            let Ok(mut manifest) = Manifest::parse(&file, workspace.as_ref()) else { continue };
+            let Some((name, version)) =
+                manifest.package.as_ref().map(|p| (p.name.clone(), p.version.clone()))
+            else {
+                continue;
+            };
+            manifest.is_member = false;
+            manifest.local = Some(absolute.clone());
+            queue.extend(deps_of(&manifest));
+            self.inputs.insert(absolute.clone(), (file.relative, file.digest));
+            self.versions_by_name
+                .entry(name.clone())
+                .or_default()
+                .push((version.clone(), absolute.clone()));
+            self.by_identity.entry((name, version)).or_default().push(absolute.clone());
+            self.manifests.insert(absolute, manifest);
+        }
     }
 
     fn find(&self, name: &str, version: &str, lock: &SourceFile) -> Result<Manifest, SbomError> {
@@ -372,6 +429,62 @@ impl LocalManifests {
             }),
         }
     }
+}
+
+/// `path` made absolute (against the working directory) with `.` and `..` resolved by
+/// name, not through the file system: paths compare and name the same however they were
+/// spelt.
+fn lexical_absolute(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `path` relative to `root`, `/`-separated, with `..` where it lies outside `root`
+/// (`../crates/x/Cargo.toml`), so input names do not depend on where the tree is.
+fn lexical_relative(root: &Path, path: &Path) -> String {
+    let (root, path) = (lexical_absolute(root), lexical_absolute(path));
+    let common = root.components().zip(path.components()).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); root.components().count() - common];
+    parts.extend(
+        path.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+/// The `[workspace]` of the nearest ancestor manifest that has one, for inheritance by a
+/// package outside the scanned workspace; cached per directory.
+fn enclosing_workspace(
+    manifest: &Path,
+    cache: &mut HashMap<PathBuf, Option<manifest::WorkspaceFacts>>,
+) -> Option<manifest::WorkspaceFacts> {
+    for dir in manifest.ancestors().skip(1) {
+        if let Some(found) = cache.get(dir) {
+            if found.is_some() {
+                return found.clone();
+            }
+            continue;
+        }
+        let candidate = dir.join("Cargo.toml");
+        let facts = std::fs::read_to_string(&candidate)
+            .ok()
+            .and_then(|text| Manifest::parse_text(&candidate, &text, None).ok())
+            .and_then(|m| m.workspace);
+        cache.insert(dir.to_path_buf(), facts.clone());
+        if facts.is_some() {
+            return facts;
+        }
+    }
+    None
 }
 
 /// The `[workspace] members` globs of the root manifest `root_path`, matched against member
