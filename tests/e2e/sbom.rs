@@ -539,7 +539,9 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
     let (all, good) = (purls(&cdx), purls(&good));
     let missing: Vec<_> = good.difference(&all).collect();
     assert!(missing.is_empty(), "good components missing from the tree's SBOM: {missing:?}");
-    assert!(all.iter().all(|p| !p.contains("ryu") && !p.contains("rake")), "{all:?}");
+    assert!(all.iter().all(|p| !p.contains("rake")), "{all:?}");
+    // The out-of-date Cargo.lock is catalogued as locked.
+    assert!(all.contains("pkg:cargo/ryu@1.0.23"), "{all:?}");
 
     // Each bad lockfile is one finding, a warning, in the report.
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
@@ -579,8 +581,17 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
     let skipped_paths: Vec<&str> = skipped.iter().map(|v| v.split(": ").next().unwrap()).collect();
     assert_eq!(
         skipped_paths,
-        expected.iter().map(|(path, _, _)| path.as_str()).collect::<Vec<_>>()
+        ["broken/package-lock.json", "legacy/package-lock.json", "ruby/Gemfile.lock"]
     );
+    let out_of_date: Vec<&str> = sbom["metadata"]["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "tollgate:out-of-date-lockfile")
+        .map(|p| p["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(out_of_date.len(), 1, "{out_of_date:?}");
+    assert!(out_of_date[0].starts_with("drift/Cargo.lock: sbom/out-of-date-lockfile: "));
     let first = std::fs::read(&cdx).unwrap();
     let again = root.join("again.cdx.json");
     generate(root, &again, &[]);
@@ -588,7 +599,9 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
     generate(root, &spdx, &["--format", "spdx-json"]);
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&spdx).unwrap()).unwrap();
     let comment = doc["creationInfo"]["comment"].as_str().unwrap();
-    assert_eq!(comment.lines().skip(1).collect::<Vec<_>>(), skipped);
+    let lines: Vec<&str> = comment.lines().collect();
+    assert_eq!(lines[1], out_of_date[0]);
+    assert_eq!(lines[3..], skipped[..]);
     validate(&["cyclonedx", "1.6"], std::slice::from_ref(&cdx));
     validate(&["spdx"], std::slice::from_ref(&spdx));
 
@@ -598,7 +611,10 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("excluded by \"**/fuzz/**\""), "{stdout}");
     assert!(stdout.contains("excluded by \"**/test*/fixtures/**\""), "{stdout}");
-    assert!(stdout.ends_with("9 lockfiles: 3 catalogued, 2 excluded, 4 skipped\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("9 lockfiles: 3 catalogued, 1 out of date, 2 excluded, 3 skipped\n"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("bomFormat"), "--explain without --output prints no SBOM");
 
     // --strict, or a rule at `error`: today's input error, nothing written.

@@ -231,7 +231,15 @@ pub enum Outcome {
         /// The first pattern (in configuration order) that matched.
         pattern: String,
     },
-    /// Not read, or not fully: reported as a finding of `rule`.
+    /// Catalogued as locked, but it disagrees with its manifests: each disagreement is a
+    /// finding of `rule` (`sbom/out-of-date-lockfile`).
+    OutOfDate {
+        /// The rule's id.
+        rule: &'static str,
+        /// Each disagreement, with the file and place.
+        reasons: Vec<String>,
+    },
+    /// Not read: reported as a finding of `rule`.
     Skipped {
         /// The scan rule's id (`sbom/unreadable-lockfile`, …).
         rule: &'static str,
@@ -246,6 +254,9 @@ impl Outcome {
         match self {
             Outcome::Catalogued => "catalogued".to_owned(),
             Outcome::Excluded { pattern } => format!("excluded by {pattern:?}"),
+            Outcome::OutOfDate { rule, reasons } => {
+                format!("catalogued, out of date ({rule}): {}", reasons.join("; "))
+            }
             Outcome::Skipped { rule, reason } => format!("skipped ({rule}): {reason}"),
         }
     }
@@ -261,6 +272,31 @@ fn scan_rule(error: &SbomError) -> Rule {
         | SbomError::NothingFound(_)
         | SbomError::BadPath { .. } => UNREADABLE_LOCKFILE,
     }
+}
+
+/// The finding about `lockfile` for `error` (made relative to `root`), and the reason text.
+fn lockfile_finding(
+    root: &Path,
+    lockfile: &str,
+    rule: Rule,
+    level: Severity,
+    error: SbomError,
+    what: &str,
+) -> (Finding, String) {
+    let error = error.relative_to(root);
+    let place = error.place();
+    let mut location =
+        tollgate_core::Location::file(catalog::relative_name(Path::new(""), &place.path));
+    if let Some(line) = place.line {
+        location = location.at_line(u32::try_from(line).unwrap_or(u32::MAX));
+    }
+    let reason = error.to_string();
+    let finding = rule
+        .finding_at(level, format!("{lockfile} {what}: {reason}"))
+        .at(location)
+        .about(lockfile.to_owned())
+        .fix(remediation(&rule));
+    (finding, reason)
 }
 
 /// What a finding about a lockfile left out tells the user to do.
@@ -343,7 +379,7 @@ impl ScanTarget {
             subject,
             timestamp,
             tool_version: tool_version.to_owned(),
-            skipped: vec![],
+            ..DocumentInfo::default()
         };
         let Some(files) = &self.files else {
             return self.scan_tree(config, strict, &options, info);
@@ -386,8 +422,18 @@ impl ScanTarget {
                 });
                 continue;
             }
+            let drift_level =
+                if strict { Severity::Error } else { config.level(&OUT_OF_DATE_LOCKFILE) };
             let result = match detected {
+                // Below `error`, drift does not stop the cataloguer: what is locked is kept.
+                Detected::Supported(kind) if drift_level < Severity::Error => {
+                    let (result, drift) = catalog::drift::collect(|| {
+                        catalog::catalog_file(root, kind, &path, options)
+                    });
+                    result.map(|found| (found, drift)).map_err(|e| (scan_rule(&e), e))
+                }
                 Detected::Supported(kind) => catalog::catalog_file(root, kind, &path, options)
+                    .map(|found| (found, Vec::new()))
                     .map_err(|e| (scan_rule(&e), e)),
                 Detected::Unsupported(format) => Err((
                     UNSUPPORTED_LOCKFILE,
@@ -398,10 +444,35 @@ impl ScanTarget {
                 )),
             };
             let (rule, error) = match result {
-                Ok(found) => {
+                Ok((found, drift)) => {
                     inventory.extend(found);
-                    lockfiles
-                        .push(LockfileOutcome { path: relative, outcome: Outcome::Catalogued });
+                    if drift.is_empty() {
+                        lockfiles
+                            .push(LockfileOutcome { path: relative, outcome: Outcome::Catalogued });
+                        continue;
+                    }
+                    let mut reasons = Vec::with_capacity(drift.len());
+                    for error in drift {
+                        let (finding, reason) = lockfile_finding(
+                            root,
+                            &relative,
+                            OUT_OF_DATE_LOCKFILE,
+                            drift_level,
+                            error,
+                            "is out of date; what it locks is in the SBOM",
+                        );
+                        findings.push(finding);
+                        info.out_of_date.push(SkippedLockfile {
+                            path: relative.clone(),
+                            rule: OUT_OF_DATE_LOCKFILE.id,
+                            reason: reason.clone(),
+                        });
+                        reasons.push(reason);
+                    }
+                    lockfiles.push(LockfileOutcome {
+                        path: relative,
+                        outcome: Outcome::OutOfDate { rule: OUT_OF_DATE_LOCKFILE.id, reasons },
+                    });
                     continue;
                 }
                 Err(failed) => failed,
@@ -410,20 +481,9 @@ impl ScanTarget {
             if level == Severity::Error {
                 return Err(error);
             }
-            let error = error.relative_to(root);
-            let place = error.place();
-            let mut location =
-                tollgate_core::Location::file(catalog::relative_name(Path::new(""), &place.path));
-            if let Some(line) = place.line {
-                location = location.at_line(u32::try_from(line).unwrap_or(u32::MAX));
-            }
-            let reason = error.to_string();
-            findings.push(
-                rule.finding_at(level, format!("{relative} is not in the SBOM: {reason}"))
-                    .at(location)
-                    .about(relative.clone())
-                    .fix(remediation(&rule)),
-            );
+            let (finding, reason) =
+                lockfile_finding(root, &relative, rule, level, error, "is not in the SBOM");
+            findings.push(finding);
             info.skipped.push(SkippedLockfile {
                 path: relative.clone(),
                 rule: rule.id,
@@ -436,6 +496,7 @@ impl ScanTarget {
         }
         inventory.normalize();
         info.skipped.sort();
+        info.out_of_date.sort();
         Ok(Scan { inventory, info, findings, lockfiles })
     }
 }

@@ -50,17 +50,18 @@ fn generate_command(args: &SbomGenerateArgs) -> anyhow::Result<Verdict> {
 fn explain(scan: &gate::Scan) -> String {
     let width = scan.lockfiles.iter().map(|l| l.path.len()).max().unwrap_or(0);
     let mut out = String::new();
-    let (mut catalogued, mut excluded, mut skipped) = (0, 0, 0);
+    let (mut catalogued, mut out_of_date, mut excluded, mut skipped) = (0, 0, 0, 0);
     for lockfile in &scan.lockfiles {
         match lockfile.outcome {
             gate::Outcome::Catalogued => catalogued += 1,
+            gate::Outcome::OutOfDate { .. } => out_of_date += 1,
             gate::Outcome::Excluded { .. } => excluded += 1,
             gate::Outcome::Skipped { .. } => skipped += 1,
         }
         out.push_str(&format!("{:width$}  {}\n", lockfile.path, lockfile.outcome.describe()));
     }
     out.push_str(&format!(
-        "{} lockfiles: {catalogued} catalogued, {excluded} excluded, {skipped} skipped\n",
+        "{} lockfiles: {catalogued} catalogued, {out_of_date} out of date, {excluded} excluded, {skipped} skipped\n",
         scan.lockfiles.len()
     ));
     out

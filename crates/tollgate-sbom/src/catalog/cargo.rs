@@ -9,8 +9,8 @@
 
 mod manifest;
 
-use crate::catalog::purl;
 use crate::catalog::source::SourceFile;
+use crate::catalog::{drift, purl};
 use crate::error::Place;
 use crate::{
     Component, ComponentKind, DependencyKind, Ecosystem, Hash, HashAlgorithm, Inventory, SbomError,
@@ -47,15 +47,21 @@ pub fn catalog(
         let version = package.version.to_string();
         let source = package.source.as_ref().map(|s| s.to_string());
         let manifest = match &package.source {
-            None => {
-                let manifest = local.find(&name, &version, &lock_source)?;
-                if let Some((relative, digest)) =
-                    manifest.local.as_ref().and_then(|p| local.inputs.get(p))
-                {
-                    inventory.inputs.insert(relative.clone(), digest.clone());
+            None => match local.find(&name, &version, &lock_source) {
+                Ok(manifest) => {
+                    if let Some((relative, digest)) =
+                        manifest.local.as_ref().and_then(|p| local.inputs.get(p))
+                    {
+                        inventory.inputs.insert(relative.clone(), digest.clone());
+                    }
+                    Some(manifest)
                 }
-                Some(manifest)
-            }
+                // A path package no manifest declares: listed as locked, without its facts.
+                Err(e) => {
+                    drift::report(e)?;
+                    None
+                }
+            },
             Some(s) if s.is_registry() || s.is_remote_registry() => {
                 registry.manifest(&name, &version)
             }
@@ -525,14 +531,14 @@ fn check_members_locked(local: &LocalManifests, nodes: &[Node<'_>]) -> Result<()
             Some(d) => (Place::line(path, d.line), format!(", nor its dependency `{}`", d.package)),
             None => (package_section_place(path), String::new()),
         };
-        return Err(SbomError::OutOfSync {
+        drift::report(SbomError::OutOfSync {
             place,
             manifest: path.clone(),
             message: format!(
                 "Cargo.lock does not list workspace member `{}` {}{nor} (run `cargo generate-lockfile`)",
                 package.name, package.version
             ),
-        });
+        })?;
     }
     Ok(())
 }
@@ -608,7 +614,7 @@ fn check_in_sync(
         }
         if !locked.contains(declared.package.as_str()) {
             let path = manifest.local.clone().unwrap_or_default();
-            return Err(SbomError::OutOfSync {
+            drift::report(SbomError::OutOfSync {
                 place: Place::line(&path, declared.line),
                 manifest: path.clone(),
                 message: format!(
@@ -618,7 +624,7 @@ fn check_in_sync(
                     node.package.name,
                     node.package.version
                 ),
-            });
+            })?;
         }
     }
     Ok(())

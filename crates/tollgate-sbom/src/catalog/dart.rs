@@ -163,11 +163,11 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
             for name in deps.iter().flat_map(BTreeMap::keys) {
                 if !packages.contains_key(name) {
                     let line = key_line(&manifest.text, section, name).unwrap_or(1);
-                    return Err(SbomError::OutOfSync {
+                    crate::catalog::drift::report(SbomError::OutOfSync {
                         place: manifest.at_line(line),
                         manifest: manifest.path.clone(),
                         message: format!("`{name}` ({section}) is not in pubspec.lock"),
-                    });
+                    })?;
                 }
             }
         }

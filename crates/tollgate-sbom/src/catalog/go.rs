@@ -133,29 +133,37 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
         if let Some(dir) = dir {
             c.source = Some(format!("path+{dir}"));
         } else {
-            let Some(sums) = &sums else {
-                return Err(SbomError::OutOfSync {
-                    place: source.at_line(req.line),
-                    manifest: source.path.clone(),
-                    message: format!(
-                        "go.sum is missing; {} {} needs a hash",
-                        req.path, req.version
-                    ),
-                });
+            // Without its go.sum line the module is still required: it is listed, unhashed.
+            let entry = match &sums {
+                None => {
+                    crate::catalog::drift::report(SbomError::OutOfSync {
+                        place: source.at_line(req.line),
+                        manifest: source.path.clone(),
+                        message: format!(
+                            "go.sum is missing; {} {} needs a hash",
+                            req.path, req.version
+                        ),
+                    })?;
+                    None
+                }
+                Some(sums) => {
+                    let entry = sums.get(&(path.to_owned(), version.to_owned()));
+                    if entry.is_none() {
+                        let what = if path == req.path {
+                            format!("{path} {version}")
+                        } else {
+                            format!("{path} {version} (replacing {} {})", req.path, req.version)
+                        };
+                        crate::catalog::drift::report(SbomError::OutOfSync {
+                            place: source.at_line(req.line),
+                            manifest: source.path.clone(),
+                            message: format!("{what} has no go.sum line"),
+                        })?;
+                    }
+                    entry
+                }
             };
-            let Some(entry) = sums.get(&(path.to_owned(), version.to_owned())) else {
-                let what = if path == req.path {
-                    format!("{path} {version}")
-                } else {
-                    format!("{path} {version} (replacing {} {})", req.path, req.version)
-                };
-                return Err(SbomError::OutOfSync {
-                    place: source.at_line(req.line),
-                    manifest: source.path.clone(),
-                    message: format!("{what} has no go.sum line"),
-                });
-            };
-            if let Some(hex) = &entry.zip {
+            if let Some(hex) = entry.and_then(|e| e.zip.as_ref()) {
                 c.hashes = vec![Hash { algorithm: HashAlgorithm::Sha256, hex: hex.clone() }];
                 c.properties.insert("tollgate:go:hash".into(), "h1".into());
             }

@@ -6,6 +6,7 @@
 
 pub mod cargo;
 pub mod dart;
+pub mod drift;
 pub mod go;
 pub mod npm;
 pub mod python;

@@ -16,6 +16,11 @@ pub const SUBJECT_REF: &str = "tollgate:subject";
 /// lockfile, sorted: a document with any is partial.
 pub const SKIPPED_LOCKFILE: &str = "tollgate:skipped-lockfile";
 
+/// The metadata property naming a lockfile catalogued as locked although it disagrees with its
+/// manifests (`path: rule: reason`), once per disagreement, sorted: the document may lack
+/// packages the manifests declare.
+pub const OUT_OF_DATE_LOCKFILE: &str = "tollgate:out-of-date-lockfile";
+
 /// Renders `inventory` as a CycloneDX JSON document of `version`.
 pub fn render(inventory: &Inventory, version: CycloneDxVersion, info: &DocumentInfo) -> String {
     // The document's subject: the single root, or a synthetic one that depends on every root.
@@ -46,6 +51,7 @@ pub fn render(inventory: &Inventory, version: CycloneDxVersion, info: &DocumentI
     dependencies.sort_by(|a, b| a.of.cmp(b.of));
 
     let skipped: Vec<String> = info.skipped.iter().map(|s| s.describe()).collect();
+    let out_of_date: Vec<String> = info.out_of_date.iter().map(|s| s.describe()).collect();
     let mut document = Bom {
         schema: format!("http://cyclonedx.org/schema/bom-{}.schema.json", version.as_str()),
         bom_format: "CycloneDX",
@@ -54,9 +60,10 @@ pub fn render(inventory: &Inventory, version: CycloneDxVersion, info: &DocumentI
         metadata: Metadata {
             component: subject,
             lifecycles: [Lifecycle { phase: "pre-build" }],
-            properties: skipped
+            properties: out_of_date
                 .iter()
-                .map(|value| Property { name: SKIPPED_LOCKFILE, value })
+                .map(|value| Property { name: OUT_OF_DATE_LOCKFILE, value })
+                .chain(skipped.iter().map(|value| Property { name: SKIPPED_LOCKFILE, value }))
                 .collect(),
             timestamp: None,
             tools: Tools {
@@ -326,7 +333,7 @@ pub(super) mod tests {
             subject: "demo".into(),
             timestamp: "2026-01-01T00:00:00Z".into(),
             tool_version: "0.1.0".into(),
-            skipped: Vec::new(),
+            ..Default::default()
         }
     }
 

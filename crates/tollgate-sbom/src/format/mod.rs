@@ -128,6 +128,10 @@ pub struct DocumentInfo {
     /// document is partial, and says so (CycloneDX: `tollgate:skipped-lockfile` metadata
     /// properties; SPDX: the creation-info comment).
     pub skipped: Vec<SkippedLockfile>,
+    /// Lockfiles catalogued as locked although they disagree with their manifests, one entry
+    /// per disagreement, sorted (CycloneDX: `tollgate:out-of-date-lockfile` properties; SPDX:
+    /// more lines of the same comment). Their rule is `sbom/out-of-date-lockfile`.
+    pub out_of_date: Vec<SkippedLockfile>,
 }
 
 /// A lockfile a tree scan found but did not catalogue.

@@ -89,7 +89,7 @@ fn a_tree_scan_keeps_every_good_lockfile_and_reports_each_bad_one() {
         summary,
         [
             ("broken/package-lock.json", "skipped (sbom/unreadable-lockfile)"),
-            ("drift/Cargo.lock", "skipped (sbom/out-of-date-lockfile)"),
+            ("drift/Cargo.lock", "catalogued, out of date (sbom/out-of-date-lockfile)"),
             ("fuzz/Cargo.lock", "excluded by \"**/fuzz/**\""),
             ("go/go.mod", "catalogued"),
             ("go/localmod/go.mod", "catalogued"),
@@ -110,10 +110,13 @@ fn a_tree_scan_keeps_every_good_lockfile_and_reports_each_bad_one() {
         .collect();
     assert!(found_in.contains("go/go.mod"), "{found_in:?}");
     assert!(found_in.contains("services/api/package-lock.json"), "{found_in:?}");
+    // The out-of-date lockfile's packages are in too: it is catalogued as locked.
+    assert!(found_in.contains("drift/Cargo.lock"), "{found_in:?}");
     assert!(
-        found_in.iter().all(|f| f.starts_with("go/") || f.starts_with("services/")),
+        found_in.iter().all(|f| ["go/", "services/", "drift/"].iter().any(|p| f.starts_with(p))),
         "{found_in:?}"
     );
+    assert!(scan.inventory.components.keys().any(|k| k == "pkg:cargo/ryu@1.0.23"));
 
     // One finding per bad lockfile, at the default level, pointing at the file and place.
     let findings: Vec<(&str, Severity, String, Option<u32>)> = scan
@@ -181,21 +184,21 @@ fn the_documents_record_what_was_left_out_sorted_and_deterministically() {
     );
     let doc: Value = serde_json::from_str(&cdx).unwrap();
     let props = doc["metadata"]["properties"].as_array().unwrap();
-    let values: Vec<&str> = props.iter().map(|p| p["value"].as_str().unwrap()).collect();
-    assert!(props.iter().all(|p| p["name"] == "tollgate:skipped-lockfile"));
-    let paths: Vec<&str> = values.iter().map(|v| v.split(": ").next().unwrap()).collect();
+    let named = |name: &str| -> Vec<&str> {
+        props.iter().filter(|p| p["name"] == name).map(|p| p["value"].as_str().unwrap()).collect()
+    };
+    let skipped = named("tollgate:skipped-lockfile");
+    let out_of_date = named("tollgate:out-of-date-lockfile");
+    assert_eq!(props.len(), skipped.len() + out_of_date.len());
+    let paths: Vec<&str> = skipped.iter().map(|v| v.split(": ").next().unwrap()).collect();
     assert_eq!(
         paths,
-        [
-            "broken/package-lock.json",
-            "drift/Cargo.lock",
-            "legacy/package-lock.json",
-            "ruby/Gemfile.lock"
-        ]
+        ["broken/package-lock.json", "legacy/package-lock.json", "ruby/Gemfile.lock"]
     );
-    assert!(values[1].starts_with("drift/Cargo.lock: sbom/out-of-date-lockfile: drift/app/Cargo.toml:13: lockfile disagrees with drift/app/Cargo.toml"), "{}", values[1]);
+    assert_eq!(out_of_date.len(), 1, "{out_of_date:?}");
+    assert!(out_of_date[0].starts_with("drift/Cargo.lock: sbom/out-of-date-lockfile: drift/app/Cargo.toml:13: lockfile disagrees with drift/app/Cargo.toml"), "{}", out_of_date[0]);
     assert_eq!(
-        values[3],
+        skipped[2],
         "ruby/Gemfile.lock: sbom/unsupported-lockfile: ruby/Gemfile.lock: Bundler Gemfile.lock is a lockfile format Tollgate does not read"
     );
 
@@ -204,8 +207,87 @@ fn the_documents_record_what_was_left_out_sorted_and_deterministically() {
     let doc: Value = serde_json::from_str(&spdx).unwrap();
     let comment = doc["creationInfo"]["comment"].as_str().unwrap();
     let lines: Vec<&str> = comment.lines().collect();
-    assert_eq!(lines[0], "tollgate: partial SBOM; lockfiles left out:");
-    assert_eq!(&lines[1..], &values[..]);
+    assert_eq!(lines[0], "tollgate: lockfiles out of date with their manifests:");
+    assert_eq!(lines[1], out_of_date[0]);
+    assert_eq!(lines[2], "tollgate: partial SBOM; lockfiles left out:");
+    assert_eq!(&lines[3..], &skipped[..]);
+}
+
+/// Drift in every ecosystem that checks its manifests: the lockfile is catalogued as locked
+/// and each declared-but-unlocked dependency is a finding at its place.
+#[test]
+fn out_of_date_lockfiles_are_catalogued_as_locked_in_every_ecosystem() {
+    let cases: [(&str, &str, &str, &str, &str); 6] = [
+        (
+            "npm-lock-v3",
+            "package.json",
+            "\"debug\": \"2.6.9\"",
+            "\"debug\": \"2.6.9\",\n    \"left-pad\": \"^1.3.0\"",
+            "left-pad",
+        ),
+        (
+            "npm-pnpm-v9",
+            "package.json",
+            "\"debug\": \"2.6.9\"",
+            "\"debug\": \"2.6.9\",\n    \"left-pad\": \"^1.3.0\"",
+            "left-pad",
+        ),
+        (
+            "npm-yarn-classic",
+            "package.json",
+            "\"debug\": \"2.6.9\"",
+            "\"debug\": \"2.6.9\",\n    \"left-pad\": \"^1.3.0\"",
+            "left-pad",
+        ),
+        (
+            "python-uv",
+            "pyproject.toml",
+            "dependencies = [",
+            "dependencies = [\n    \"left-pad-py>=1\",",
+            "left-pad-py",
+        ),
+        (
+            "python-poetry",
+            "pyproject.toml",
+            "[tool.poetry.dependencies]",
+            "[tool.poetry.dependencies]\nleft-pad-py = \"^1\"",
+            "left-pad-py",
+        ),
+        (
+            "dart-flutter-app",
+            "pubspec.yaml",
+            "dependencies:",
+            "dependencies:\n  left_pad: ^1.0.0",
+            "left_pad",
+        ),
+    ];
+    for (fixture, manifest, anchor, replacement, missing) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        copy_into(dir.path(), fixture, "p");
+        let path = dir.path().join("p").join(manifest);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(anchor), "{fixture}: {anchor:?} not in {manifest}");
+        std::fs::write(&path, text.replacen(anchor, replacement, 1)).unwrap();
+        let strict = scan(dir.path(), &SbomConfig::default(), true).unwrap_err();
+        assert!(
+            matches!(strict, tollgate_sbom::SbomError::OutOfSync { .. }),
+            "{fixture}: {strict}"
+        );
+        let scan = scan(dir.path(), &SbomConfig::default(), false)
+            .unwrap_or_else(|e| panic!("{fixture}: {e}"));
+        assert!(scan.inventory.components.len() > 2, "{fixture}: nothing catalogued");
+        let drift: Vec<&str> = scan
+            .findings
+            .iter()
+            .filter(|f| f.rule == "sbom/out-of-date-lockfile")
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(drift.len(), 1, "{fixture}: {drift:?}");
+        assert!(drift[0].contains(missing), "{fixture}: {}", drift[0]);
+        let location = scan.findings[0].location.as_ref().unwrap();
+        assert_eq!(location.file, format!("p/{manifest}"), "{fixture}");
+        assert!(location.line.is_some(), "{fixture}");
+    }
 }
 
 #[test]

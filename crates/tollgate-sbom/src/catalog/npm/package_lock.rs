@@ -12,6 +12,7 @@ use super::common::{
     dir_name, json_key_line, lock_dir, npm_component, out_of_sync, place, pointer, read_if_exists,
     read_lockfile, strip_position,
 };
+use crate::catalog::drift;
 use crate::catalog::{SourceFile, integrity_to_hash};
 use crate::{ComponentKind, Inventory, SbomError, Scope};
 use serde::Deserialize;
@@ -259,7 +260,7 @@ fn check_sync(
         let locked = same.or_else(|| entry_sections.iter().find_map(|(_, l)| l.get(name)));
         match locked {
             None => {
-                return Err(out_of_sync(
+                drift::report(out_of_sync(
                     manifest_source,
                     section,
                     name,
@@ -268,10 +269,10 @@ fn check_sync(
                         section.key(),
                         where_(key)
                     ),
-                ));
+                ))?;
             }
             Some(locked) if locked != range => {
-                return Err(out_of_sync(
+                drift::report(out_of_sync(
                     manifest_source,
                     section,
                     name,
@@ -279,7 +280,7 @@ fn check_sync(
                         "dependency `{name}` is `{range}` in package.json but `{locked}` in {lock_name}{}",
                         where_(key)
                     ),
-                ));
+                ))?;
             }
             Some(_) => {}
         }
@@ -288,7 +289,7 @@ fn check_sync(
     for (section, list) in entry_sections {
         for (name, _) in &list.0 {
             if !declared.contains(&&**name) {
-                return Err(SbomError::OutOfSync {
+                drift::report(SbomError::OutOfSync {
                     place: place(lock, json_key_line(lock, key)),
                     manifest: manifest_source.path.clone(),
                     message: format!(
@@ -297,7 +298,7 @@ fn check_sync(
                         &**name,
                         section.key()
                     ),
-                });
+                })?;
             }
         }
     }

@@ -17,6 +17,7 @@ use super::common::{
     place, pointer, read_if_exists, read_lockfile, split_descriptor, yaml_key_line,
 };
 use super::yarn_v1::{self, Value};
+use crate::catalog::drift;
 use crate::catalog::{SourceFile, integrity_to_hash};
 use crate::{Component, ComponentKind, Hash, HashAlgorithm, Inventory, SbomError};
 use serde::Deserialize;
@@ -439,7 +440,7 @@ impl<'s> Lock<'s> {
                 None => self.resolve(name, range).is_some() || workspaces.contains_key(name),
             };
             if !present {
-                return Err(out_of_sync(
+                drift::report(out_of_sync(
                     manifest_source,
                     section,
                     name,
@@ -447,7 +448,7 @@ impl<'s> Lock<'s> {
                         "dependency `{name}` ({} {range}) is missing from yarn.lock",
                         section.key()
                     ),
-                ));
+                ))?;
             }
         }
         Ok(())
