@@ -143,6 +143,29 @@ mod tests {
         );
     }
 
+    /// The purl spec's case rules per type (through `packageurl`, which transcribes the spec's
+    /// type definitions): npm and pypi names are lowercased, golang namespaces are, cargo and
+    /// pub keep their case. Component names keep the published case; only purls change.
+    #[test]
+    fn purls_follow_each_types_case_rules() {
+        assert_eq!(purl("npm", None, "JSONStream", "1.3.5", &[]), "pkg:npm/jsonstream@1.3.5");
+        assert_eq!(
+            purl("npm", Some("@Azure"), "Core-Auth", "1.0.0", &[]),
+            "pkg:npm/%40Azure/core-auth@1.0.0"
+        );
+        assert_eq!(purl("pypi", None, "PyYAML", "6.0.2", &[]), "pkg:pypi/pyyaml@6.0.2");
+        assert_eq!(
+            purl("golang", Some("github.com/AlecAivazis/survey"), "v2", "v2.3.7", &[]),
+            "pkg:golang/github.com/alecaivazis/survey/v2@v2.3.7"
+        );
+        assert_eq!(
+            purl("golang", Some("github.com/x"), "BurntSushi", "v1.0.0", &[]),
+            "pkg:golang/github.com/x/BurntSushi@v1.0.0"
+        );
+        assert_eq!(purl("cargo", None, "Inflector", "0.11.4", &[]), "pkg:cargo/Inflector@0.11.4");
+        assert_eq!(purl("pub", None, "Flutter_Svg", "1.0.0", &[]), "pkg:pub/Flutter_Svg@1.0.0");
+    }
+
     #[test]
     fn sri_sha512_decodes_to_hex() {
         let hashes = integrity_to_hash("sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==").unwrap();
