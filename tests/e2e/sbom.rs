@@ -474,10 +474,10 @@ fn mixed_tree(root: &Path) {
     let text = std::fs::read_to_string(&lock).unwrap();
     std::fs::write(&lock, &text[..text.len() / 2]).unwrap();
     write(
-        "legacy/package-lock.json",
-        "{\n  \"name\": \"legacy\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 1,\n  \"requires\": true,\n  \"dependencies\": {}\n}\n",
+        "next/package-lock.json",
+        "{\n  \"name\": \"next\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 9,\n  \"requires\": true,\n  \"dependencies\": {}\n}\n",
     );
-    write("legacy/package.json", "{\"name\": \"legacy\", \"version\": \"1.0.0\"}\n");
+    write("next/package.json", "{\"name\": \"next\", \"version\": \"1.0.0\"}\n");
     write(
         "ruby/Gemfile.lock",
         "GEM\n  remote: https://rubygems.org/\n  specs:\n    rake (13.2.1)\n\nPLATFORMS\n  ruby\n\nDEPENDENCIES\n  rake\n\nBUNDLED WITH\n   2.5.16\n",
@@ -561,7 +561,7 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
     let expected = [
         ("broken/package-lock.json", "sbom/unreadable-lockfile"),
         ("drift/Cargo.lock", "sbom/out-of-date-lockfile"),
-        ("legacy/package-lock.json", "sbom/unsupported-lockfile"),
+        ("next/package-lock.json", "sbom/unsupported-lockfile"),
         ("ruby/Gemfile.lock", "sbom/unsupported-lockfile"),
     ];
     let expected: Vec<(String, String, String)> =
@@ -581,7 +581,7 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
     let skipped_paths: Vec<&str> = skipped.iter().map(|v| v.split(": ").next().unwrap()).collect();
     assert_eq!(
         skipped_paths,
-        ["broken/package-lock.json", "legacy/package-lock.json", "ruby/Gemfile.lock"]
+        ["broken/package-lock.json", "next/package-lock.json", "ruby/Gemfile.lock"]
     );
     let out_of_date: Vec<&str> = sbom["metadata"]["properties"]
         .as_array()

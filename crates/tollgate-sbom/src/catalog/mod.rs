@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 pub enum LockfileKind {
     /// `Cargo.lock` (with the workspace's `Cargo.toml` beside it).
     CargoLock,
-    /// `package-lock.json` or `npm-shrinkwrap.json`, lockfileVersion 2 or 3.
+    /// `package-lock.json` or `npm-shrinkwrap.json`, lockfileVersion 1, 2 or 3.
     PackageLock,
     /// `pnpm-lock.yaml`.
     PnpmLock,

@@ -46,10 +46,10 @@ pub fn mixed_tree() -> tempfile::TempDir {
     std::fs::write(&lock, &text[..text.len() / 2]).unwrap();
     write(
         root,
-        "legacy/package-lock.json",
-        "{\n  \"name\": \"legacy\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 1,\n  \"requires\": true,\n  \"dependencies\": {}\n}\n",
+        "next/package-lock.json",
+        "{\n  \"name\": \"next\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 9,\n  \"requires\": true,\n  \"dependencies\": {}\n}\n",
     );
-    write(root, "legacy/package.json", "{\"name\": \"legacy\", \"version\": \"1.0.0\"}\n");
+    write(root, "next/package.json", "{\"name\": \"next\", \"version\": \"1.0.0\"}\n");
     write(
         root,
         "ruby/Gemfile.lock",
@@ -93,7 +93,7 @@ fn a_tree_scan_keeps_every_good_lockfile_and_reports_each_bad_one() {
             ("fuzz/Cargo.lock", "excluded by \"**/fuzz/**\""),
             ("go/go.mod", "catalogued"),
             ("go/localmod/go.mod", "catalogued"),
-            ("legacy/package-lock.json", "skipped (sbom/unsupported-lockfile)"),
+            ("next/package-lock.json", "skipped (sbom/unsupported-lockfile)"),
             ("ruby/Gemfile.lock", "skipped (sbom/unsupported-lockfile)"),
             ("services/api/package-lock.json", "catalogued"),
             ("web/test/fixtures/broken/package-lock.json", "excluded by \"**/test*/fixtures/**\""),
@@ -138,7 +138,7 @@ fn a_tree_scan_keeps_every_good_lockfile_and_reports_each_bad_one() {
     assert!(findings.contains(&(
         "sbom/unsupported-lockfile",
         Severity::Warning,
-        "legacy/package-lock.json".into(),
+        "next/package-lock.json".into(),
         Some(4)
     )));
     assert!(findings.contains(&(
@@ -191,10 +191,7 @@ fn the_documents_record_what_was_left_out_sorted_and_deterministically() {
     let out_of_date = named("tollgate:out-of-date-lockfile");
     assert_eq!(props.len(), skipped.len() + out_of_date.len());
     let paths: Vec<&str> = skipped.iter().map(|v| v.split(": ").next().unwrap()).collect();
-    assert_eq!(
-        paths,
-        ["broken/package-lock.json", "legacy/package-lock.json", "ruby/Gemfile.lock"]
-    );
+    assert_eq!(paths, ["broken/package-lock.json", "next/package-lock.json", "ruby/Gemfile.lock"]);
     assert_eq!(out_of_date.len(), 1, "{out_of_date:?}");
     assert!(out_of_date[0].starts_with("drift/Cargo.lock: sbom/out-of-date-lockfile: drift/app/Cargo.toml:13: lockfile disagrees with drift/app/Cargo.toml"), "{}", out_of_date[0]);
     assert_eq!(
