@@ -35,6 +35,8 @@ pub enum LockfileKind {
     UvLock,
     /// `poetry.lock`.
     PoetryLock,
+    /// `Pipfile.lock` (pipenv).
+    PipfileLock,
     /// `requirements*.txt` (pinned, ideally with `--hash`).
     Requirements,
     /// `go.mod` (with `go.sum` beside it).
@@ -53,6 +55,7 @@ impl LockfileKind {
             "yarn.lock" => LockfileKind::YarnLock,
             "uv.lock" => LockfileKind::UvLock,
             "poetry.lock" => LockfileKind::PoetryLock,
+            "Pipfile.lock" => LockfileKind::PipfileLock,
             "go.mod" => LockfileKind::GoMod,
             "pubspec.lock" => LockfileKind::PubspecLock,
             name if name.starts_with("requirements") && name.ends_with(".txt") => {
@@ -82,7 +85,6 @@ impl Detected {
         let format = match file_name {
             "Gemfile.lock" => "Bundler Gemfile.lock",
             "composer.lock" => "Composer composer.lock",
-            "Pipfile.lock" => "Pipenv Pipfile.lock",
             "pdm.lock" => "PDM pdm.lock",
             "pylock.toml" => "PEP 751 pylock.toml",
             "Podfile.lock" => "CocoaPods Podfile.lock",
@@ -177,6 +179,7 @@ pub fn catalog_file(
         LockfileKind::YarnLock => npm::yarn::catalog(root, path),
         LockfileKind::UvLock => python::uv::catalog(root, path),
         LockfileKind::PoetryLock => python::poetry::catalog(root, path),
+        LockfileKind::PipfileLock => python::pipenv::catalog(root, path),
         LockfileKind::Requirements => python::requirements::catalog(root, path),
         LockfileKind::GoMod => go::catalog(root, path),
         LockfileKind::PubspecLock => dart::catalog(root, path),
