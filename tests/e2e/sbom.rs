@@ -479,8 +479,8 @@ fn mixed_tree(root: &Path) {
     );
     write("next/package.json", "{\"name\": \"next\", \"version\": \"1.0.0\"}\n");
     write(
-        "ruby/Gemfile.lock",
-        "GEM\n  remote: https://rubygems.org/\n  specs:\n    rake (13.2.1)\n\nPLATFORMS\n  ruby\n\nDEPENDENCIES\n  rake\n\nBUNDLED WITH\n   2.5.16\n",
+        "php/composer.lock",
+        "{\n    \"_readme\": [\"This file locks the dependencies of your project to a known state\"],\n    \"content-hash\": \"0f1e2d3c4b5a69788796a5b4c3d2e1f0\",\n    \"packages\": [\n        {\n            \"name\": \"monolog/monolog\",\n            \"version\": \"3.5.0\"\n        }\n    ],\n    \"packages-dev\": [],\n    \"plugin-api-version\": \"2.6.0\"\n}\n",
     );
     copy_tree(&fixture("tollgate-sbom", "cargo-workspace"), &root.join("drift"));
     let manifest = root.join("drift/app/Cargo.toml");
@@ -539,7 +539,7 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
     let (all, good) = (purls(&cdx), purls(&good));
     let missing: Vec<_> = good.difference(&all).collect();
     assert!(missing.is_empty(), "good components missing from the tree's SBOM: {missing:?}");
-    assert!(all.iter().all(|p| !p.contains("rake")), "{all:?}");
+    assert!(all.iter().all(|p| !p.contains("monolog")), "{all:?}");
     // The out-of-date Cargo.lock is catalogued as locked.
     assert!(all.contains("pkg:cargo/ryu@1.0.23"), "{all:?}");
 
@@ -562,7 +562,7 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
         ("broken/package-lock.json", "sbom/unreadable-lockfile"),
         ("drift/Cargo.lock", "sbom/out-of-date-lockfile"),
         ("next/package-lock.json", "sbom/unsupported-lockfile"),
-        ("ruby/Gemfile.lock", "sbom/unsupported-lockfile"),
+        ("php/composer.lock", "sbom/unsupported-lockfile"),
     ];
     let expected: Vec<(String, String, String)> =
         expected.iter().map(|(s, r)| (s.to_string(), r.to_string(), "warning".into())).collect();
@@ -581,7 +581,7 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
     let skipped_paths: Vec<&str> = skipped.iter().map(|v| v.split(": ").next().unwrap()).collect();
     assert_eq!(
         skipped_paths,
-        ["broken/package-lock.json", "next/package-lock.json", "ruby/Gemfile.lock"]
+        ["broken/package-lock.json", "next/package-lock.json", "php/composer.lock"]
     );
     let out_of_date: Vec<&str> = sbom["metadata"]["properties"]
         .as_array()

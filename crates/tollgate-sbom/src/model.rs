@@ -19,6 +19,8 @@ pub enum Ecosystem {
     Go,
     /// Dart and Flutter packages (purl type `pub`).
     Dart,
+    /// Ruby gems (purl type `gem`).
+    Ruby,
 }
 
 impl Ecosystem {
@@ -30,6 +32,7 @@ impl Ecosystem {
             Ecosystem::Python => "pypi",
             Ecosystem::Go => "golang",
             Ecosystem::Dart => "pub",
+            Ecosystem::Ruby => "gem",
         }
     }
 }
@@ -42,6 +45,7 @@ impl fmt::Display for Ecosystem {
             Ecosystem::Python => "python",
             Ecosystem::Go => "go",
             Ecosystem::Dart => "dart",
+            Ecosystem::Ruby => "ruby",
         })
     }
 }

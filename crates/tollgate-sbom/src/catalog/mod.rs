@@ -10,6 +10,7 @@ pub mod drift;
 pub mod go;
 pub mod npm;
 pub mod python;
+pub mod ruby;
 mod source;
 mod walk;
 mod yaml;
@@ -43,6 +44,8 @@ pub enum LockfileKind {
     GoMod,
     /// `pubspec.lock`.
     PubspecLock,
+    /// `Gemfile.lock` (Bundler, with the `Gemfile` beside it).
+    GemfileLock,
 }
 
 impl LockfileKind {
@@ -58,6 +61,7 @@ impl LockfileKind {
             "Pipfile.lock" => LockfileKind::PipfileLock,
             "go.mod" => LockfileKind::GoMod,
             "pubspec.lock" => LockfileKind::PubspecLock,
+            "Gemfile.lock" => LockfileKind::GemfileLock,
             name if name.starts_with("requirements") && name.ends_with(".txt") => {
                 LockfileKind::Requirements
             }
@@ -83,7 +87,6 @@ impl Detected {
             return Some(Detected::Supported(kind));
         }
         let format = match file_name {
-            "Gemfile.lock" => "Bundler Gemfile.lock",
             "composer.lock" => "Composer composer.lock",
             "pdm.lock" => "PDM pdm.lock",
             "pylock.toml" => "PEP 751 pylock.toml",
@@ -183,5 +186,6 @@ pub fn catalog_file(
         LockfileKind::Requirements => python::requirements::catalog(root, path),
         LockfileKind::GoMod => go::catalog(root, path),
         LockfileKind::PubspecLock => dart::catalog(root, path),
+        LockfileKind::GemfileLock => ruby::catalog(root, path),
     }
 }
