@@ -479,8 +479,8 @@ fn mixed_tree(root: &Path) {
     );
     write("next/package.json", "{\"name\": \"next\", \"version\": \"1.0.0\"}\n");
     write(
-        "php/composer.lock",
-        "{\n    \"_readme\": [\"This file locks the dependencies of your project to a known state\"],\n    \"content-hash\": \"0f1e2d3c4b5a69788796a5b4c3d2e1f0\",\n    \"packages\": [\n        {\n            \"name\": \"monolog/monolog\",\n            \"version\": \"3.5.0\"\n        }\n    ],\n    \"packages-dev\": [],\n    \"plugin-api-version\": \"2.6.0\"\n}\n",
+        "pods/Podfile.lock",
+        "PODS:\n  - Alamofire (5.9.1)\n\nDEPENDENCIES:\n  - Alamofire (~> 5.9)\n\nSPEC REPOS:\n  trunk:\n    - Alamofire\n\nSPEC CHECKSUMS:\n  Alamofire: f36a35757af4587d8e4f4bfa223ad10be2422b8c\n\nPODFILE CHECKSUM: 9ff1a3f5c5c4f2b7e8f6fb3b0a8e1c2d3e4f5a6b\n\nCOCOAPODS: 1.15.2\n",
     );
     copy_tree(&fixture("tollgate-sbom", "cargo-workspace"), &root.join("drift"));
     let manifest = root.join("drift/app/Cargo.toml");
@@ -539,7 +539,7 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
     let (all, good) = (purls(&cdx), purls(&good));
     let missing: Vec<_> = good.difference(&all).collect();
     assert!(missing.is_empty(), "good components missing from the tree's SBOM: {missing:?}");
-    assert!(all.iter().all(|p| !p.contains("monolog")), "{all:?}");
+    assert!(all.iter().all(|p| !p.contains("Alamofire") && !p.contains("alamofire")), "{all:?}");
     // The out-of-date Cargo.lock is catalogued as locked.
     assert!(all.contains("pkg:cargo/ryu@1.0.23"), "{all:?}");
 
@@ -562,7 +562,7 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
         ("broken/package-lock.json", "sbom/unreadable-lockfile"),
         ("drift/Cargo.lock", "sbom/out-of-date-lockfile"),
         ("next/package-lock.json", "sbom/unsupported-lockfile"),
-        ("php/composer.lock", "sbom/unsupported-lockfile"),
+        ("pods/Podfile.lock", "sbom/unsupported-lockfile"),
     ];
     let expected: Vec<(String, String, String)> =
         expected.iter().map(|(s, r)| (s.to_string(), r.to_string(), "warning".into())).collect();
@@ -581,7 +581,7 @@ fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
     let skipped_paths: Vec<&str> = skipped.iter().map(|v| v.split(": ").next().unwrap()).collect();
     assert_eq!(
         skipped_paths,
-        ["broken/package-lock.json", "next/package-lock.json", "php/composer.lock"]
+        ["broken/package-lock.json", "next/package-lock.json", "pods/Podfile.lock"]
     );
     let out_of_date: Vec<&str> = sbom["metadata"]["properties"]
         .as_array()

@@ -87,7 +87,7 @@ pub enum SbomError {
     },
     /// No lockfile was found under the given paths.
     #[error(
-        "{0}: no supported lockfile found (Cargo.lock, package-lock.json, pnpm-lock.yaml, yarn.lock, uv.lock, poetry.lock, Pipfile.lock, requirements*.txt, go.mod, pubspec.lock, Gemfile.lock)"
+        "{0}: no supported lockfile found (Cargo.lock, package-lock.json, pnpm-lock.yaml, yarn.lock, uv.lock, poetry.lock, Pipfile.lock, requirements*.txt, go.mod, pubspec.lock, Gemfile.lock, composer.lock)"
     )]
     NothingFound(PathBuf),
     /// A path given to scan cannot be scanned (missing, or a directory among lockfiles).

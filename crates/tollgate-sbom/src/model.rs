@@ -21,6 +21,8 @@ pub enum Ecosystem {
     Dart,
     /// Ruby gems (purl type `gem`).
     Ruby,
+    /// PHP Composer packages (purl type `composer`).
+    Php,
 }
 
 impl Ecosystem {
@@ -33,6 +35,7 @@ impl Ecosystem {
             Ecosystem::Go => "golang",
             Ecosystem::Dart => "pub",
             Ecosystem::Ruby => "gem",
+            Ecosystem::Php => "composer",
         }
     }
 }
@@ -46,6 +49,7 @@ impl fmt::Display for Ecosystem {
             Ecosystem::Go => "go",
             Ecosystem::Dart => "dart",
             Ecosystem::Ruby => "ruby",
+            Ecosystem::Php => "php",
         })
     }
 }

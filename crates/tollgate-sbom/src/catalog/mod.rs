@@ -9,6 +9,7 @@ pub mod dart;
 pub mod drift;
 pub mod go;
 pub mod npm;
+pub mod php;
 pub mod python;
 pub mod ruby;
 mod source;
@@ -46,6 +47,8 @@ pub enum LockfileKind {
     PubspecLock,
     /// `Gemfile.lock` (Bundler, with the `Gemfile` beside it).
     GemfileLock,
+    /// `composer.lock` (Composer, with the `composer.json` beside it).
+    ComposerLock,
 }
 
 impl LockfileKind {
@@ -62,6 +65,7 @@ impl LockfileKind {
             "go.mod" => LockfileKind::GoMod,
             "pubspec.lock" => LockfileKind::PubspecLock,
             "Gemfile.lock" => LockfileKind::GemfileLock,
+            "composer.lock" => LockfileKind::ComposerLock,
             name if name.starts_with("requirements") && name.ends_with(".txt") => {
                 LockfileKind::Requirements
             }
@@ -87,7 +91,6 @@ impl Detected {
             return Some(Detected::Supported(kind));
         }
         let format = match file_name {
-            "composer.lock" => "Composer composer.lock",
             "pdm.lock" => "PDM pdm.lock",
             "pylock.toml" => "PEP 751 pylock.toml",
             "Podfile.lock" => "CocoaPods Podfile.lock",
@@ -187,5 +190,6 @@ pub fn catalog_file(
         LockfileKind::GoMod => go::catalog(root, path),
         LockfileKind::PubspecLock => dart::catalog(root, path),
         LockfileKind::GemfileLock => ruby::catalog(root, path),
+        LockfileKind::ComposerLock => php::catalog(root, path),
     }
 }

@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn finds_excluded_and_unsupported_lockfiles_with_the_first_matching_pattern() {
-        let dir = tree(&["composer.lock", "fuzz/Cargo.lock", "web/yarn.lock", "x.txt"]);
+        let dir = tree(&["Podfile.lock", "fuzz/Cargo.lock", "web/yarn.lock", "x.txt"]);
         let exclude = vec!["**/nothing/**".to_owned(), "fuzz/**".into(), "**/fuzz/**".into()];
         let found = find_all(dir.path(), &exclude).unwrap();
         let summary: Vec<_> = found
@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(
             summary,
             [
-                ("composer.lock", Detected::Unsupported("Composer composer.lock"), None),
+                ("Podfile.lock", Detected::Unsupported("CocoaPods Podfile.lock"), None),
                 ("fuzz/Cargo.lock", Detected::Supported(LockfileKind::CargoLock), Some("fuzz/**")),
                 ("web/yarn.lock", Detected::Supported(LockfileKind::YarnLock), None),
             ]

@@ -52,8 +52,8 @@ pub fn mixed_tree() -> tempfile::TempDir {
     write(root, "next/package.json", "{\"name\": \"next\", \"version\": \"1.0.0\"}\n");
     write(
         root,
-        "php/composer.lock",
-        "{\n    \"_readme\": [\"This file locks the dependencies of your project to a known state\"],\n    \"content-hash\": \"0f1e2d3c4b5a69788796a5b4c3d2e1f0\",\n    \"packages\": [\n        {\n            \"name\": \"monolog/monolog\",\n            \"version\": \"3.5.0\"\n        }\n    ],\n    \"packages-dev\": [],\n    \"plugin-api-version\": \"2.6.0\"\n}\n",
+        "pods/Podfile.lock",
+        "PODS:\n  - Alamofire (5.9.1)\n\nDEPENDENCIES:\n  - Alamofire (~> 5.9)\n\nSPEC REPOS:\n  trunk:\n    - Alamofire\n\nSPEC CHECKSUMS:\n  Alamofire: f36a35757af4587d8e4f4bfa223ad10be2422b8c\n\nPODFILE CHECKSUM: 9ff1a3f5c5c4f2b7e8f6fb3b0a8e1c2d3e4f5a6b\n\nCOCOAPODS: 1.15.2\n",
     );
     copy_into(root, "cargo-workspace", "drift");
     let manifest = root.join("drift/app/Cargo.toml");
@@ -94,7 +94,7 @@ fn a_tree_scan_keeps_every_good_lockfile_and_reports_each_bad_one() {
             ("go/go.mod", "catalogued"),
             ("go/localmod/go.mod", "catalogued"),
             ("next/package-lock.json", "skipped (sbom/unsupported-lockfile)"),
-            ("php/composer.lock", "skipped (sbom/unsupported-lockfile)"),
+            ("pods/Podfile.lock", "skipped (sbom/unsupported-lockfile)"),
             ("services/api/package-lock.json", "catalogued"),
             ("web/test/fixtures/broken/package-lock.json", "excluded by \"**/test*/fixtures/**\""),
         ],
@@ -144,7 +144,7 @@ fn a_tree_scan_keeps_every_good_lockfile_and_reports_each_bad_one() {
     assert!(findings.contains(&(
         "sbom/unsupported-lockfile",
         Severity::Warning,
-        "php/composer.lock".into(),
+        "pods/Podfile.lock".into(),
         None
     )));
     let unreadable = scan.findings.iter().find(|f| f.rule == "sbom/unreadable-lockfile").unwrap();
@@ -191,12 +191,12 @@ fn the_documents_record_what_was_left_out_sorted_and_deterministically() {
     let out_of_date = named("tollgate:out-of-date-lockfile");
     assert_eq!(props.len(), skipped.len() + out_of_date.len());
     let paths: Vec<&str> = skipped.iter().map(|v| v.split(": ").next().unwrap()).collect();
-    assert_eq!(paths, ["broken/package-lock.json", "next/package-lock.json", "php/composer.lock"]);
+    assert_eq!(paths, ["broken/package-lock.json", "next/package-lock.json", "pods/Podfile.lock"]);
     assert_eq!(out_of_date.len(), 1, "{out_of_date:?}");
     assert!(out_of_date[0].starts_with("drift/Cargo.lock: sbom/out-of-date-lockfile: drift/app/Cargo.toml:13: lockfile disagrees with drift/app/Cargo.toml"), "{}", out_of_date[0]);
     assert_eq!(
         skipped[2],
-        "php/composer.lock: sbom/unsupported-lockfile: php/composer.lock: Composer composer.lock is a lockfile format Tollgate does not read"
+        "pods/Podfile.lock: sbom/unsupported-lockfile: pods/Podfile.lock: CocoaPods Podfile.lock is a lockfile format Tollgate does not read"
     );
 
     let spdx =
@@ -315,11 +315,11 @@ fn explicitly_named_lockfiles_stay_strict() {
     let target = ScanTarget::from_paths(std::slice::from_ref(&broken)).unwrap();
     let err = target.scan(&SbomConfig::default(), "t".into(), "0").unwrap_err().to_string();
     assert!(err.contains("package-lock.json:"), "{err}");
-    let gemfile = dir.path().join("php/composer.lock");
+    let gemfile = dir.path().join("pods/Podfile.lock");
     let target = ScanTarget::from_paths(std::slice::from_ref(&gemfile)).unwrap();
     let err = target.scan(&SbomConfig::default(), "t".into(), "0").unwrap_err().to_string();
     assert!(
-        err.ends_with("composer.lock: Composer composer.lock is not a format Tollgate reads"),
+        err.ends_with("Podfile.lock: CocoaPods Podfile.lock is not a format Tollgate reads"),
         "{err}"
     );
 }
@@ -328,7 +328,7 @@ fn explicitly_named_lockfiles_stay_strict() {
 fn a_tree_of_only_excluded_or_unsupported_lockfiles_is_still_nothing_found() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "fuzz/Cargo.lock", "");
-    write(dir.path(), "composer.lock", "");
+    write(dir.path(), "Podfile.lock", "");
     let err = scan(dir.path(), &SbomConfig::default(), false).unwrap_err().to_string();
     assert!(err.contains("no supported lockfile found"), "{err}");
     // Outcome is public for the CLI's --explain.
