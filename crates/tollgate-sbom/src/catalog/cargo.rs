@@ -375,7 +375,7 @@ impl LocalManifests {
             queue.extend(deps_of(&self.manifests[path]));
         }
         let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
-        let mut workspaces: HashMap<PathBuf, Option<manifest::WorkspaceFacts>> = HashMap::new();
+        let mut workspaces: HashMap<PathBuf, Option<Enclosing>> = HashMap::new();
         while let Some(path) = queue.pop() {
             let absolute = lexical_absolute(&path);
             if absolute.starts_with(&inside) || !seen.insert(absolute.clone()) {
@@ -391,23 +391,33 @@ impl LocalManifests {
                     continue;
                 }
             };
-            let workspace = enclosing_workspace(&absolute, &mut workspaces);
+            let workspace = enclosing_workspace(&absolute, &mut workspaces).map(|(root, facts)| {
+                // `{ workspace = true }` dependencies take their `path` from the enclosing
+                // workspace's `[workspace.dependencies]`: follow those too.
+                if let Some(dir) = root.parent() {
+                    queue.extend(facts.1.iter().map(|p| dir.join(p).join("Cargo.toml")));
+                }
+                facts.0
+            });
             let Ok(mut manifest) = Manifest::parse(&file, workspace.as_ref()) else { continue };
             let Some((name, version)) =
                 manifest.package.as_ref().map(|p| (p.name.clone(), p.version.clone()))
             else {
                 continue;
             };
+            // Named through the scanned root (`fuzz/../crates/x/Cargo.toml`), so messages
+            // about it read relative to the root like every other path.
+            let shown = root.join(&file.relative);
             manifest.is_member = false;
-            manifest.local = Some(absolute.clone());
+            manifest.local = Some(shown.clone());
             queue.extend(deps_of(&manifest));
-            self.inputs.insert(absolute.clone(), (file.relative, file.digest));
+            self.inputs.insert(shown.clone(), (file.relative, file.digest));
             self.versions_by_name
                 .entry(name.clone())
                 .or_default()
-                .push((version.clone(), absolute.clone()));
-            self.by_identity.entry((name, version)).or_default().push(absolute.clone());
-            self.manifests.insert(absolute, manifest);
+                .push((version.clone(), shown.clone()));
+            self.by_identity.entry((name, version)).or_default().push(shown.clone());
+            self.manifests.insert(shown, manifest);
         }
     }
 
@@ -467,27 +477,30 @@ fn lexical_relative(root: &Path, path: &Path) -> String {
     parts.join("/")
 }
 
-/// The `[workspace]` of the nearest ancestor manifest that has one, for inheritance by a
-/// package outside the scanned workspace; cached per directory.
+/// The `[workspace]` of the nearest ancestor manifest that has one (with that manifest's
+/// path and its path dependencies), for inheritance by a package outside the scanned
+/// workspace; cached per directory.
+type Enclosing = (manifest::WorkspaceFacts, Vec<String>);
+
 fn enclosing_workspace(
     manifest: &Path,
-    cache: &mut HashMap<PathBuf, Option<manifest::WorkspaceFacts>>,
-) -> Option<manifest::WorkspaceFacts> {
+    cache: &mut HashMap<PathBuf, Option<Enclosing>>,
+) -> Option<(PathBuf, Enclosing)> {
     for dir in manifest.ancestors().skip(1) {
-        if let Some(found) = cache.get(dir) {
-            if found.is_some() {
-                return found.clone();
-            }
-            continue;
-        }
         let candidate = dir.join("Cargo.toml");
+        if let Some(found) = cache.get(dir) {
+            match found {
+                Some(found) => return Some((candidate, found.clone())),
+                None => continue,
+            }
+        }
         let facts = std::fs::read_to_string(&candidate)
             .ok()
             .and_then(|text| Manifest::parse_text(&candidate, &text, None).ok())
-            .and_then(|m| m.workspace);
+            .and_then(|m| Some((m.workspace?, m.path_deps)));
         cache.insert(dir.to_path_buf(), facts.clone());
-        if facts.is_some() {
-            return facts;
+        if let Some(facts) = facts {
+            return Some((candidate, facts));
         }
     }
     None

@@ -297,8 +297,9 @@ fn manifests_outside_the_members_need_not_be_locked() {
 }
 
 /// `cargo-outside-path/harness` is its own workspace (lockfile by `cargo generate-lockfile`)
-/// depending on `../lib`, which inherits its version and licence from the enclosing workspace
-/// and depends on a path crate of its own — as cargo-fuzz crates depend on `..`.
+/// depending on `../lib`, which inherits its version, licence and a `{ workspace = true }` path
+/// dependency from the enclosing workspace
+/// — as cargo-fuzz crates depend on `..`.
 #[test]
 fn path_dependencies_outside_the_workspace_are_read_from_their_manifests() {
     let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cargo-outside-path"));
