@@ -302,13 +302,20 @@ fn release_signs_with_the_configured_key() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("nope.key"), "{}", text(&output));
 }
 
-/// A stage that fails on bad input leaves no run directory, not even a partial one.
+/// A stage that fails on bad input leaves no run directory, not even a partial one. (A
+/// broken lockfile fails the sbom stage only at level `error`; by default it is a warning,
+/// see `sbom::a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each`.)
 #[test]
 fn stage_input_error_leaves_no_run_directory() {
     let dir = fixture_copy();
     let lock = dir.path().join("Cargo.lock");
     let text_ = std::fs::read_to_string(&lock).unwrap();
     std::fs::write(&lock, &text_[..text_.len() / 2]).unwrap();
+    std::fs::write(
+        dir.path().join("tollgate.toml"),
+        "[sbom.levels]\n\"sbom/unreadable-lockfile\" = \"error\"\n",
+    )
+    .unwrap();
     let output = run(tollgate(dir.path()).args(["release", "--out", "out"]));
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("Cargo.lock:"), "{}", text(&output));

@@ -174,9 +174,12 @@ fn fixture_copy() -> tempfile::TempDir {
     dir
 }
 
+/// With `--strict`, a lockfile of the tree that cannot be catalogued fails the scan as an input
+/// error naming the file, and nothing is written. (Without it, see
+/// `a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each`.)
 fn assert_input_error(dir: &Path, expected: &str) {
     let out = dir.join("out.json");
-    let output = run(tollgate(dir).args(["sbom", ".", "--output"]).arg(&out));
+    let output = run(tollgate(dir).args(["sbom", ".", "--strict", "--output"]).arg(&out));
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(expected), "expected {expected:?} in\n{}", text(&output));
@@ -453,4 +456,210 @@ fn diff_of_unknown_version_or_duplicate_identifiers_is_an_input_error() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "expected {expected:?} in\n{}", text(&output));
     }
+}
+
+/// A repository as real ones are: two good lockfiles, one truncated, one of an unsupported
+/// version, one of a format Tollgate does not read, one out of date with its manifest, and two
+/// in places that do not ship (a fuzz harness, test fixtures).
+fn mixed_tree(root: &Path) {
+    let write = |path: &str, text: &str| {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    copy_tree(&fixture("tollgate-sbom", "go-basic"), &root.join("go"));
+    copy_tree(&fixture("tollgate-sbom", "npm-lock-v3"), &root.join("services/api"));
+    copy_tree(&fixture("tollgate-sbom", "npm-lock-v2"), &root.join("broken"));
+    let lock = root.join("broken/package-lock.json");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, &text[..text.len() / 2]).unwrap();
+    write(
+        "next/package-lock.json",
+        "{\n  \"name\": \"next\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 9,\n  \"requires\": true,\n  \"dependencies\": {}\n}\n",
+    );
+    write("next/package.json", "{\"name\": \"next\", \"version\": \"1.0.0\"}\n");
+    write(
+        "pods/Podfile.lock",
+        "PODS:\n  - Alamofire (5.9.1)\n\nDEPENDENCIES:\n  - Alamofire (~> 5.9)\n\nSPEC REPOS:\n  trunk:\n    - Alamofire\n\nSPEC CHECKSUMS:\n  Alamofire: f36a35757af4587d8e4f4bfa223ad10be2422b8c\n\nPODFILE CHECKSUM: 9ff1a3f5c5c4f2b7e8f6fb3b0a8e1c2d3e4f5a6b\n\nCOCOAPODS: 1.15.2\n",
+    );
+    copy_tree(&fixture("tollgate-sbom", "cargo-workspace"), &root.join("drift"));
+    let manifest = root.join("drift/app/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("ryu = \"1\"", "ryu = \"1\"\nanyhow = \"1\"");
+    std::fs::write(&manifest, text).unwrap();
+    write("fuzz/Cargo.lock", "not a lockfile [");
+    write("web/test/fixtures/broken/package-lock.json", "{");
+}
+
+fn purls(sbom: &Path) -> BTreeSet<String> {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(sbom).unwrap()).unwrap();
+    let mut purls: BTreeSet<String> = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["purl"].as_str().unwrap().to_owned())
+        .collect();
+    if let Some(purl) = doc["metadata"]["component"]["purl"].as_str() {
+        purls.insert(purl.to_owned());
+    }
+    purls
+}
+
+/// The issue's proof: the SBOM holds every good lockfile, each bad one is a finding (in the
+/// command's report and in the release's `sbom.json`), the documents say what was left out,
+/// and the exit code follows the configured level: 0 with warnings by default, 2 with
+/// `--strict` or a rule set to `error`.
+#[test]
+fn a_tree_with_bad_lockfiles_still_gets_an_sbom_and_a_finding_for_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    mixed_tree(root);
+    let (cdx, spdx, report) =
+        (root.join("out.cdx.json"), root.join("out.spdx.json"), root.join("report.json"));
+    let output = run(tollgate(root)
+        .args(["sbom", ".", "--report-format", "json", "--report"])
+        .arg(&report)
+        .arg("--output")
+        .arg(&cdx));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for rule in
+        ["sbom/unreadable-lockfile", "sbom/unsupported-lockfile", "sbom/out-of-date-lockfile"]
+    {
+        assert!(stderr.contains(rule), "{rule} not shown:\n{}", text(&output));
+    }
+
+    // Every good lockfile is in the SBOM: the same components as naming just those two.
+    let good = root.join("good.cdx.json");
+    let output = run(tollgate(root)
+        .args(["sbom", "go/go.mod", "services/api/package-lock.json", "--output"])
+        .arg(&good));
+    assert!(output.status.success(), "{}", text(&output));
+    let (all, good) = (purls(&cdx), purls(&good));
+    let missing: Vec<_> = good.difference(&all).collect();
+    assert!(missing.is_empty(), "good components missing from the tree's SBOM: {missing:?}");
+    assert!(all.iter().all(|p| !p.contains("Alamofire") && !p.contains("alamofire")), "{all:?}");
+    // The out-of-date Cargo.lock is catalogued as locked.
+    assert!(all.contains("pkg:cargo/ryu@1.0.23"), "{all:?}");
+
+    // Each bad lockfile is one finding, a warning, in the report.
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let mut findings: Vec<(String, String, String)> = doc["reports"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["subject"].as_str().unwrap().to_owned(),
+                f["rule"].as_str().unwrap().to_owned(),
+                f["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    findings.sort();
+    let expected = [
+        ("broken/package-lock.json", "sbom/unreadable-lockfile"),
+        ("drift/Cargo.lock", "sbom/out-of-date-lockfile"),
+        ("next/package-lock.json", "sbom/unsupported-lockfile"),
+        ("pods/Podfile.lock", "sbom/unsupported-lockfile"),
+    ];
+    let expected: Vec<(String, String, String)> =
+        expected.iter().map(|(s, r)| (s.to_string(), r.to_string(), "warning".into())).collect();
+    assert_eq!(findings, expected);
+    assert_eq!(doc["reports"][0]["verdict"], "pass");
+
+    // The SBOM says it is partial and why; so does SPDX; both are valid and reproducible.
+    let sbom: Value = serde_json::from_str(&std::fs::read_to_string(&cdx).unwrap()).unwrap();
+    let skipped: Vec<&str> = sbom["metadata"]["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "tollgate:skipped-lockfile")
+        .map(|p| p["value"].as_str().unwrap())
+        .collect();
+    let skipped_paths: Vec<&str> = skipped.iter().map(|v| v.split(": ").next().unwrap()).collect();
+    assert_eq!(
+        skipped_paths,
+        ["broken/package-lock.json", "next/package-lock.json", "pods/Podfile.lock"]
+    );
+    let out_of_date: Vec<&str> = sbom["metadata"]["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "tollgate:out-of-date-lockfile")
+        .map(|p| p["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(out_of_date.len(), 1, "{out_of_date:?}");
+    assert!(out_of_date[0].starts_with("drift/Cargo.lock: sbom/out-of-date-lockfile: "));
+    let first = std::fs::read(&cdx).unwrap();
+    let again = root.join("again.cdx.json");
+    generate(root, &again, &[]);
+    assert_eq!(first, std::fs::read(&again).unwrap(), "same tree, different bytes");
+    generate(root, &spdx, &["--format", "spdx-json"]);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&spdx).unwrap()).unwrap();
+    let comment = doc["creationInfo"]["comment"].as_str().unwrap();
+    let lines: Vec<&str> = comment.lines().collect();
+    assert_eq!(lines[1], out_of_date[0]);
+    assert_eq!(lines[3..], skipped[..]);
+    validate(&["cyclonedx", "1.6"], std::slice::from_ref(&cdx));
+    validate(&["spdx"], std::slice::from_ref(&spdx));
+
+    // --explain: every lockfile found and what happened to it.
+    let output = run(tollgate(root).args(["sbom", ".", "--explain"]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("excluded by \"**/fuzz/**\""), "{stdout}");
+    assert!(stdout.contains("excluded by \"**/test*/fixtures/**\""), "{stdout}");
+    assert!(
+        stdout.ends_with("9 lockfiles: 3 catalogued, 1 out of date, 2 excluded, 3 skipped\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("bomFormat"), "--explain without --output prints no SBOM");
+
+    // --strict, or a rule at `error`: today's input error, nothing written.
+    let strict = root.join("strict.json");
+    let output = run(tollgate(root).args(["sbom", ".", "--strict", "--output"]).arg(&strict));
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("broken/package-lock.json:"));
+    assert!(!strict.exists());
+    std::fs::write(
+        root.join("tollgate.toml"),
+        "[sbom.levels]\n\"sbom/out-of-date-lockfile\" = \"error\"\n",
+    )
+    .unwrap();
+    let output = run(tollgate(root).args(["sbom", ".", "--output"]).arg(&strict));
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("declares dependency `anyhow`"),
+        "{}",
+        text(&output)
+    );
+    assert!(!strict.exists());
+    std::fs::remove_file(root.join("tollgate.toml")).unwrap();
+
+    // The release's sbom stage carries the same findings to sbom.json and still goes.
+    let output = run(tollgate(root).args(["release", "--stages", "sbom"]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let runs = root.join("target/tollgate");
+    let run_dir = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+    let gate: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("sbom.json")).unwrap()).unwrap();
+    let mut rules: Vec<&str> = gate["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .filter(|r| r.ends_with("-lockfile"))
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [
+            "sbom/out-of-date-lockfile",
+            "sbom/unreadable-lockfile",
+            "sbom/unsupported-lockfile",
+            "sbom/unsupported-lockfile"
+        ]
+    );
 }

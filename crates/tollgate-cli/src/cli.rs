@@ -279,6 +279,17 @@ pub struct SbomGenerateArgs {
     /// Write here (atomically) instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Fail (exit 2) on the first lockfile of the tree that cannot be catalogued, instead of
+    /// reporting it as a finding and leaving it out (explicitly named lockfiles always do).
+    #[arg(long)]
+    pub strict: bool,
+    /// List every lockfile found and what happened to it (catalogued, excluded by which
+    /// pattern, skipped and why) on standard output; the SBOM is written only with --output.
+    #[arg(long)]
+    pub explain: bool,
+    /// The scan's findings (lockfiles left out), also shown on standard error.
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// SBOM subcommands.

@@ -21,6 +21,7 @@ fn info() -> DocumentInfo {
         subject: "bench".to_owned(),
         timestamp: "2026-01-01T00:00:00Z".to_owned(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        ..Default::default()
     }
 }
 

@@ -87,7 +87,7 @@ pub enum SbomError {
     },
     /// No lockfile was found under the given paths.
     #[error(
-        "{0}: no supported lockfile found (Cargo.lock, package-lock.json, pnpm-lock.yaml, yarn.lock, uv.lock, poetry.lock, requirements*.txt, go.mod, pubspec.lock)"
+        "{0}: no supported lockfile found (Cargo.lock, package-lock.json, pnpm-lock.yaml, yarn.lock, uv.lock, poetry.lock, Pipfile.lock, requirements*.txt, go.mod, pubspec.lock, Gemfile.lock, composer.lock)"
     )]
     NothingFound(PathBuf),
     /// A path given to scan cannot be scanned (missing, or a directory among lockfiles).
@@ -131,6 +131,47 @@ impl SbomError {
         SbomError::malformed(place, err.message().to_owned())
     }
 
+    /// The same error with every path in it made relative to `root` (paths outside `root`
+    /// are kept as they are), so messages about a scanned tree read the same wherever the
+    /// tree lies.
+    pub fn relative_to(self, root: &std::path::Path) -> SbomError {
+        let rel = |path: PathBuf| match path.strip_prefix(root) {
+            Ok(stripped) if !stripped.as_os_str().is_empty() => stripped.to_path_buf(),
+            _ => path,
+        };
+        let rel_place = |place: Place| Place { path: rel(place.path), ..place };
+        let prefix = format!("{}{}", root.display(), std::path::MAIN_SEPARATOR);
+        let rel_text = |text: String| strip_path_prefix(&text, &prefix);
+        match self {
+            SbomError::Io { path, cause } => SbomError::Io { path: rel(path), cause },
+            SbomError::Malformed { place, message } => {
+                SbomError::Malformed { place: rel_place(place), message: rel_text(message) }
+            }
+            SbomError::UnsupportedVersion { place, what, version, supported } => {
+                SbomError::UnsupportedVersion { place: rel_place(place), what, version, supported }
+            }
+            SbomError::OutOfSync { place, manifest, message } => SbomError::OutOfSync {
+                place: rel_place(place),
+                manifest: rel(manifest),
+                message: rel_text(message),
+            },
+            SbomError::NothingFound(path) => SbomError::NothingFound(rel(path)),
+            SbomError::BadPath { path, message } => SbomError::BadPath { path: rel(path), message },
+        }
+    }
+
+    /// Where the error is: the file and, when known, the line and column.
+    pub fn place(&self) -> Place {
+        match self {
+            SbomError::Malformed { place, .. }
+            | SbomError::UnsupportedVersion { place, .. }
+            | SbomError::OutOfSync { place, .. } => place.clone(),
+            SbomError::Io { path, .. }
+            | SbomError::NothingFound(path)
+            | SbomError::BadPath { path, .. } => Place::file(path),
+        }
+    }
+
     /// A YAML parse error at its line and column.
     pub fn yaml(path: impl Into<PathBuf>, err: &serde_yaml_ng::Error) -> SbomError {
         let place = match err.location() {
@@ -139,6 +180,31 @@ impl SbomError {
         };
         SbomError::malformed(place, strip_position(&err.to_string()))
     }
+}
+
+/// `text` with `prefix` removed wherever it starts a path: at the start or after a space,
+/// quote, backtick or opening parenthesis (so `./` is not taken out of `../`).
+fn strip_path_prefix(text: &str, prefix: &str) -> String {
+    if prefix.len() <= 1 {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (at, _) in text.match_indices(prefix) {
+        if at < copied {
+            continue;
+        }
+        let starts_path = text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| matches!(c, ' ' | '"' | '\'' | '`' | '(' | '\n'));
+        if starts_path {
+            out.push_str(&text[copied..at]);
+            copied = at + prefix.len();
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Parsers add " at line X column Y" (serde_yaml also ", while parsing …"); the place
@@ -153,7 +219,36 @@ fn strip_position(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_position;
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn paths_are_made_relative_to_the_scanned_root() {
+        let root = Path::new("/scan/root");
+        let err = SbomError::OutOfSync {
+            place: Place::line(root.join("app/Cargo.toml"), 10),
+            manifest: root.join("app/Cargo.toml"),
+            message: "declares dependency `anyhow`".into(),
+        }
+        .relative_to(root);
+        assert_eq!(
+            err.to_string(),
+            "app/Cargo.toml:10: lockfile disagrees with app/Cargo.toml: declares dependency `anyhow`"
+        );
+        assert_eq!(err.place(), Place::line("app/Cargo.toml", 10));
+        let outside = SbomError::malformed(Place::file("/elsewhere/Cargo.toml"), "x");
+        assert_eq!(outside.relative_to(root).to_string(), "/elsewhere/Cargo.toml: x");
+        let dot = SbomError::malformed(
+            Place::file("./web/yarn.lock"),
+            "./web/package.json names ../../x and ./web/b",
+        );
+        assert_eq!(
+            dot.relative_to(Path::new(".")).to_string(),
+            "web/yarn.lock: web/package.json names ../../x and web/b"
+        );
+        let io = SbomError::io(root.join("a/uv.lock"), std::io::Error::other("denied"));
+        assert_eq!(io.relative_to(root).to_string(), "a/uv.lock: denied");
+    }
 
     #[test]
     fn positions_are_stripped_but_context_kept() {

@@ -3,12 +3,13 @@
 //! ([`diff_report`]), compare a fresh SBOM with the committed baseline ([`check`],
 //! [`baseline_status`]).
 
-use crate::catalog::{self, CatalogOptions};
+use crate::catalog::{self, CatalogOptions, Detected, FoundLockfile};
 use crate::diff::{self, rules as diff_rules};
-use crate::format::{self, CycloneDxVersion, DocumentInfo, SbomFormat};
+use crate::format::{self, CycloneDxVersion, DocumentInfo, SbomFormat, SkippedLockfile};
 use crate::read::{self, SbomDocument};
 use crate::{Inventory, SbomError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tollgate_core::{
     ConfigError, ConfigFile, Finding, GateInput, GateReport, GateRules, Rule, Severity,
@@ -23,13 +24,45 @@ pub const DIFF_GATE: &str = "sbom-diff";
 pub const NO_BASELINE: Rule =
     Rule::new("sbom/no-baseline", Severity::Info, "no committed baseline SBOM to compare with");
 
-/// The rule table: the baseline rule and every SBOM-diff rule, at their default levels.
+/// Rule: a lockfile found in the scanned tree could not be read (malformed, truncated, not
+/// UTF-8, unreadable from disk); the SBOM lacks what it locks.
+pub const UNREADABLE_LOCKFILE: Rule = Rule::new(
+    "sbom/unreadable-lockfile",
+    Severity::Warning,
+    "a lockfile in the scanned tree cannot be read; the SBOM leaves it out",
+);
+
+/// Rule: a lockfile found in the scanned tree is of a format or format version Tollgate does
+/// not read; the SBOM lacks what it locks.
+pub const UNSUPPORTED_LOCKFILE: Rule = Rule::new(
+    "sbom/unsupported-lockfile",
+    Severity::Warning,
+    "a lockfile in the scanned tree is of a format or version Tollgate does not read",
+);
+
+/// Rule: a lockfile disagrees with its manifest (a declared dependency is not locked); what it
+/// does lock is catalogued where the cataloguer can tell, otherwise the file is left out.
+pub const OUT_OF_DATE_LOCKFILE: Rule = Rule::new(
+    "sbom/out-of-date-lockfile",
+    Severity::Warning,
+    "a lockfile in the scanned tree disagrees with its manifest",
+);
+
+/// The rules a tree scan reports instead of failing, each at its configured level; at
+/// `error` (or with `--strict`) the scan fails as an input error instead.
+pub const SCAN_RULES: [Rule; 3] = [UNREADABLE_LOCKFILE, UNSUPPORTED_LOCKFILE, OUT_OF_DATE_LOCKFILE];
+
+/// The rule table: the baseline rule, the scan rules and every SBOM-diff rule, at their
+/// default levels.
 pub fn rules() -> GateRules {
     GateRules::new(
         GATE,
         "SBOMs of the tree, and what changed since the committed baseline",
         vec![
             NO_BASELINE,
+            UNREADABLE_LOCKFILE,
+            UNSUPPORTED_LOCKFILE,
+            OUT_OF_DATE_LOCKFILE,
             diff_rules::ADDED,
             diff_rules::REMOVED,
             diff_rules::UPGRADED,
@@ -51,6 +84,10 @@ pub struct SbomConfig {
     pub exclude: Vec<String>,
     /// Directory holding the committed baseline SBOMs (`cyclonedx.json`, `spdx.json`).
     pub baseline_dir: PathBuf,
+    /// Per-rule levels of the scan rules and `sbom/no-baseline`: `"sbom/…" = "error"`. A
+    /// scan rule at `error` makes a tree scan fail on that kind of lockfile (exit 2), as
+    /// `tollgate sbom --strict` does for all three. The diff rules' levels are `[sbom.diff]`.
+    pub levels: BTreeMap<String, Severity>,
     /// `[sbom.diff]`: how much each kind of change between two SBOMs matters.
     pub diff: SbomDiffConfig,
 }
@@ -59,22 +96,50 @@ impl Default for SbomConfig {
     fn default() -> Self {
         SbomConfig {
             name: None,
-            exclude: vec![
-                "**/node_modules/**".into(),
-                "**/target/**".into(),
-                "**/tests/fixtures/**".into(),
-                "**/testdata/**".into(),
-            ],
+            exclude: DEFAULT_EXCLUDE.iter().map(|p| (*p).to_owned()).collect(),
             baseline_dir: PathBuf::from("sbom"),
+            levels: BTreeMap::new(),
             diff: SbomDiffConfig::default(),
         }
     }
 }
 
+/// Where lockfiles that do not ship usually live: dependency and build directories, test
+/// fixtures and test data, fuzz harnesses. `[sbom] exclude` replaces the whole list.
+pub const DEFAULT_EXCLUDE: [&str; 8] = [
+    "**/node_modules/**",
+    "**/target/**",
+    "**/test*/fixtures/**",
+    "**/testdata/**",
+    "**/__fixtures__/**",
+    "**/e2e/**/fixtures/**",
+    "**/spec/fixtures/**",
+    "**/fuzz/**",
+];
+
 impl SbomConfig {
-    /// Checks what parsing cannot: every `exclude` entry is a glob. Errors point at the entry
-    /// in `file`, the configuration this section was read from.
+    /// The level of `rule` under this configuration (`levels`, else the rule's default).
+    pub fn level(&self, rule: &Rule) -> Severity {
+        self.levels.get(rule.id).copied().unwrap_or(rule.level)
+    }
+
+    /// Checks what parsing cannot: every `exclude` entry is a glob, every `levels` key a rule
+    /// of this gate that is not a diff rule. Errors point at the entry in `file`, the
+    /// configuration this section was read from.
     pub fn validate(&self, file: &ConfigFile) -> Result<(), ConfigError> {
+        let levels = self
+            .levels
+            .keys()
+            .map(|id| (id.as_str(), vec![GATE.into(), "levels".into(), id.clone()]));
+        tollgate_core::rule::check_rule_ids(&rules(), file, levels)?;
+        for id in self.levels.keys() {
+            if !SCAN_RULES.iter().chain([&NO_BASELINE]).any(|r| r.id == id) {
+                return Err(file.invalid_at(
+                    &[GATE, "levels", id],
+                    format!("{id:?} is a diff rule: set its level in [sbom.diff]"),
+                ));
+            }
+        }
         for (i, pattern) in self.exclude.iter().enumerate() {
             if let Err(e) = globset::Glob::new(pattern) {
                 let index = i.to_string();
@@ -138,8 +203,111 @@ pub struct ScanTarget {
 pub struct Scan {
     /// What was found.
     pub inventory: Inventory,
-    /// Subject name, timestamp, tool version.
+    /// Subject name, timestamp, tool version, and the lockfiles left out.
     pub info: DocumentInfo,
+    /// One finding per lockfile of the tree that was not (fully) catalogued, at its rule's
+    /// configured level (never `error`: those fail the scan).
+    pub findings: Vec<Finding>,
+    /// Every lockfile found and what happened to it, sorted by path (`tollgate sbom --explain`).
+    pub lockfiles: Vec<LockfileOutcome>,
+}
+
+/// What a scan did with one lockfile it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockfileOutcome {
+    /// The lockfile, relative to the scanned root, `/`-separated.
+    pub path: String,
+    /// What happened to it.
+    pub outcome: Outcome,
+}
+
+/// What happened to a lockfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its packages are in the SBOM.
+    Catalogued,
+    /// Not read: an `[sbom] exclude` pattern matched it.
+    Excluded {
+        /// The first pattern (in configuration order) that matched.
+        pattern: String,
+    },
+    /// Catalogued as locked, but it disagrees with its manifests: each disagreement is a
+    /// finding of `rule` (`sbom/out-of-date-lockfile`).
+    OutOfDate {
+        /// The rule's id.
+        rule: &'static str,
+        /// Each disagreement, with the file and place.
+        reasons: Vec<String>,
+    },
+    /// Not read: reported as a finding of `rule`.
+    Skipped {
+        /// The scan rule's id (`sbom/unreadable-lockfile`, …).
+        rule: &'static str,
+        /// Why, with the file and place.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// One line for `tollgate sbom --explain`.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Catalogued => "catalogued".to_owned(),
+            Outcome::Excluded { pattern } => format!("excluded by {pattern:?}"),
+            Outcome::OutOfDate { rule, reasons } => {
+                format!("catalogued, out of date ({rule}): {}", reasons.join("; "))
+            }
+            Outcome::Skipped { rule, reason } => format!("skipped ({rule}): {reason}"),
+        }
+    }
+}
+
+/// The scan rule that reports a cataloguer's error about a file of the scanned tree.
+fn scan_rule(error: &SbomError) -> Rule {
+    match error {
+        SbomError::UnsupportedVersion { .. } => UNSUPPORTED_LOCKFILE,
+        SbomError::OutOfSync { .. } => OUT_OF_DATE_LOCKFILE,
+        SbomError::Io { .. }
+        | SbomError::Malformed { .. }
+        | SbomError::NothingFound(_)
+        | SbomError::BadPath { .. } => UNREADABLE_LOCKFILE,
+    }
+}
+
+/// The finding about `lockfile` for `error` (made relative to `root`), and the reason text.
+fn lockfile_finding(
+    root: &Path,
+    lockfile: &str,
+    rule: Rule,
+    level: Severity,
+    error: SbomError,
+    what: &str,
+) -> (Finding, String) {
+    let error = error.relative_to(root);
+    let place = error.place();
+    let mut location =
+        tollgate_core::Location::file(catalog::relative_name(Path::new(""), &place.path));
+    if let Some(line) = place.line {
+        location = location.at_line(u32::try_from(line).unwrap_or(u32::MAX));
+    }
+    let reason = error.to_string();
+    let finding = rule
+        .finding_at(level, format!("{lockfile} {what}: {reason}"))
+        .at(location)
+        .about(lockfile.to_owned())
+        .fix(remediation(&rule));
+    (finding, reason)
+}
+
+/// What a finding about a lockfile left out tells the user to do.
+fn remediation(rule: &Rule) -> &'static str {
+    if rule.id == OUT_OF_DATE_LOCKFILE.id {
+        "re-lock with the package manager (cargo update --workspace, npm install, go mod tidy, …) and commit the lockfile, or exclude it in [sbom] exclude"
+    } else if rule.id == UNSUPPORTED_LOCKFILE.id {
+        "re-lock with a supported tool version, or exclude the file in [sbom] exclude if it does not ship"
+    } else {
+        "repair or regenerate the lockfile, or exclude it in [sbom] exclude if it does not ship"
+    }
 }
 
 impl ScanTarget {
@@ -179,21 +347,157 @@ impl ScanTarget {
     }
 
     /// Catalogues the target with `config`; the documents will carry `timestamp` and
-    /// `tool_version`.
+    /// `tool_version`. A tree scan reports each lockfile it cannot catalogue as a finding at
+    /// its rule's configured level (see [`ScanTarget::scan_with`]).
     pub fn scan(
         &self,
         config: &SbomConfig,
         timestamp: String,
         tool_version: &str,
     ) -> Result<Scan, SbomError> {
+        self.scan_with(config, false, timestamp, tool_version)
+    }
+
+    /// [`ScanTarget::scan`], optionally `strict`.
+    ///
+    /// Lockfiles named explicitly must all be catalogued: any error is the scan's error. A
+    /// tree scan catalogues every lockfile it can; each one it cannot (unreadable, of an
+    /// unsupported format or version, out of date with its manifest) becomes a finding of
+    /// the matching scan rule, is listed in the documents' metadata, and is left out —
+    /// unless `strict` is set or the rule's level is `error`, when the first such lockfile's
+    /// error is the scan's error, as before these rules existed.
+    pub fn scan_with(
+        &self,
+        config: &SbomConfig,
+        strict: bool,
+        timestamp: String,
+        tool_version: &str,
+    ) -> Result<Scan, SbomError> {
         let options = CatalogOptions { exclude: config.exclude.clone(), cargo_home: None };
-        let inventory = match &self.files {
-            Some(files) => catalog::catalog_paths(&self.root, files, &options)?,
-            None => catalog::catalog_tree(&self.root, &options)?,
-        };
         let subject = config.name.clone().unwrap_or_else(|| directory_name(&self.root));
-        let info = DocumentInfo { subject, timestamp, tool_version: tool_version.to_owned() };
-        Ok(Scan { inventory, info })
+        let info = DocumentInfo {
+            subject,
+            timestamp,
+            tool_version: tool_version.to_owned(),
+            ..DocumentInfo::default()
+        };
+        let Some(files) = &self.files else {
+            return self.scan_tree(config, strict, &options, info);
+        };
+        let inventory = catalog::catalog_paths(&self.root, files, &options)?;
+        let lockfiles = files
+            .iter()
+            .map(|f| LockfileOutcome {
+                path: catalog::relative_name(&self.root, f),
+                outcome: Outcome::Catalogued,
+            })
+            .collect();
+        Ok(Scan { inventory, info, findings: Vec::new(), lockfiles })
+    }
+
+    fn scan_tree(
+        &self,
+        config: &SbomConfig,
+        strict: bool,
+        options: &CatalogOptions,
+        mut info: DocumentInfo,
+    ) -> Result<Scan, SbomError> {
+        let root = &self.root;
+        let found = catalog::find_all(root, &config.exclude)?;
+        let catalogued = |f: &FoundLockfile| {
+            f.excluded_by.is_none() && matches!(f.detected, Detected::Supported(_))
+        };
+        if !found.iter().any(catalogued) {
+            return Err(SbomError::NothingFound(root.clone()));
+        }
+        let mut inventory = Inventory::default();
+        let mut findings = Vec::new();
+        let mut lockfiles = Vec::new();
+        for file in found {
+            let FoundLockfile { path, relative, detected, excluded_by } = file;
+            if let Some(pattern) = excluded_by {
+                lockfiles.push(LockfileOutcome {
+                    path: relative,
+                    outcome: Outcome::Excluded { pattern },
+                });
+                continue;
+            }
+            let drift_level =
+                if strict { Severity::Error } else { config.level(&OUT_OF_DATE_LOCKFILE) };
+            let result = match detected {
+                // Below `error`, drift does not stop the cataloguer: what is locked is kept.
+                Detected::Supported(kind) if drift_level < Severity::Error => {
+                    let (result, drift) = catalog::drift::collect(|| {
+                        catalog::catalog_file(root, kind, &path, options)
+                    });
+                    result.map(|found| (found, drift)).map_err(|e| (scan_rule(&e), e))
+                }
+                Detected::Supported(kind) => catalog::catalog_file(root, kind, &path, options)
+                    .map(|found| (found, Vec::new()))
+                    .map_err(|e| (scan_rule(&e), e)),
+                Detected::Unsupported(format) => Err((
+                    UNSUPPORTED_LOCKFILE,
+                    SbomError::malformed(
+                        crate::error::Place::file(&path),
+                        format!("{format} is a lockfile format Tollgate does not read"),
+                    ),
+                )),
+            };
+            let (rule, error) = match result {
+                Ok((found, drift)) => {
+                    inventory.extend(found);
+                    if drift.is_empty() {
+                        lockfiles
+                            .push(LockfileOutcome { path: relative, outcome: Outcome::Catalogued });
+                        continue;
+                    }
+                    let mut reasons = Vec::with_capacity(drift.len());
+                    for error in drift {
+                        let (finding, reason) = lockfile_finding(
+                            root,
+                            &relative,
+                            OUT_OF_DATE_LOCKFILE,
+                            drift_level,
+                            error,
+                            "is out of date; what it locks is in the SBOM",
+                        );
+                        findings.push(finding);
+                        info.out_of_date.push(SkippedLockfile {
+                            path: relative.clone(),
+                            rule: OUT_OF_DATE_LOCKFILE.id,
+                            reason: reason.clone(),
+                        });
+                        reasons.push(reason);
+                    }
+                    lockfiles.push(LockfileOutcome {
+                        path: relative,
+                        outcome: Outcome::OutOfDate { rule: OUT_OF_DATE_LOCKFILE.id, reasons },
+                    });
+                    continue;
+                }
+                Err(failed) => failed,
+            };
+            let level = if strict { Severity::Error } else { config.level(&rule) };
+            if level == Severity::Error {
+                return Err(error);
+            }
+            let (finding, reason) =
+                lockfile_finding(root, &relative, rule, level, error, "is not in the SBOM");
+            findings.push(finding);
+            info.skipped.push(SkippedLockfile {
+                path: relative.clone(),
+                rule: rule.id,
+                reason: reason.clone(),
+            });
+            lockfiles.push(LockfileOutcome {
+                path: relative,
+                outcome: Outcome::Skipped { rule: rule.id, reason },
+            });
+        }
+        inventory.normalize();
+        info.skipped.sort();
+        info.out_of_date.sort();
+        Ok(Scan { inventory, info, findings, lockfiles })
     }
 }
 
@@ -235,6 +539,32 @@ pub fn diff_report(
 ) -> GateReport {
     let findings = diff::diff(old.1, new.1, old.0, new.0, config);
     GateReport::new(DIFF_GATE, inputs, findings, config.fail_on, started, duration_ms)
+}
+
+/// `tollgate sbom`'s report: the scan's findings (lockfiles left out) judged by `[sbom.diff]
+/// fail_on`, with every file read as an input.
+pub fn scan_report(
+    scan: &Scan,
+    config: &SbomConfig,
+    started: String,
+    duration_ms: u64,
+) -> GateReport {
+    GateReport::new(
+        GATE,
+        scan_inputs(scan),
+        scan.findings.clone(),
+        config.diff.fail_on,
+        started,
+        duration_ms,
+    )
+}
+
+fn scan_inputs(scan: &Scan) -> Vec<GateInput> {
+    scan.inventory
+        .inputs
+        .iter()
+        .map(|(name, digest)| GateInput { name: name.clone(), digest: digest.clone() })
+        .collect()
 }
 
 /// The release's SBOM, as the `sbom` stage hands it on: the scan and its CycloneDX text.
@@ -280,17 +610,13 @@ pub fn check(
         }
         None => vec![
             NO_BASELINE
-                .finding(NO_BASELINE.detects)
+                .finding_at(config.level(&NO_BASELINE), NO_BASELINE.detects)
                 .fix("run `tollgate sbom baseline` and commit the sbom/ directory"),
         ],
     };
-    let inputs = sbom
-        .scan
-        .inventory
-        .inputs
-        .iter()
-        .map(|(name, digest)| GateInput { name: name.clone(), digest: digest.clone() })
-        .collect();
+    // The lockfiles the scan could not catalogue reach the release report too.
+    let findings = findings.into_iter().chain(sbom.scan.findings.iter().cloned()).collect();
+    let inputs = scan_inputs(sbom.scan);
     Ok(GateReport::new(GATE, inputs, findings, config.diff.fail_on, started, duration_ms))
 }
 
@@ -345,6 +671,68 @@ mod tests {
         let config = SbomDiffConfig::default();
         assert_eq!(table.get(diff_rules::HASH_CHANGED.id).unwrap().level, config.hash_changed);
         assert_eq!(table.get(diff_rules::DOWNGRADED.id).unwrap().level, config.downgraded);
+    }
+
+    fn validate(text: &str) -> Result<(), String> {
+        let file = ConfigFile { path: "tollgate.toml".into(), text: text.into() };
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let config: SbomConfig = table["sbom"].clone().try_into().unwrap();
+        config.validate(&file).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn levels_name_scan_rules_or_the_baseline_rule_at_their_place() {
+        let ok = "[sbom.levels]\n\"sbom/unreadable-lockfile\" = \"error\"\n\"sbom/no-baseline\" = \"warning\"\n";
+        validate(ok).unwrap();
+        let err = validate("[sbom.levels]\n\"sbom/unreadable-lockfle\" = \"error\"\n").unwrap_err();
+        assert!(
+            err.starts_with("tollgate.toml:2:1: unknown rule id \"sbom/unreadable-lockfle\" for the sbom gate; did you mean \"sbom/unreadable-lockfile\"?"),
+            "{err}"
+        );
+        let err = validate("[sbom]\nlevels = { \"sbom-diff/component-added\" = \"error\" }\n")
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "tollgate.toml:2:12: \"sbom-diff/component-added\" is a diff rule: set its level in [sbom.diff]"
+        );
+    }
+
+    #[test]
+    fn levels_override_the_scan_rules_defaults() {
+        let mut config = SbomConfig::default();
+        assert_eq!(config.level(&UNREADABLE_LOCKFILE), Severity::Warning);
+        config.levels.insert(UNREADABLE_LOCKFILE.id.into(), Severity::Error);
+        assert_eq!(config.level(&UNREADABLE_LOCKFILE), Severity::Error);
+        assert_eq!(config.level(&OUT_OF_DATE_LOCKFILE), Severity::Warning);
+        assert!(SCAN_RULES.iter().all(|r| rules().get(r.id) == Some(r)));
+    }
+
+    #[test]
+    fn default_excludes_cover_the_places_that_do_not_ship() {
+        let globs: Vec<globset::GlobMatcher> = SbomConfig::default()
+            .exclude
+            .iter()
+            .map(|p| globset::Glob::new(p).unwrap().compile_matcher())
+            .collect();
+        let excluded = |path: &str| globs.iter().any(|g| g.is_match(path));
+        for path in [
+            "fuzz/Cargo.lock",
+            "crates/x/fuzz/Cargo.lock",
+            "packages/a/test/fixtures/yarn.lock",
+            "packages/a/tests/fixtures/deep/pnpm-lock.yaml",
+            "pkg/testdata/go.mod",
+            "web/e2e/app/fixtures/package-lock.json",
+            "src/__fixtures__/package-lock.json",
+            "spec/fixtures/Gemfile.lock",
+            "web/node_modules/x/package-lock.json",
+        ] {
+            assert!(excluded(path), "{path} should be excluded");
+        }
+        for path in
+            ["Cargo.lock", "web/package-lock.json", "e2e/package-lock.json", "tests/uv.lock"]
+        {
+            assert!(!excluded(path), "{path} should be catalogued");
+        }
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! and reports the changes as findings; [`gate`] owns the `[sbom]` configuration, the rule
 //! table and the gate checks built from them.
 //!
-//! **Architecture invariant:** nothing here touches the network or prints; reading the local
-//! Cargo registry cache for licence metadata is the only I/O outside the scanned tree.
+//! **Architecture invariant:** nothing here touches the network or prints. I/O outside the
+//! scanned tree is limited to local package metadata: the Cargo registry cache (licences),
+//! the pub cache (pubspecs, for Dart edges), and the manifests of Cargo path dependencies a
+//! lockfile names outside its workspace.
 
 pub mod catalog;
 pub mod diff;

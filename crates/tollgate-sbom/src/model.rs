@@ -19,6 +19,10 @@ pub enum Ecosystem {
     Go,
     /// Dart and Flutter packages (purl type `pub`).
     Dart,
+    /// Ruby gems (purl type `gem`).
+    Ruby,
+    /// PHP Composer packages (purl type `composer`).
+    Php,
 }
 
 impl Ecosystem {
@@ -30,6 +34,8 @@ impl Ecosystem {
             Ecosystem::Python => "pypi",
             Ecosystem::Go => "golang",
             Ecosystem::Dart => "pub",
+            Ecosystem::Ruby => "gem",
+            Ecosystem::Php => "composer",
         }
     }
 }
@@ -42,6 +48,8 @@ impl fmt::Display for Ecosystem {
             Ecosystem::Python => "python",
             Ecosystem::Go => "go",
             Ecosystem::Dart => "dart",
+            Ecosystem::Ruby => "ruby",
+            Ecosystem::Php => "php",
         })
     }
 }

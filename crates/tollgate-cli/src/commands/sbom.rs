@@ -22,13 +22,49 @@ pub fn run(args: SbomArgs) -> anyhow::Result<Verdict> {
 }
 
 fn generate_command(args: &SbomGenerateArgs) -> anyhow::Result<Verdict> {
+    let started = Instant::now();
     let target = ScanTarget::from_paths(&args.paths)?;
     let config = Config::load(&target.root)?;
     let timestamp = time_source::rfc3339(time_source::now()?);
-    let scan = target.scan(&config.sbom, timestamp, TOOL_VERSION)?;
-    let text = format::render(&scan.inventory, args.format, args.spec_version, &scan.info);
-    crate::output::emit(args.output.as_deref(), &text)?;
-    Ok(Verdict::Pass)
+    let scan = target.scan_with(&config.sbom, args.strict, timestamp.clone(), TOOL_VERSION)?;
+    if args.explain {
+        crate::output::emit(None, &explain(&scan))?;
+    }
+    if !args.explain || args.output.is_some() {
+        let text = format::render(&scan.inventory, args.format, args.spec_version, &scan.info);
+        crate::output::emit(args.output.as_deref(), &text)?;
+    }
+    let report =
+        gate::scan_report(&scan, &config.sbom, timestamp, started.elapsed().as_millis() as u64);
+    let reports = std::slice::from_ref(&report);
+    if let Some(path) = &args.report.report {
+        crate::output::emit(Some(path), &args.report.report_format.render(reports))?;
+    }
+    if !report.findings.is_empty() {
+        eprint!("{}", tollgate_core::ReportFormat::Human.render(reports));
+    }
+    Ok(report.verdict)
+}
+
+/// `--explain`: one aligned line per lockfile found, then a count of each outcome.
+fn explain(scan: &gate::Scan) -> String {
+    let width = scan.lockfiles.iter().map(|l| l.path.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    let (mut catalogued, mut out_of_date, mut excluded, mut skipped) = (0, 0, 0, 0);
+    for lockfile in &scan.lockfiles {
+        match lockfile.outcome {
+            gate::Outcome::Catalogued => catalogued += 1,
+            gate::Outcome::OutOfDate { .. } => out_of_date += 1,
+            gate::Outcome::Excluded { .. } => excluded += 1,
+            gate::Outcome::Skipped { .. } => skipped += 1,
+        }
+        out.push_str(&format!("{:width$}  {}\n", lockfile.path, lockfile.outcome.describe()));
+    }
+    out.push_str(&format!(
+        "{} lockfiles: {catalogued} catalogued, {out_of_date} out of date, {excluded} excluded, {skipped} skipped\n",
+        scan.lockfiles.len()
+    ));
+    out
 }
 
 fn diff_command(args: &SbomDiffArgs) -> anyhow::Result<Verdict> {

@@ -9,8 +9,8 @@
 
 mod manifest;
 
-use crate::catalog::purl;
 use crate::catalog::source::SourceFile;
+use crate::catalog::{drift, purl};
 use crate::error::Place;
 use crate::{
     Component, ComponentKind, DependencyKind, Ecosystem, Hash, HashAlgorithm, Inventory, SbomError,
@@ -47,15 +47,21 @@ pub fn catalog(
         let version = package.version.to_string();
         let source = package.source.as_ref().map(|s| s.to_string());
         let manifest = match &package.source {
-            None => {
-                let manifest = local.find(&name, &version, &lock_source)?;
-                if let Some((relative, digest)) =
-                    manifest.local.as_ref().and_then(|p| local.inputs.get(p))
-                {
-                    inventory.inputs.insert(relative.clone(), digest.clone());
+            None => match local.find(&name, &version, &lock_source) {
+                Ok(manifest) => {
+                    if let Some((relative, digest)) =
+                        manifest.local.as_ref().and_then(|p| local.inputs.get(p))
+                    {
+                        inventory.inputs.insert(relative.clone(), digest.clone());
+                    }
+                    Some(manifest)
                 }
-                Some(manifest)
-            }
+                // A path package no manifest declares: listed as locked, without its facts.
+                Err(e) => {
+                    drift::report(e)?;
+                    None
+                }
+            },
             Some(s) if s.is_registry() || s.is_remote_registry() => {
                 registry.manifest(&name, &version)
             }
@@ -341,11 +347,78 @@ impl LocalManifests {
             this.by_identity.entry((name, version)).or_default().push(path.clone());
             this.manifests.insert(path, manifest);
         }
+        this.add_outside(root, workspace_dir);
         for paths in this.by_identity.values_mut() {
             // Prefer the shallowest manifest when a name and version appear twice (a fixture copy).
             paths.sort_by_key(|p| (p.components().count(), p.clone()));
         }
         Ok(this)
+    }
+
+    /// Path dependencies outside the workspace directory (a `fuzz/` workspace's
+    /// `path = "../crates/x"`): Cargo locks them as path packages, so their manifests are read
+    /// too — following their own path dependencies, inheriting from the workspace that encloses
+    /// each. They are never members. One that cannot be read is left for [`Self::find`] to
+    /// report if the lockfile needs it.
+    fn add_outside(&mut self, root: &Path, workspace_dir: &Path) {
+        let inside = lexical_absolute(workspace_dir);
+        let mut queue: Vec<PathBuf> = Vec::new();
+        let deps_of = |manifest: &Manifest| -> Vec<PathBuf> {
+            let Some(dir) = manifest.local.as_deref().and_then(Path::parent) else {
+                return Vec::new();
+            };
+            manifest.path_deps.iter().map(|p| dir.join(p).join("Cargo.toml")).collect()
+        };
+        let mut paths: Vec<&PathBuf> = self.manifests.keys().collect();
+        paths.sort();
+        for path in paths {
+            queue.extend(deps_of(&self.manifests[path]));
+        }
+        let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut workspaces: HashMap<PathBuf, Option<Enclosing>> = HashMap::new();
+        while let Some(path) = queue.pop() {
+            let absolute = lexical_absolute(&path);
+            if absolute.starts_with(&inside) || !seen.insert(absolute.clone()) {
+                continue;
+            }
+            let file = match SourceFile::read(root, &absolute) {
+                Ok(mut file) => {
+                    file.relative = lexical_relative(root, &absolute);
+                    file
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "path dependency outside the workspace not read");
+                    continue;
+                }
+            };
+            let workspace = enclosing_workspace(&absolute, &mut workspaces).map(|(root, facts)| {
+                // `{ workspace = true }` dependencies take their `path` from the enclosing
+                // workspace's `[workspace.dependencies]`: follow those too.
+                if let Some(dir) = root.parent() {
+                    queue.extend(facts.1.iter().map(|p| dir.join(p).join("Cargo.toml")));
+                }
+                facts.0
+            });
+            let Ok(mut manifest) = Manifest::parse(&file, workspace.as_ref()) else { continue };
+            let Some((name, version)) =
+                manifest.package.as_ref().map(|p| (p.name.clone(), p.version.clone()))
+            else {
+                continue;
+            };
+            // Named through the scanned root (`fuzz/../crates/x/Cargo.toml`), so messages
+            // about it read relative to the root like every other path.
+            let shown = root.join(&file.relative);
+            manifest.is_member = false;
+            manifest.local = Some(shown.clone());
+            queue.extend(deps_of(&manifest));
+            self.inputs.insert(shown.clone(), (file.relative, file.digest));
+            self.versions_by_name
+                .entry(name.clone())
+                .or_default()
+                .push((version.clone(), shown.clone()));
+            self.by_identity.entry((name, version)).or_default().push(shown.clone());
+            self.manifests.insert(shown, manifest);
+        }
     }
 
     fn find(&self, name: &str, version: &str, lock: &SourceFile) -> Result<Manifest, SbomError> {
@@ -372,6 +445,65 @@ impl LocalManifests {
             }),
         }
     }
+}
+
+/// `path` made absolute (against the working directory) with `.` and `..` resolved by
+/// name, not through the file system: paths compare and name the same however they were
+/// spelt.
+fn lexical_absolute(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `path` relative to `root`, `/`-separated, with `..` where it lies outside `root`
+/// (`../crates/x/Cargo.toml`), so input names do not depend on where the tree is.
+fn lexical_relative(root: &Path, path: &Path) -> String {
+    let (root, path) = (lexical_absolute(root), lexical_absolute(path));
+    let common = root.components().zip(path.components()).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); root.components().count() - common];
+    parts.extend(
+        path.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+/// The `[workspace]` of the nearest ancestor manifest that has one (with that manifest's
+/// path and its path dependencies), for inheritance by a package outside the scanned
+/// workspace; cached per directory.
+type Enclosing = (manifest::WorkspaceFacts, Vec<String>);
+
+fn enclosing_workspace(
+    manifest: &Path,
+    cache: &mut HashMap<PathBuf, Option<Enclosing>>,
+) -> Option<(PathBuf, Enclosing)> {
+    for dir in manifest.ancestors().skip(1) {
+        let candidate = dir.join("Cargo.toml");
+        if let Some(found) = cache.get(dir) {
+            match found {
+                Some(found) => return Some((candidate, found.clone())),
+                None => continue,
+            }
+        }
+        let facts = std::fs::read_to_string(&candidate)
+            .ok()
+            .and_then(|text| Manifest::parse_text(&candidate, &text, None).ok())
+            .and_then(|m| Some((m.workspace?, m.path_deps)));
+        cache.insert(dir.to_path_buf(), facts.clone());
+        if let Some(facts) = facts {
+            return Some((candidate, facts));
+        }
+    }
+    None
 }
 
 /// The `[workspace] members` globs of the root manifest `root_path`, matched against member
@@ -412,14 +544,14 @@ fn check_members_locked(local: &LocalManifests, nodes: &[Node<'_>]) -> Result<()
             Some(d) => (Place::line(path, d.line), format!(", nor its dependency `{}`", d.package)),
             None => (package_section_place(path), String::new()),
         };
-        return Err(SbomError::OutOfSync {
+        drift::report(SbomError::OutOfSync {
             place,
             manifest: path.clone(),
             message: format!(
                 "Cargo.lock does not list workspace member `{}` {}{nor} (run `cargo generate-lockfile`)",
                 package.name, package.version
             ),
-        });
+        })?;
     }
     Ok(())
 }
@@ -495,7 +627,7 @@ fn check_in_sync(
         }
         if !locked.contains(declared.package.as_str()) {
             let path = manifest.local.clone().unwrap_or_default();
-            return Err(SbomError::OutOfSync {
+            drift::report(SbomError::OutOfSync {
                 place: Place::line(&path, declared.line),
                 manifest: path.clone(),
                 message: format!(
@@ -505,7 +637,7 @@ fn check_in_sync(
                     node.package.name,
                     node.package.version
                 ),
-            });
+            })?;
         }
     }
     Ok(())

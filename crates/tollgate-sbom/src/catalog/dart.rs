@@ -9,7 +9,11 @@
 //! The application root comes from `pubspec.yaml` (name, version, description) and carries
 //! the lockfile's `sdks` constraints as `tollgate:dart:sdk:<sdk>` properties. It depends on the
 //! `direct main` and `direct dev` packages; `direct dev` ones are `Excluded`. `pubspec.lock`
-//! has no graph, so no other edges are claimed. Every package `pubspec.yaml` lists under
+//! has no graph: a package's edges come from its own `pubspec.yaml` (`dependencies` that are
+//! locked), read from the tree for path packages and from the pub cache (`$PUB_CACHE`, else
+//! `~/.pub-cache`) for hosted and git ones. A package whose pubspec is in neither (SDK
+//! packages, an empty cache) has property `tollgate:dart:dependencies` = `unknown`, and the
+//! root says `tollgate:dart:graph` = `partial`. Every package `pubspec.yaml` lists under
 //! `dependencies` or `dev_dependencies` must be locked, else [`SbomError::OutOfSync`] names
 //! its line in `pubspec.yaml`. Without a `pubspec.yaml` there is no root.
 
@@ -21,7 +25,7 @@ use crate::{
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Deserialize)]
 struct PubspecLock {
@@ -76,8 +80,58 @@ struct Pubspec {
     dev_dependencies: Option<BTreeMap<String, IgnoredAny>>,
 }
 
-/// Catalogues one `pubspec.lock` (and the `pubspec.yaml` beside it, when there is one).
+/// Catalogues one `pubspec.lock` (and the `pubspec.yaml` beside it, when there is one), with
+/// edges from the packages' pubspecs in the tree and the user's pub cache.
 pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
+    catalog_with(root, lockfile, default_pub_cache().as_deref())
+}
+
+/// Where pub keeps downloaded packages: `$PUB_CACHE`, else `~/.pub-cache`.
+fn default_pub_cache() -> Option<PathBuf> {
+    std::env::var_os("PUB_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pub-cache")))
+}
+
+/// The `pubspec.yaml` of a locked package, where pub would have put it.
+fn package_pubspec(
+    lock_dir: &Path,
+    pub_cache: Option<&Path>,
+    name: &str,
+    package: &LockPackage,
+) -> Option<PathBuf> {
+    let Description::Detailed(d) = &package.description else { return None };
+    let candidates: Vec<PathBuf> = match package.source.as_str() {
+        "path" => vec![lock_dir.join(d.path.as_deref()?)],
+        "hosted" => {
+            let cache = pub_cache?.join("hosted");
+            let url = d.url.as_deref().unwrap_or("https://pub.dev");
+            let host = url.split_once("://").map_or(url, |(_, h)| h).trim_end_matches('/');
+            let hosts: Vec<String> = match host {
+                "pub.dev" | "pub.dartlang.org" => vec!["pub.dev".into(), "pub.dartlang.org".into()],
+                other => vec![other.replace(':', "%3A").replace('/', "%2F")],
+            };
+            let dir = format!("{name}-{}", package.version);
+            hosts.into_iter().map(|h| cache.join(h).join(&dir)).collect()
+        }
+        "git" => {
+            let rev = d.resolved_ref.as_deref()?;
+            let checkout = pub_cache?.join("git").join(format!("{name}-{rev}"));
+            vec![match d.path.as_deref().filter(|p| *p != ".") {
+                Some(sub) => checkout.join(sub),
+                None => checkout,
+            }]
+        }
+        _ => Vec::new(),
+    };
+    candidates.into_iter().map(|dir| dir.join("pubspec.yaml")).find(|p| p.is_file())
+}
+
+fn catalog_with(
+    root: &Path,
+    lockfile: &Path,
+    pub_cache: Option<&Path>,
+) -> Result<Inventory, SbomError> {
     let source = SourceFile::read(root, lockfile)?;
     let mut inventory = Inventory::default();
     inventory.inputs.insert(source.relative.clone(), source.digest.clone());
@@ -149,6 +203,30 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
         inventory.add(c);
     }
 
+    // Edges between packages, from their own pubspecs where pub left them.
+    let lock_dir = lockfile.parent().unwrap_or(Path::new("."));
+    let mut unknown = 0;
+    for (name, p) in &packages {
+        let from = purl("pub", None, name, &p.version, &[]);
+        let pubspec = package_pubspec(lock_dir, pub_cache, name, p).and_then(|path| {
+            let text = std::fs::read_to_string(&path).ok()?;
+            crate::catalog::yaml::check(&path, &text).ok()?;
+            serde_yaml_ng::from_str::<Pubspec>(&text).ok()
+        });
+        let Some(pubspec) = pubspec else {
+            unknown += 1;
+            if let Some(c) = inventory.components.get_mut(&from) {
+                c.properties.insert("tollgate:dart:dependencies".into(), "unknown".into());
+            }
+            continue;
+        };
+        for dep in pubspec.dependencies.iter().flat_map(BTreeMap::keys) {
+            if let Some(to) = packages.get(dep) {
+                inventory.depend(&from, &purl("pub", None, dep, &to.version, &[]));
+            }
+        }
+    }
+
     let manifest_path = lockfile.with_file_name("pubspec.yaml");
     if manifest_path.is_file() {
         let manifest = SourceFile::read(root, &manifest_path)?;
@@ -163,11 +241,11 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
             for name in deps.iter().flat_map(BTreeMap::keys) {
                 if !packages.contains_key(name) {
                     let line = key_line(&manifest.text, section, name).unwrap_or(1);
-                    return Err(SbomError::OutOfSync {
+                    crate::catalog::drift::report(SbomError::OutOfSync {
                         place: manifest.at_line(line),
                         manifest: manifest.path.clone(),
                         message: format!("`{name}` ({section}) is not in pubspec.lock"),
-                    });
+                    })?;
                 }
             }
         }
@@ -189,6 +267,9 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
         app.found_in.insert(source.relative.clone());
         for (sdk, constraint) in lock.sdks.iter().flatten() {
             app.properties.insert(format!("tollgate:dart:sdk:{sdk}"), constraint.clone());
+        }
+        if unknown > 0 {
+            app.properties.insert("tollgate:dart:graph".into(), "partial".into());
         }
         let app_ref = app.bom_ref.clone();
         inventory.add(app);
@@ -236,7 +317,51 @@ mod tests {
 
     fn run() -> Inventory {
         let root = Path::new(FIXTURE);
-        catalog(root, &root.join("pubspec.lock")).unwrap()
+        catalog_with(root, &root.join("pubspec.lock"), None).unwrap()
+    }
+
+    /// Edges come from the packages' pubspecs: the path package's in the tree, hosted ones
+    /// from the pub cache; what neither has is marked unknown and the graph partial.
+    #[test]
+    fn edges_from_pubspecs_in_the_tree_and_the_pub_cache() {
+        let root = Path::new(FIXTURE);
+        let without = run();
+        assert_eq!(
+            without.dependencies["pkg:pub/local_utils@0.1.0"].iter().collect::<Vec<_>>(),
+            ["pkg:pub/collection@1.19.1"]
+        );
+        let uuid = "pkg:pub/uuid@4.5.1";
+        assert!(without.dependencies[uuid].is_empty());
+        assert_eq!(without.get(uuid).unwrap().properties["tollgate:dart:dependencies"], "unknown");
+        let app = without.roots.iter().next().unwrap();
+        assert_eq!(without.get(app).unwrap().properties["tollgate:dart:graph"], "partial");
+        assert!(
+            !without
+                .get("pkg:pub/local_utils@0.1.0")
+                .unwrap()
+                .properties
+                .contains_key("tollgate:dart:dependencies")
+        );
+
+        let cache = tempfile::tempdir().unwrap();
+        let uuid_dir = cache.path().join("hosted/pub.dev/uuid-4.5.1");
+        std::fs::create_dir_all(&uuid_dir).unwrap();
+        std::fs::write(
+            uuid_dir.join("pubspec.yaml"),
+            "name: uuid\nversion: 4.5.1\ndependencies:\n  crypto: ^3.0.0\n  sprintf: ^7.0.0\n  meta: ^1.0.0\n  fixnum: ^1.1.0\n  not_locked: ^1.0.0\ndev_dependencies:\n  lints: ^5.0.0\n",
+        )
+        .unwrap();
+        let with = catalog_with(root, &root.join("pubspec.lock"), Some(cache.path())).unwrap();
+        assert_eq!(
+            with.dependencies[uuid].iter().collect::<Vec<_>>(),
+            [
+                "pkg:pub/crypto@3.0.6",
+                "pkg:pub/fixnum@1.1.1",
+                "pkg:pub/meta@1.16.0",
+                "pkg:pub/sprintf@7.0.0",
+            ]
+        );
+        assert!(!with.get(uuid).unwrap().properties.contains_key("tollgate:dart:dependencies"));
     }
 
     fn altered(
@@ -279,8 +404,10 @@ mod tests {
                 "pkg:pub/uuid@4.5.1",
             ]
         );
-        // No graph for transitive packages.
-        assert!(inv.dependencies.iter().all(|(from, to)| from == root || to.is_empty()));
+        // Without a pub cache, only the path package's pubspec gives edges.
+        assert!(inv.dependencies.iter().all(|(from, to)| from == root
+            || from == "pkg:pub/local_utils@0.1.0"
+            || to.is_empty()));
         assert!(inv.get("pkg:pub/vector_math@2.1.4").is_some());
         assert_eq!(inv.inputs.keys().collect::<Vec<_>>(), ["pubspec.lock", "pubspec.yaml"]);
     }

@@ -133,29 +133,37 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
         if let Some(dir) = dir {
             c.source = Some(format!("path+{dir}"));
         } else {
-            let Some(sums) = &sums else {
-                return Err(SbomError::OutOfSync {
-                    place: source.at_line(req.line),
-                    manifest: source.path.clone(),
-                    message: format!(
-                        "go.sum is missing; {} {} needs a hash",
-                        req.path, req.version
-                    ),
-                });
+            // Without its go.sum line the module is still required: it is listed, unhashed.
+            let entry = match &sums {
+                None => {
+                    crate::catalog::drift::report(SbomError::OutOfSync {
+                        place: source.at_line(req.line),
+                        manifest: source.path.clone(),
+                        message: format!(
+                            "go.sum is missing; {} {} needs a hash",
+                            req.path, req.version
+                        ),
+                    })?;
+                    None
+                }
+                Some(sums) => {
+                    let entry = sums.get(&(path.to_owned(), version.to_owned()));
+                    if entry.is_none() {
+                        let what = if path == req.path {
+                            format!("{path} {version}")
+                        } else {
+                            format!("{path} {version} (replacing {} {})", req.path, req.version)
+                        };
+                        crate::catalog::drift::report(SbomError::OutOfSync {
+                            place: source.at_line(req.line),
+                            manifest: source.path.clone(),
+                            message: format!("{what} has no go.sum line"),
+                        })?;
+                    }
+                    entry
+                }
             };
-            let Some(entry) = sums.get(&(path.to_owned(), version.to_owned())) else {
-                let what = if path == req.path {
-                    format!("{path} {version}")
-                } else {
-                    format!("{path} {version} (replacing {} {})", req.path, req.version)
-                };
-                return Err(SbomError::OutOfSync {
-                    place: source.at_line(req.line),
-                    manifest: source.path.clone(),
-                    message: format!("{what} has no go.sum line"),
-                });
-            };
-            if let Some(hex) = &entry.zip {
+            if let Some(hex) = entry.and_then(|e| e.zip.as_ref()) {
                 c.hashes = vec![Hash { algorithm: HashAlgorithm::Sha256, hex: hex.clone() }];
                 c.properties.insert("tollgate:go:hash".into(), "h1".into());
             }
@@ -175,7 +183,9 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
     Ok(inventory)
 }
 
-/// A Go module component: namespace is the path up to its last `/`.
+/// A Go module component. Its name is the full module path, as published (`go get` takes it,
+/// and `github.com/AlecAivazis/survey/v2` is not `v2`); the purl splits it at the last `/`
+/// into namespace and name and applies the golang type's case rules (through `packageurl`).
 fn go_component(path: &str, version: &str, found_in: &str) -> Component {
     let (namespace, name) = match path.rsplit_once('/') {
         Some((ns, name)) => (Some(ns), name),
@@ -185,7 +195,7 @@ fn go_component(path: &str, version: &str, found_in: &str) -> Component {
     if version.is_empty() {
         p = p.strip_suffix('@').map(str::to_owned).unwrap_or(p);
     }
-    let mut c = Component::new(Ecosystem::Go, namespace.map(str::to_owned), name, version, p);
+    let mut c = Component::new(Ecosystem::Go, None, path, version, p);
     c.found_in.insert(found_in.to_owned());
     c
 }
@@ -552,12 +562,27 @@ mod tests {
         assert_eq!(inv.inputs.keys().collect::<Vec<_>>(), ["go.mod", "go.sum"]);
     }
 
+    /// The name keeps the published case and the whole path; the purl follows the golang
+    /// type's rules (namespace lowercased, major-version suffix as the name).
+    #[test]
+    fn names_are_full_module_paths_and_purls_follow_the_type_rules() {
+        let c = go_component("github.com/AlecAivazis/survey/v2", "v2.3.7", "go.mod");
+        assert_eq!(c.name, "github.com/AlecAivazis/survey/v2");
+        assert_eq!(c.full_name(), "github.com/AlecAivazis/survey/v2");
+        assert_eq!(c.purl, "pkg:golang/github.com/alecaivazis/survey/v2@v2.3.7");
+        let bare = go_component("rsc.io", "v1.0.0", "go.mod");
+        assert_eq!(
+            (bare.name.as_str(), bare.purl.as_str()),
+            ("rsc.io", "pkg:golang/rsc.io@v1.0.0")
+        );
+    }
+
     #[test]
     fn hashes_replacements_and_indirect_marks() {
         let inv = run();
         let uuid = inv.get("pkg:golang/github.com/google/uuid@v1.6.0").unwrap();
-        assert_eq!(uuid.namespace.as_deref(), Some("github.com/google"));
-        assert_eq!(uuid.name, "uuid");
+        assert_eq!(uuid.namespace, None);
+        assert_eq!(uuid.name, "github.com/google/uuid");
         assert_eq!(
             uuid.hashes,
             [Hash {

@@ -20,15 +20,20 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// Reads `path`, which must be valid UTF-8.
+    /// Reads `path`, which must be valid UTF-8. A leading byte-order mark (editors on Windows
+    /// write one into `package.json`; npm and pnpm accept it) is dropped from the text; the
+    /// digest is of the bytes as stored.
     pub fn read(root: &Path, path: &Path) -> Result<SourceFile, SbomError> {
         let bytes = std::fs::read(path).map_err(|e| SbomError::io(path, e))?;
         let digest = Digest::sha256(&bytes);
-        let text = String::from_utf8(bytes).map_err(|e| {
+        let mut text = String::from_utf8(bytes).map_err(|e| {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
             SbomError::malformed(Place::line(path, line), "not valid UTF-8")
         })?;
+        if text.starts_with('\u{feff}') {
+            text.drain(..'\u{feff}'.len_utf8());
+        }
         Ok(SourceFile {
             path: path.to_path_buf(),
             relative: relative_name(root, path),
@@ -138,6 +143,29 @@ mod tests {
         );
     }
 
+    /// The purl spec's case rules per type (through `packageurl`, which transcribes the spec's
+    /// type definitions): npm and pypi names are lowercased, golang namespaces are, cargo and
+    /// pub keep their case. Component names keep the published case; only purls change.
+    #[test]
+    fn purls_follow_each_types_case_rules() {
+        assert_eq!(purl("npm", None, "JSONStream", "1.3.5", &[]), "pkg:npm/jsonstream@1.3.5");
+        assert_eq!(
+            purl("npm", Some("@Azure"), "Core-Auth", "1.0.0", &[]),
+            "pkg:npm/%40Azure/core-auth@1.0.0"
+        );
+        assert_eq!(purl("pypi", None, "PyYAML", "6.0.2", &[]), "pkg:pypi/pyyaml@6.0.2");
+        assert_eq!(
+            purl("golang", Some("github.com/AlecAivazis/survey"), "v2", "v2.3.7", &[]),
+            "pkg:golang/github.com/alecaivazis/survey/v2@v2.3.7"
+        );
+        assert_eq!(
+            purl("golang", Some("github.com/x"), "BurntSushi", "v1.0.0", &[]),
+            "pkg:golang/github.com/x/BurntSushi@v1.0.0"
+        );
+        assert_eq!(purl("cargo", None, "Inflector", "0.11.4", &[]), "pkg:cargo/Inflector@0.11.4");
+        assert_eq!(purl("pub", None, "Flutter_Svg", "1.0.0", &[]), "pkg:pub/Flutter_Svg@1.0.0");
+    }
+
     #[test]
     fn sri_sha512_decodes_to_hex() {
         let hashes = integrity_to_hash("sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==").unwrap();
@@ -145,6 +173,16 @@ mod tests {
         assert_eq!(hashes[0].algorithm, HashAlgorithm::Sha512);
         assert!(hashes[0].hex.starts_with("cf83e1357eefb8bd"));
         assert!(integrity_to_hash("sha512-!!!").is_none());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_but_digested() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("package.json");
+        std::fs::write(&path, "\u{feff}{\"name\": \"x\"}\n").unwrap();
+        let file = SourceFile::read(dir.path(), &path).unwrap();
+        assert_eq!(file.text, "{\"name\": \"x\"}\n");
+        assert_eq!(file.digest, Digest::sha256(&std::fs::read(&path).unwrap()));
     }
 
     #[test]

@@ -12,6 +12,15 @@ use std::collections::BTreeSet;
 /// The `bom-ref` of the synthetic subject when a tree has several roots.
 pub const SUBJECT_REF: &str = "tollgate:subject";
 
+/// The metadata property naming a lockfile the scan left out (`path: rule: reason`), once per
+/// lockfile, sorted: a document with any is partial.
+pub const SKIPPED_LOCKFILE: &str = "tollgate:skipped-lockfile";
+
+/// The metadata property naming a lockfile catalogued as locked although it disagrees with its
+/// manifests (`path: rule: reason`), once per disagreement, sorted: the document may lack
+/// packages the manifests declare.
+pub const OUT_OF_DATE_LOCKFILE: &str = "tollgate:out-of-date-lockfile";
+
 /// Renders `inventory` as a CycloneDX JSON document of `version`.
 pub fn render(inventory: &Inventory, version: CycloneDxVersion, info: &DocumentInfo) -> String {
     // The document's subject: the single root, or a synthetic one that depends on every root.
@@ -41,6 +50,8 @@ pub fn render(inventory: &Inventory, version: CycloneDxVersion, info: &DocumentI
     }
     dependencies.sort_by(|a, b| a.of.cmp(b.of));
 
+    let skipped: Vec<String> = info.skipped.iter().map(|s| s.describe()).collect();
+    let out_of_date: Vec<String> = info.out_of_date.iter().map(|s| s.describe()).collect();
     let mut document = Bom {
         schema: format!("http://cyclonedx.org/schema/bom-{}.schema.json", version.as_str()),
         bom_format: "CycloneDX",
@@ -49,6 +60,11 @@ pub fn render(inventory: &Inventory, version: CycloneDxVersion, info: &DocumentI
         metadata: Metadata {
             component: subject,
             lifecycles: [Lifecycle { phase: "pre-build" }],
+            properties: out_of_date
+                .iter()
+                .map(|value| Property { name: OUT_OF_DATE_LOCKFILE, value })
+                .chain(skipped.iter().map(|value| Property { name: SKIPPED_LOCKFILE, value }))
+                .collect(),
             timestamp: None,
             tools: Tools {
                 components: [Tool {
@@ -96,6 +112,8 @@ struct Bom<'a> {
 struct Metadata<'a> {
     component: Subject<'a>,
     lifecycles: [Lifecycle; 1],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    properties: Vec<Property<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timestamp: Option<&'a str>,
     tools: Tools<'a>,
@@ -315,6 +333,7 @@ pub(super) mod tests {
             subject: "demo".into(),
             timestamp: "2026-01-01T00:00:00Z".into(),
             tool_version: "0.1.0".into(),
+            ..Default::default()
         }
     }
 

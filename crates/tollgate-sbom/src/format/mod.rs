@@ -116,7 +116,7 @@ impl fmt::Display for CycloneDxVersion {
 }
 
 /// What a document says about itself, beyond the inventory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DocumentInfo {
     /// Name of what was scanned (the directory or project name).
     pub subject: String,
@@ -124,6 +124,32 @@ pub struct DocumentInfo {
     pub timestamp: String,
     /// Version of the producing tool (Tollgate).
     pub tool_version: String,
+    /// Lockfiles of the scanned tree left out of the inventory, sorted: when not empty the
+    /// document is partial, and says so (CycloneDX: `tollgate:skipped-lockfile` metadata
+    /// properties; SPDX: the creation-info comment).
+    pub skipped: Vec<SkippedLockfile>,
+    /// Lockfiles catalogued as locked although they disagree with their manifests, one entry
+    /// per disagreement, sorted (CycloneDX: `tollgate:out-of-date-lockfile` properties; SPDX:
+    /// more lines of the same comment). Their rule is `sbom/out-of-date-lockfile`.
+    pub out_of_date: Vec<SkippedLockfile>,
+}
+
+/// A lockfile a tree scan found but did not catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SkippedLockfile {
+    /// The lockfile, relative to the scanned root, `/`-separated.
+    pub path: String,
+    /// The rule it was reported under (`sbom/unreadable-lockfile`, …).
+    pub rule: &'static str,
+    /// Why, with the file and place (paths relative to the scanned root).
+    pub reason: String,
+}
+
+impl SkippedLockfile {
+    /// `path: rule: reason`, the text both formats record.
+    pub fn describe(&self) -> String {
+        format!("{}: {}: {}", self.path, self.rule, self.reason)
+    }
 }
 
 /// Renders `inventory` in `format`; `version` applies to CycloneDX only.

@@ -10,6 +10,27 @@ use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+/// The first line of the creation-info comment of a partial document; one line follows per
+/// lockfile left out (`path: rule: reason`), sorted.
+pub const SKIPPED_PREFIX: &str = "tollgate: partial SBOM; lockfiles left out:";
+
+/// The first line of the comment's part about lockfiles catalogued although out of date; one
+/// line follows per disagreement (`path: rule: reason`), sorted.
+pub const OUT_OF_DATE_PREFIX: &str = "tollgate: lockfiles out of date with their manifests:";
+
+/// The creation-info comment of a document with lockfiles left out or out of date.
+fn partial_comment(info: &DocumentInfo) -> Option<String> {
+    let mut parts = Vec::new();
+    for (prefix, list) in [(OUT_OF_DATE_PREFIX, &info.out_of_date), (SKIPPED_PREFIX, &info.skipped)]
+    {
+        if !list.is_empty() {
+            let lines: Vec<String> = list.iter().map(|s| s.describe()).collect();
+            parts.push(format!("{prefix}\n{}", lines.join("\n")));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("\n"))
+}
+
 /// Renders `inventory` as an SPDX 2.3 JSON document.
 pub fn render(inventory: &Inventory, info: &DocumentInfo) -> String {
     let ids: BTreeMap<&str, String> =
@@ -41,6 +62,7 @@ pub fn render(inventory: &Inventory, info: &DocumentInfo) -> String {
     let mut document = Document {
         spdx_id: "SPDXRef-DOCUMENT",
         creation_info: CreationInfo {
+            comment: partial_comment(info),
             created: None,
             creators: [format!("Tool: tollgate-{}", info.tool_version)],
         },
@@ -86,6 +108,8 @@ struct Document<'a> {
 
 #[derive(Serialize)]
 struct CreationInfo<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     created: Option<&'a str>,
     creators: [String; 1],
@@ -267,6 +291,7 @@ mod tests {
             subject: "demo".into(),
             timestamp: "2026-01-01T00:00:00Z".into(),
             tool_version: "0.1.0".into(),
+            ..Default::default()
         };
         let text = render(&inv, &info);
         let mut doc: Value = serde_json::from_str(&text).unwrap();

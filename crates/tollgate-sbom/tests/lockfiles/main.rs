@@ -2,6 +2,8 @@
 //! cataloguing API: deep nesting and duplicate keys are input errors naming the file, line and
 //! column; a large but ordinary lockfile parses.
 
+mod scan;
+
 #[path = "../../benches/support/mod.rs"]
 mod support;
 

@@ -21,6 +21,9 @@ pub(super) struct Manifest {
     pub is_member: bool,
     /// Where the manifest lives, for local (path) packages.
     pub local: Option<PathBuf>,
+    /// The `path` of every path dependency it declares (dependency tables, `[workspace.
+    /// dependencies]`, `[patch.*]`), relative to its directory, as written.
+    pub path_deps: Vec<String>,
 }
 
 /// `[package]` facts, inheritance resolved.
@@ -120,6 +123,7 @@ impl Manifest {
                 add_tables(target);
             }
         }
+        manifest.path_deps = path_dependencies(&table);
         Ok(manifest)
     }
 
@@ -182,6 +186,45 @@ impl PackageFacts {
             homepage: string("homepage"),
         }
     }
+}
+
+/// The `path = "…"` of every dependency entry in `table`: its dependency tables (also per
+/// target), `[workspace.dependencies]` and `[patch.<registry>]`. Sorted, without repeats.
+fn path_dependencies(table: &Table) -> Vec<String> {
+    let mut paths = BTreeSet::new();
+    let mut from = |deps: &Table| {
+        for spec in deps.values() {
+            if let Some(path) = spec.as_table().and_then(|t| t.get("path")).and_then(Value::as_str)
+            {
+                paths.insert(path.to_owned());
+            }
+        }
+    };
+    let mut tables: Vec<&Table> = vec![table];
+    if let Some(targets) = table.get("target").and_then(Value::as_table) {
+        tables.extend(targets.values().filter_map(Value::as_table));
+    }
+    for t in tables {
+        for (name, _) in TABLES {
+            if let Some(deps) = t.get(name).and_then(Value::as_table) {
+                from(deps);
+            }
+        }
+    }
+    if let Some(deps) = table
+        .get("workspace")
+        .and_then(Value::as_table)
+        .and_then(|w| w.get("dependencies"))
+        .and_then(Value::as_table)
+    {
+        from(deps);
+    }
+    if let Some(patches) = table.get("patch").and_then(Value::as_table) {
+        for deps in patches.values().filter_map(Value::as_table) {
+            from(deps);
+        }
+    }
+    paths.into_iter().collect()
 }
 
 /// The package a dependency entry names: `package = "…"` when renamed, else its key.

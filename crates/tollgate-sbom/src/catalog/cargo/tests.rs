@@ -295,3 +295,60 @@ fn manifests_outside_the_members_need_not_be_locked() {
     let inv = catalog(dir.path(), &dir.path().join("Cargo.lock"), None).unwrap();
     assert_eq!(inv.components.len(), 7);
 }
+
+/// `cargo-outside-path/harness` is its own workspace (lockfile by `cargo generate-lockfile`)
+/// depending on `../lib`, which inherits its version, licence and a `{ workspace = true }` path
+/// dependency from the enclosing workspace
+/// — as cargo-fuzz crates depend on `..`.
+#[test]
+fn path_dependencies_outside_the_workspace_are_read_from_their_manifests() {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cargo-outside-path"));
+    let inv = catalog(root, &root.join("harness/Cargo.lock"), None).unwrap();
+    let refs: Vec<&str> = inv.components.keys().map(String::as_str).collect();
+    assert_eq!(
+        refs,
+        ["pkg:cargo/outharness@0.1.0", "pkg:cargo/outlib-inner@0.2.0", "pkg:cargo/outlib@0.4.0"]
+    );
+    let lib = inv.get("pkg:cargo/outlib@0.4.0").unwrap();
+    assert_eq!(lib.license.as_deref(), Some("MIT"));
+    assert_eq!(lib.kind, ComponentKind::Library);
+    assert_eq!(
+        inv.get("pkg:cargo/outlib-inner@0.2.0").unwrap().license.as_deref(),
+        Some("Apache-2.0")
+    );
+    assert_eq!(
+        inv.dependencies["pkg:cargo/outlib@0.4.0"].iter().collect::<Vec<_>>(),
+        ["pkg:cargo/outlib-inner@0.2.0"]
+    );
+    assert_eq!(inv.roots.iter().collect::<Vec<_>>(), ["pkg:cargo/outharness@0.1.0"]);
+    let inputs: Vec<&str> = inv.inputs.keys().map(String::as_str).collect();
+    assert_eq!(
+        inputs,
+        ["harness/Cargo.lock", "harness/Cargo.toml", "lib/Cargo.toml", "lib/inner/Cargo.toml"]
+    );
+
+    // Scanned from the harness itself, the manifests outside are named with `..`.
+    let harness = root.join("harness");
+    let inv = catalog(&harness, &harness.join("Cargo.lock"), None).unwrap();
+    let inputs: Vec<&str> = inv.inputs.keys().map(String::as_str).collect();
+    assert_eq!(
+        inputs,
+        ["../lib/Cargo.toml", "../lib/inner/Cargo.toml", "Cargo.lock", "Cargo.toml"]
+    );
+
+    // A lockfile naming a path package no manifest declares is still out of date.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in ignore::WalkBuilder::new(root).hidden(false).build() {
+        let entry = entry.unwrap();
+        let to = dir.path().join(entry.path().strip_prefix(root).unwrap());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    std::fs::remove_file(dir.path().join("lib/inner/Cargo.toml")).unwrap();
+    let err = catalog(dir.path(), &dir.path().join("harness/Cargo.lock"), None).unwrap_err();
+    assert!(matches!(err, SbomError::OutOfSync { .. }), "{err}");
+    assert!(err.to_string().contains("outlib-inner 0.2.0"), "{err}");
+}

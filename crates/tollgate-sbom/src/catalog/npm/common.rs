@@ -168,6 +168,9 @@ pub(super) struct Manifest<'a> {
     /// `workspaces`.
     #[serde(default)]
     pub workspaces: Option<Workspaces>,
+    /// `resolutions` (yarn): overrides by package name, `parent/name` or `name@range`.
+    #[serde(borrow, default)]
+    pub resolutions: Pairs<'a>,
 }
 
 /// Which dependency list of a manifest a declaration comes from.

@@ -4,6 +4,6 @@ mod common;
 pub mod package_lock;
 pub mod pnpm;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 pub mod yarn;
 mod yarn_v1;

@@ -1,4 +1,8 @@
-//! `package-lock.json` and `npm-shrinkwrap.json`, lockfileVersion 2 and 3.
+//! `package-lock.json` and `npm-shrinkwrap.json`, lockfileVersion 1, 2 and 3.
+//!
+//! lockfileVersion 1 (npm 5 and 6) nests the installed tree under `dependencies`, with each
+//! package's `requires`; it is rewritten as the `packages` map of version 2 ([`v1_as_v2`]) and
+//! read like one.
 //!
 //! The `packages` map is the installed tree: `""` is the project, `node_modules/a` and
 //! `node_modules/a/node_modules/b` are installed packages, folder keys (`packages/app`) are
@@ -12,6 +16,7 @@ use super::common::{
     dir_name, json_key_line, lock_dir, npm_component, out_of_sync, place, pointer, read_if_exists,
     read_lockfile, strip_position,
 };
+use crate::catalog::drift;
 use crate::catalog::{SourceFile, integrity_to_hash};
 use crate::{ComponentKind, Inventory, SbomError, Scope};
 use serde::Deserialize;
@@ -29,13 +34,21 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
     let lock: Lock<'_> =
         serde_json::from_str(&source.text).map_err(|e| SbomError::json(&source.path, &e))?;
     check_version(&source, lock.lockfile_version.as_ref())?;
+    let dir = lock_dir(lockfile);
+    let converted;
+    let lock = if lock.lockfile_version.as_ref().is_some_and(|v| v.0 == "1") {
+        converted = v1_as_v2(&source, &dir.join("package.json"))?;
+        serde_json::from_str::<Lock<'_>>(&converted)
+            .map_err(|e| SbomError::malformed(place(&source, None), e.to_string()))?
+    } else {
+        lock
+    };
     let Some(packages) = lock.packages else {
         return Err(SbomError::malformed(
             place(&source, json_key_line(&source, "lockfileVersion")),
             "/packages: missing (lockfileVersion 2 and 3 record the installed tree there)",
         ));
     };
-    let dir = lock_dir(lockfile);
     let manifest_source = read_if_exists(root, &dir.join("package.json"), &mut inventory)?;
     let manifest = manifest_source.as_ref().map(Manifest::parse).transpose()?;
 
@@ -219,11 +232,11 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
 }
 
 /// The supported versions, for the error message.
-const SUPPORTED: &str = "2, 3";
+const SUPPORTED: &str = "1, 2, 3";
 
 fn check_version(source: &SourceFile, version: Option<&LockVersion>) -> Result<(), SbomError> {
     let version = match version {
-        Some(LockVersion(v)) if v == "2" || v == "3" => return Ok(()),
+        Some(LockVersion(v)) if v == "1" || v == "2" || v == "3" => return Ok(()),
         Some(LockVersion(v)) => v.clone(),
         None => "(missing)".to_owned(),
     };
@@ -233,6 +246,88 @@ fn check_version(source: &SourceFile, version: Option<&LockVersion>) -> Result<(
         version,
         supported: SUPPORTED,
     })
+}
+
+/// lockfileVersion 1 as the JSON text of a version 2 lock: each package of the nested
+/// `dependencies` tree becomes the `packages` entry at its install path
+/// (`node_modules/debug/node_modules/ms`), its `requires` its `dependencies`, `bundled` its
+/// `inBundle`; `dev` and `optional` are kept. Version 1 has no root entry: the project's is
+/// made from `package.json` (each section listing only what the lock installs at the top, so a
+/// dependency the lock lacks is still reported as drift), or, without one, from the top-level
+/// packages (`dev` ones as development dependencies).
+fn v1_as_v2(source: &SourceFile, manifest: &Path) -> Result<String, SbomError> {
+    use serde_json::{Map, Value, json};
+    let doc: Value =
+        serde_json::from_str(&source.text).map_err(|e| SbomError::json(&source.path, &e))?;
+    let empty = Map::new();
+    let top = doc.get("dependencies").and_then(Value::as_object).unwrap_or(&empty);
+    let mut packages = Map::new();
+    let mut root = Map::new();
+    for key in ["name", "version"] {
+        if let Some(v) = doc.get(key) {
+            root.insert(key.to_owned(), v.clone());
+        }
+    }
+    let manifest: Option<Value> = std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|t| serde_json::from_str(t.trim_start_matches('\u{feff}')).ok());
+    for section in ["dependencies", "devDependencies", "optionalDependencies"] {
+        let listed: Map<String, Value> = match &manifest {
+            Some(m) => m
+                .get(section)
+                .and_then(Value::as_object)
+                .map(|deps| {
+                    deps.iter()
+                        .filter(|(n, _)| top.contains_key(*n))
+                        .map(|(n, r)| (n.clone(), r.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => top
+                .iter()
+                .filter(|(_, d)| {
+                    let dev = d.get("dev").and_then(Value::as_bool).unwrap_or(false);
+                    (section == "devDependencies") == dev && section != "optionalDependencies"
+                })
+                .map(|(n, _)| (n.clone(), json!("*")))
+                .collect(),
+        };
+        if !listed.is_empty() {
+            root.insert(section.to_owned(), Value::Object(listed));
+        }
+    }
+    packages.insert(String::new(), Value::Object(root));
+    let mut pending: Vec<(String, &Map<String, Value>)> = vec![(String::new(), top)];
+    while let Some((prefix, deps)) = pending.pop() {
+        for (name, dep) in deps {
+            let key = format!("{prefix}node_modules/{name}");
+            let mut entry = Map::new();
+            for field in ["version", "resolved", "integrity", "dev", "optional"] {
+                if let Some(v) = dep.get(field) {
+                    entry.insert(field.to_owned(), v.clone());
+                }
+            }
+            if let Some(v) = dep.get("bundled") {
+                entry.insert("inBundle".to_owned(), v.clone());
+            }
+            if let Some(requires) = dep.get("requires").filter(|r| r.is_object()) {
+                entry.insert("dependencies".to_owned(), requires.clone());
+            }
+            if let Some(nested) = dep.get("dependencies").and_then(Value::as_object) {
+                pending.push((format!("{key}/"), nested));
+            }
+            packages.insert(key, Value::Object(entry));
+        }
+    }
+    let mut v2 = Map::new();
+    for key in ["name", "version"] {
+        if let Some(v) = doc.get(key) {
+            v2.insert(key.to_owned(), v.clone());
+        }
+    }
+    v2.insert("lockfileVersion".to_owned(), json!(2));
+    v2.insert("packages".to_owned(), Value::Object(packages));
+    Ok(Value::Object(v2).to_string())
 }
 
 /// Every dependency `package.json` declares must be in the lock's entry for that folder with
@@ -259,7 +354,7 @@ fn check_sync(
         let locked = same.or_else(|| entry_sections.iter().find_map(|(_, l)| l.get(name)));
         match locked {
             None => {
-                return Err(out_of_sync(
+                drift::report(out_of_sync(
                     manifest_source,
                     section,
                     name,
@@ -268,10 +363,10 @@ fn check_sync(
                         section.key(),
                         where_(key)
                     ),
-                ));
+                ))?;
             }
             Some(locked) if locked != range => {
-                return Err(out_of_sync(
+                drift::report(out_of_sync(
                     manifest_source,
                     section,
                     name,
@@ -279,7 +374,7 @@ fn check_sync(
                         "dependency `{name}` is `{range}` in package.json but `{locked}` in {lock_name}{}",
                         where_(key)
                     ),
-                ));
+                ))?;
             }
             Some(_) => {}
         }
@@ -288,7 +383,7 @@ fn check_sync(
     for (section, list) in entry_sections {
         for (name, _) in &list.0 {
             if !declared.contains(&&**name) {
-                return Err(SbomError::OutOfSync {
+                drift::report(SbomError::OutOfSync {
                     place: place(lock, json_key_line(lock, key)),
                     manifest: manifest_source.path.clone(),
                     message: format!(
@@ -297,7 +392,7 @@ fn check_sync(
                         &**name,
                         section.key()
                     ),
-                });
+                })?;
             }
         }
     }
@@ -650,12 +745,12 @@ mod tests {
     }
 
     #[test]
-    fn lockfile_v1_is_unsupported_at_its_version_line() {
-        let lock = "{\n  \"name\": \"old\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 1,\n  \"requires\": true,\n  \"dependencies\": {}\n}\n";
+    fn unknown_lockfile_version_is_unsupported_at_its_version_line() {
+        let lock = "{\n  \"name\": \"old\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 0,\n  \"requires\": true,\n  \"dependencies\": {}\n}\n";
         let (_dir, result) = scratch(None, lock);
         match result.unwrap_err() {
             SbomError::UnsupportedVersion { place, version, .. } => {
-                assert_eq!(version, "1");
+                assert_eq!(version, "0");
                 assert_eq!(place.line, Some(4));
             }
             other => panic!("{other}"),
@@ -769,5 +864,67 @@ mod tests {
         assert_eq!(deps(&inv, "pkg:npm/a@1.0.0"), ["pkg:npm/%40real/c@2.0.0", "pkg:npm/b@1.0.0"]);
         assert_eq!(deps(&inv, "pkg:npm/d@1.0.0"), ["pkg:npm/%40real/c@2.0.0"]);
         assert_eq!(deps(&inv, "pkg:npm/x@1.0.0"), ["pkg:npm/a@1.0.0", "pkg:npm/d@1.0.0"]);
+    }
+
+    const V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/npm-lock-v1");
+
+    /// `npm-lock-v1` was written by npm 6 (`npm install --package-lock-only`): a nested `ms`
+    /// under `debug`, a dev and an optional top-level package.
+    #[test]
+    fn lockfile_v1_nested_tree_scopes_and_hashes() {
+        let root = Path::new(V1);
+        let inv = catalog(root, &root.join("package-lock.json")).unwrap();
+        let app = "pkg:npm/npm-v1-fixture@1.0.0";
+        assert_eq!(inv.roots.iter().collect::<Vec<_>>(), [app]);
+        assert_eq!(
+            deps(&inv, app),
+            [
+                "pkg:npm/%40tootallnate/once@2.0.1",
+                "pkg:npm/debug@2.6.9",
+                "pkg:npm/is-number@7.0.0",
+                "pkg:npm/ms@2.1.3",
+            ]
+        );
+        assert_eq!(deps(&inv, "pkg:npm/debug@2.6.9"), ["pkg:npm/ms@2.0.0"]);
+        assert_eq!(scope(&inv, "pkg:npm/is-number@7.0.0"), Scope::Excluded);
+        assert_eq!(scope(&inv, "pkg:npm/ms@2.1.3"), Scope::Optional);
+        assert_eq!(scope(&inv, "pkg:npm/ms@2.0.0"), Scope::Required);
+        let debug = inv.get("pkg:npm/debug@2.6.9").unwrap();
+        assert!(debug.hashes[0].hex.starts_with("6c2ec496b7496899"), "{:?}", debug.hashes);
+        assert_eq!(
+            debug.source.as_deref(),
+            Some("https://registry.npmjs.org/debug/-/debug-2.6.9.tgz")
+        );
+        assert_eq!(inv.inputs.keys().collect::<Vec<_>>(), ["package-lock.json", "package.json"]);
+    }
+
+    #[test]
+    fn lockfile_v1_truncated_or_out_of_sync() {
+        let lock = std::fs::read_to_string(format!("{V1}/package-lock.json")).unwrap();
+        let manifest = std::fs::read_to_string(format!("{V1}/package.json")).unwrap();
+        let cut = &lock[..lock.find("\"is-number\"").unwrap()];
+        let (_dir, result) = scratch(Some(&manifest), cut);
+        let err = result.unwrap_err();
+        assert!(matches!(err, SbomError::Malformed { .. }), "{err}");
+        assert!(err.to_string().contains("package-lock.json:"), "{err}");
+
+        let drifted = manifest.replace(
+            "\"debug\": \"2.6.9\",",
+            "\"debug\": \"2.6.9\",\n    \"left-pad\": \"^1.3.0\",",
+        );
+        let (_dir, result) = scratch(Some(&drifted), &lock);
+        match result.unwrap_err() {
+            SbomError::OutOfSync { place, message, .. } => {
+                assert!(place.path.ends_with("package.json"));
+                assert_eq!(place.line, Some(8));
+                assert!(message.contains("left-pad"), "{message}");
+            }
+            other => panic!("{other}"),
+        }
+        // Without package.json the top-level packages are the project's dependencies.
+        let (_dir, result) = scratch(None, &lock);
+        let inv = result.unwrap();
+        assert_eq!(deps(&inv, "pkg:npm/npm-v1-fixture@1.0.0").len(), 4);
+        assert_eq!(scope(&inv, "pkg:npm/is-number@7.0.0"), Scope::Excluded);
     }
 }

@@ -11,6 +11,7 @@ use super::common::{
     EdgeKind, Graph, Manifest, Section, dir_name, join_relative, lock_dir, npm_component,
     out_of_sync, place, pointer, read_if_exists, read_lockfile, split_descriptor, yaml_key_line,
 };
+use crate::catalog::drift;
 use crate::catalog::{SourceFile, integrity_to_hash};
 use crate::{ComponentKind, Inventory, SbomError, Scope};
 use serde::Deserialize;
@@ -266,7 +267,7 @@ fn check_sync(
         }
         let same = sections.iter().find(|(s, _)| *s == section).and_then(|(_, l)| l.get(name));
         let Some(locked) = same.or_else(|| sections.iter().find_map(|(_, l)| l.get(name))) else {
-            return Err(out_of_sync(
+            drift::report(out_of_sync(
                 manifest_source,
                 section,
                 name,
@@ -274,7 +275,8 @@ fn check_sync(
                     "dependency `{name}` ({} {range}) is missing from {lock_name}",
                     section.key()
                 ),
-            ));
+            ))?;
+            continue;
         };
         let specifier = match locked {
             DepRef::Spec { specifier, .. } => Some(specifier.as_str()),
@@ -283,14 +285,14 @@ fn check_sync(
         if let Some(specifier) = specifier
             && specifier != range
         {
-            return Err(out_of_sync(
+            drift::report(out_of_sync(
                 manifest_source,
                 section,
                 name,
                 format!(
                     "dependency `{name}` is `{range}` in package.json but `{specifier}` in {lock_name}"
                 ),
-            ));
+            ))?;
         }
     }
     Ok(())

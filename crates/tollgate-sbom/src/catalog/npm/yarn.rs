@@ -17,6 +17,7 @@ use super::common::{
     place, pointer, read_if_exists, read_lockfile, split_descriptor, yaml_key_line,
 };
 use super::yarn_v1::{self, Value};
+use crate::catalog::drift;
 use crate::catalog::{SourceFile, integrity_to_hash};
 use crate::{Component, ComponentKind, Hash, HashAlgorithm, Inventory, SbomError};
 use serde::Deserialize;
@@ -35,8 +36,17 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
     let source = read_lockfile(root, lockfile, &mut inventory)?;
     let berry = source.text.lines().any(|l| l.trim_end() == "__metadata:");
     let entries = if berry { berry_entries(&source)? } else { classic_entries(&source)? };
-    let lock = Lock::new(&source, entries);
     let dir = lock_dir(lockfile);
+    let root_manifest = read_if_exists(root, &dir.join("package.json"), &mut inventory)?;
+    let resolutions = match &root_manifest {
+        Some(m) if berry => overrides(&Manifest::parse(m)?),
+        _ => Vec::new(),
+    };
+    let mut entries = entries;
+    if berry {
+        versions_of_local_links(&dir, &mut entries);
+    }
+    let lock = Lock::new(&source, entries, resolutions);
 
     let mut graph = Graph::new(&source.relative, lock.entries.len() + 1);
     // Workspace entries become projects below.
@@ -46,7 +56,6 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
     }
 
     // The projects.
-    let root_manifest = read_if_exists(root, &dir.join("package.json"), &mut inventory)?;
     let mut projects: Vec<Project> = Vec::new();
     if berry {
         for (i, entry) in lock.entries.iter().enumerate() {
@@ -197,6 +206,78 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
     Ok(inventory)
 }
 
+/// Yarn `resolutions` as `(package name, range)`: the package a key overrides is its last
+/// name (`parent/name`, `**/name` and `name@range` keys override `name`; scoped names keep
+/// their scope). Later keys win, as in yarn.
+fn overrides(manifest: &Manifest<'_>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (key, range) in &manifest.resolutions.0 {
+        let mut parts: Vec<String> = Vec::new();
+        let mut pending_scope: Option<&str> = None;
+        for part in key.split('/') {
+            match pending_scope.take() {
+                Some(scope) => parts.push(format!("{scope}/{part}")),
+                None if part.starts_with('@') => pending_scope = Some(part),
+                None => parts.push(part.to_owned()),
+            }
+        }
+        let Some(last) = parts.pop() else { continue };
+        let name = match split_descriptor(&last) {
+            Some((name, _)) => name.to_owned(),
+            None => last,
+        };
+        out.retain(|(n, _)| *n != name);
+        out.push((name, range.to_string()));
+    }
+    out
+}
+
+/// Berry locks `link:` and `portal:` packages at `0.0.0-use.local`: their version is in their
+/// own `package.json`, at the path the reference names relative to the workspace its
+/// `::locator=` names. Left as locked when that manifest cannot be read.
+fn versions_of_local_links(dir: &Path, entries: &mut [Entry]) {
+    for entry in entries.iter_mut().filter(|e| e.version == "0.0.0-use.local") {
+        let Some(reference) = entry.source.as_deref() else { continue };
+        let Some(rest) =
+            reference.strip_prefix("link:").or_else(|| reference.strip_prefix("portal:"))
+        else {
+            continue;
+        };
+        let (path, locator) = rest.split_once("::locator=").unwrap_or((rest, ""));
+        let locator = percent_decode(locator);
+        let workspace = locator.rsplit_once("@workspace:").map_or(".", |(_, w)| w);
+        let manifest = dir.join(workspace).join(path).join("package.json");
+        let version = std::fs::read_to_string(&manifest).ok().and_then(|text| {
+            let value: serde_json::Value =
+                serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+            value.get("version")?.as_str().map(str::to_owned)
+        });
+        if let Some(version) = version {
+            entry.version = version;
+        }
+    }
+}
+
+/// `%XX` escapes decoded (berry locators are URL-encoded); anything malformed is kept as is.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) =
+                text.get(i + 1..i + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+}
+
 /// A project: the root or a workspace member.
 struct Project {
     /// Folder relative to the lockfile (`.` for the root).
@@ -266,21 +347,51 @@ struct Lock<'s> {
     source: &'s SourceFile,
     entries: Vec<Entry>,
     by_descriptor: HashMap<String, usize>,
+    /// Berry `portal:` / `link:` descriptors without their `::locator=…` (the workspace they
+    /// are relative to), when only one entry has that descriptor; `None` when several do.
+    by_unlocated: HashMap<String, Option<usize>>,
+    /// The root manifest's `resolutions` (berry), as `(package name, range)`.
+    resolutions: Vec<(String, String)>,
 }
 
 impl<'s> Lock<'s> {
-    fn new(source: &'s SourceFile, entries: Vec<Entry>) -> Lock<'s> {
+    fn new(
+        source: &'s SourceFile,
+        entries: Vec<Entry>,
+        resolutions: Vec<(String, String)>,
+    ) -> Lock<'s> {
         let mut by_descriptor = HashMap::with_capacity(entries.len() * 2);
+        let mut by_unlocated: HashMap<String, Option<usize>> = HashMap::new();
         for (i, entry) in entries.iter().enumerate() {
             for d in &entry.descriptors {
                 by_descriptor.insert(d.clone(), i);
+                if let Some((unlocated, _)) = d.split_once("::locator=") {
+                    by_unlocated
+                        .entry(unlocated.to_owned())
+                        .and_modify(|e| *e = e.filter(|&j| j == i))
+                        .or_insert(Some(i));
+                }
             }
         }
-        Lock { source, entries, by_descriptor }
+        Lock { source, entries, by_descriptor, by_unlocated, resolutions }
     }
 
-    /// The entry a dependency `name range` resolves to.
+    /// The entry a dependency `name range` resolves to: its descriptor; for berry, the same
+    /// descriptor with its workspace locator (`portal:`, `link:`), or the descriptor the root
+    /// manifest's `resolutions` put in its place (yarn locks the override, not the range
+    /// asked for: `@types/node@npm:*` becomes `@types/node@npm:20.17.6`).
     fn resolve(&self, name: &str, range: &str) -> Option<usize> {
+        if let Some(found) = self.resolve_exact(name, range) {
+            return Some(found);
+        }
+        if let Some(found) = self.by_unlocated.get(&format!("{name}@{range}")) {
+            return *found;
+        }
+        let (_, replacement) = self.resolutions.iter().find(|(n, _)| n == name)?;
+        self.resolve_exact(name, replacement)
+    }
+
+    fn resolve_exact(&self, name: &str, range: &str) -> Option<usize> {
         let mut descriptor = String::with_capacity(name.len() + range.len() + 5);
         descriptor.push_str(name);
         descriptor.push('@');
@@ -329,7 +440,7 @@ impl<'s> Lock<'s> {
                 None => self.resolve(name, range).is_some() || workspaces.contains_key(name),
             };
             if !present {
-                return Err(out_of_sync(
+                drift::report(out_of_sync(
                     manifest_source,
                     section,
                     name,
@@ -337,7 +448,7 @@ impl<'s> Lock<'s> {
                         "dependency `{name}` ({} {range}) is missing from yarn.lock",
                         section.key()
                     ),
-                ));
+                ))?;
             }
         }
         Ok(())
@@ -953,5 +1064,58 @@ mod tests {
         }
         let globs = ["packages/*", "tools/**", "!packages/b"].map(str::to_owned);
         assert_eq!(expand_workspaces(dir.path(), &globs), ["packages/a", "tools/deep/c"]);
+    }
+
+    /// Made by yarn 4.5.3 (`yarn install`): root `resolutions` override `is-number` (asked
+    /// for as `^6.0.0` and `^7.0.0`) and `@types/node` (asked for as `*` and `^20`); a
+    /// `link:` and a `portal:` dependency, whose keys carry `::locator=…`.
+    #[test]
+    fn berry_resolutions_links_and_portals() {
+        let inv =
+            run(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/npm-yarn-berry-features"));
+        let root = "pkg:npm/berry-features@1.0.0";
+        assert_eq!(
+            deps(&inv, root),
+            [
+                "pkg:npm/%40fixture/app@0.0.0",
+                "pkg:npm/%40types/node@20.17.6",
+                "pkg:npm/is-odd@3.0.1",
+                "pkg:npm/linked@1.2.3",
+                "pkg:npm/portaled@2.0.0",
+            ]
+        );
+        assert_eq!(
+            deps(&inv, "pkg:npm/%40fixture/app@0.0.0"),
+            ["pkg:npm/%40types/node@20.17.6", "pkg:npm/is-number@6.0.0"]
+        );
+        assert_eq!(deps(&inv, "pkg:npm/is-odd@3.0.1"), ["pkg:npm/is-number@6.0.0"]);
+        assert_eq!(deps(&inv, "pkg:npm/portaled@2.0.0"), ["pkg:npm/ms@2.1.3"]);
+        let linked = inv.get("pkg:npm/linked@1.2.3").unwrap();
+        assert_eq!(
+            linked.source.as_deref(),
+            Some("link:./vendor/linked::locator=berry-features%40workspace%3A.")
+        );
+        assert!(
+            inv.components.keys().all(|k| !k.contains("use.local")),
+            "{:?}",
+            inv.components.keys()
+        );
+    }
+
+    #[test]
+    fn resolutions_keys_name_the_package_they_override() {
+        let text = r#"{"resolutions": {"a": "1.0.0", "p/b": "npm:2.0.0", "**/@s/c": "3", "@s/d@^1": "4", "p/@s/e": "5", "a": "1.1.0"}}"#;
+        let manifest: Manifest<'_> = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            overrides(&manifest),
+            [
+                ("p/b".replace("p/", ""), "npm:2.0.0".to_owned()),
+                ("@s/c".to_owned(), "3".to_owned()),
+                ("@s/d".to_owned(), "4".to_owned()),
+                ("@s/e".to_owned(), "5".to_owned()),
+                ("a".to_owned(), "1.1.0".to_owned()),
+            ]
+        );
+        assert_eq!(percent_decode("a%40workspace%3A.%zz"), "a@workspace:.%zz");
     }
 }

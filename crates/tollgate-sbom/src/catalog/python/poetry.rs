@@ -189,11 +189,12 @@ pub fn catalog(root: &Path, lockfile: &Path) -> Result<Inventory, SbomError> {
                 }
                 let targets = lookup(&decl.name);
                 if targets.is_empty() {
-                    return Err(SbomError::OutOfSync {
+                    crate::catalog::drift::report(SbomError::OutOfSync {
                         place: m.source.at_line(decl.line),
                         manifest: m.source.path.clone(),
                         message: format!("`{}` is declared but not in poetry.lock", decl.name),
-                    });
+                    })?;
+                    continue;
                 }
                 let slot = match decl.kind {
                     DeclKind::Main => 0,

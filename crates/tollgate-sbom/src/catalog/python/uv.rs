@@ -329,7 +329,7 @@ fn check_manifest(
     };
     let Some(&r) = roots.iter().find(|&&r| normalize(lock.package[r].name.get_ref()) == project)
     else {
-        return Err(SbomError::OutOfSync {
+        return crate::catalog::drift::report(SbomError::OutOfSync {
             place: manifest.source.at_line(1),
             manifest: manifest.source.path.clone(),
             message: format!("project `{project}` is not a package in uv.lock"),
@@ -354,14 +354,14 @@ fn check_manifest(
                 DeclKind::Extra(e) => format!("extra `{e}`"),
                 DeclKind::Group(g) => format!("group `{g}`"),
             };
-            return Err(SbomError::OutOfSync {
+            crate::catalog::drift::report(SbomError::OutOfSync {
                 place: manifest.source.at_line(decl.line),
                 manifest: manifest.source.path.clone(),
                 message: format!(
                     "`{}` is declared in {table} but uv.lock does not lock it for `{project}`",
                     decl.name
                 ),
-            });
+            })?;
         }
     }
     Ok(())
