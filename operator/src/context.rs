@@ -61,6 +61,18 @@ pub enum Scope {
     },
 }
 
+/// The API of kind `K` in every namespace (`None`) or in one.
+pub fn api_in<K>(client: &kube::Client, namespace: Option<&str>) -> kube::Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        None => kube::Api::all(client.clone()),
+        Some(ns) => kube::Api::namespaced(client.clone(), ns),
+    }
+}
+
 impl Scope {
     /// The scopes of an operator watching `namespaces` (the whole cluster when empty): one per
     /// namespace, sorted and deduplicated.
@@ -85,8 +97,8 @@ impl Scope {
         K::DynamicType: Default,
     {
         match self {
-            Scope::Cluster => kube::Api::all(client.clone()),
-            Scope::Namespace { namespace, .. } => kube::Api::namespaced(client.clone(), namespace),
+            Scope::Cluster => api_in(client, None),
+            Scope::Namespace { namespace, .. } => api_in(client, Some(namespace)),
         }
     }
 
@@ -112,6 +124,12 @@ impl Scope {
             Scope::Cluster => "cluster",
             Scope::Namespace { namespace, .. } => namespace,
         }
+    }
+}
+
+impl AsRef<Context> for Context {
+    fn as_ref(&self) -> &Context {
+        self
     }
 }
 

@@ -652,24 +652,15 @@ pub fn list(store: &Store) -> Result<Vec<BackupInfo>, BackupError> {
     }
     for (key, size) in &objects {
         let Some((db, file)) = key.rsplit_once('/') else { continue };
-        let id = if let Some(id) = file.strip_prefix(".tmp-") {
-            id
-        } else if let Some(id) =
-            file.strip_suffix(".dump.age").or_else(|| file.strip_suffix(".dump"))
-        {
-            if with_meta.contains(&format!("{db}/{id}")) {
-                continue;
-            }
-            id
-        } else {
+        let Some((id, temporary)) = dump_id(file) else { continue };
+        if !temporary && with_meta.contains(&format!("{db}/{id}")) {
             continue;
-        };
+        }
         out.push(BackupInfo::incomplete(db, id, key, *size));
     }
     for staged in store.staged_uploads("")? {
         let Some((db, file)) = staged.target.rsplit_once('/') else { continue };
-        let id = file.strip_prefix(".tmp-").unwrap_or(file);
-        let id = id.strip_suffix(".dump.age").or_else(|| id.strip_suffix(".dump")).unwrap_or(id);
+        let id = dump_id(file).map_or(file, |(id, _)| id);
         let mut info = BackupInfo::incomplete(db, id, &staged.key, staged.size);
         info.status = BackupStatus::Staging;
         info.last_written = Some(staged.modified);
@@ -682,6 +673,15 @@ pub fn list(store: &Store) -> Result<Vec<BackupInfo>, BackupError> {
             .then_with(|| a.key.cmp(&b.key))
     });
     Ok(out)
+}
+
+/// The backup id of a dump object's file name, and whether it is a temporary upload:
+/// `.tmp-<id>` (temporary), `<id>.dump` or `<id>.dump.age`; `None` for anything else.
+fn dump_id(file: &str) -> Option<(&str, bool)> {
+    if let Some(id) = file.strip_prefix(".tmp-") {
+        return Some((id, true));
+    }
+    file.strip_suffix(".dump.age").or_else(|| file.strip_suffix(".dump")).map(|id| (id, false))
 }
 
 /// The complete backup with this id.

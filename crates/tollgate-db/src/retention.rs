@@ -20,6 +20,7 @@ use crate::backup::{BackupInfo, BackupStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
+use tollgate_core::time_source::rfc3339;
 
 /// The default grace period of staging files: a day without a write.
 pub const DEFAULT_STAGING_GRACE_SECS: u64 = 24 * 3600;
@@ -246,10 +247,6 @@ pub fn select_for_deletion(
         }
     }
     out
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]

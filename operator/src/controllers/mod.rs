@@ -84,22 +84,24 @@ pub fn backoff_on_error<K: Resource>(
 }
 
 /// Runs `reconcile` for `obj` and, when it succeeds, resets the object's error backoff (the
-/// reconcile wrapper every stateful controller's `run` uses with [`backoff_on_error`]).
-pub async fn reconcile_with_backoff<K, F>(
+/// reconcile wrapper every controller's `run` uses with [`backoff_on_error`]). `C` is the
+/// controller's context: the shared [`Context`](crate::context::Context) or one that holds it.
+pub async fn reconcile_with_backoff<K, C, F>(
     controller: &'static str,
     obj: std::sync::Arc<K>,
-    ctx: std::sync::Arc<crate::context::Context>,
-    reconcile: impl FnOnce(std::sync::Arc<K>, std::sync::Arc<crate::context::Context>) -> F,
+    ctx: std::sync::Arc<C>,
+    reconcile: impl FnOnce(std::sync::Arc<K>, std::sync::Arc<C>) -> F,
 ) -> Result<kube::runtime::controller::Action, Error>
 where
     K: Resource,
+    C: AsRef<crate::context::Context>,
     F: std::future::Future<Output = Result<kube::runtime::controller::Action, Error>>,
 {
     let key =
         crate::backoff::object_key(controller, obj.meta().namespace.as_deref(), &obj.name_any());
     let result = reconcile(obj, ctx.clone()).await;
     if result.is_ok() {
-        ctx.backoff.succeeded(&key);
+        (*ctx).as_ref().backoff.succeeded(&key);
     }
     result
 }

@@ -184,16 +184,7 @@ impl ClusterCaches {
         namespace: Option<&str>,
         feed: Arc<ChangeFeed>,
     ) -> ClusterCaches {
-        fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-        where
-            K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-            K::DynamicType: Default,
-        {
-            match namespace {
-                None => Api::all(client.clone()),
-                Some(ns) => Api::namespaced(client.clone(), ns),
-            }
-        }
+        use crate::context::api_in as api;
         let memo = Arc::new(Mutex::new(SnapshotMemo::new()));
         let wake = Waker { cluster, feed };
         let (deployments, a) = spawn_watch(
@@ -488,6 +479,12 @@ pub struct ParityContext {
     pub parities: Store<EnvironmentParity>,
     /// The HTTP(S) client of the environments' health probes.
     pub prober: Prober,
+}
+
+impl AsRef<Context> for ParityContext {
+    fn as_ref(&self) -> &Context {
+        &self.ctx
+    }
 }
 
 impl ParityContext {
@@ -864,19 +861,6 @@ pub fn error_policy(
     crate::controllers::backoff_on_error(CONTROLLER, obj.as_ref(), error, &pctx.ctx)
 }
 
-/// [`reconcile`], resetting the parity's error backoff when it succeeds.
-async fn reconcile_with_backoff(
-    obj: Arc<EnvironmentParity>,
-    pctx: Arc<ParityContext>,
-) -> Result<Action, Error> {
-    let key = crate::backoff::object_key(CONTROLLER, obj.namespace().as_deref(), &obj.name_any());
-    let result = reconcile(obj, pctx.clone()).await;
-    if result.is_ok() {
-        pctx.ctx.backoff.succeeded(&key);
-    }
-    result
-}
-
 /// Runs the controller (and the caches of this cluster) until `shutdown` resolves.
 ///
 /// A parity is reconciled when it changes, every `intervalSeconds`, and as soon as an object it
@@ -939,7 +923,13 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     Controller::for_stream(own, parities)
         .reconcile_on(wake_ups)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile_with_backoff, error_policy, pctx)
+        .run(
+            |obj, pctx| {
+                crate::controllers::reconcile_with_backoff(CONTROLLER, obj, pctx, reconcile)
+            },
+            error_policy,
+            pctx,
+        )
         .for_each(|result| {
             if let Err(kube::runtime::controller::Error::ObjectNotFound(r)) = &result {
                 // Gone without a Delete event (deleted while the watch was down).
